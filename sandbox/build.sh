@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the sandbox's control-plane binaries from the Go module proxy, once per pinned version.
+#
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
+#   kwok                                                                    (sigs.k8s.io/kwok)
+#
+# Output: $DIMINI_SANDBOX_CACHE/k8s-<ver>-kwok-<ver>/bin (default ~/.cache/dimini-sandbox/...).
+# A cold build downloads ~1 GB of modules and compiles for several minutes (10-25 min on 2 cores);
+# later runs find the binaries and return at once.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.36.3}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+CACHE="${DIMINI_SANDBOX_CACHE:-$HOME/.cache/dimini-sandbox}"
+DEST="$CACHE/k8s-$K8S_VERSION-kwok-$KWOK_VERSION"
+BIN="$DEST/bin"
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+
+have_all() { for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
+if have_all; then echo "$BIN"; exit 0; fi
+
+step() { printf '[sandbox build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+step "cold build of Kubernetes $K8S_VERSION + KWOK $KWOK_VERSION into $DEST"
+step "this downloads Go modules and compiles for several minutes; it happens once per version"
+mkdir -p "$DEST/k8s" "$DEST/kwok" "$BIN"
+export GOFLAGS="${GOFLAGS:-} -mod=mod" CGO_ENABLED=0
+
+# k8s.io/kubernetes is not meant to be a dependency: its go.mod points the staging modules
+# (k8s.io/api, k8s.io/apiserver, ...) at ./staging. Map each to its published v0.x.y release.
+staging_minor="v0.${K8S_VERSION#v1.}"
+cd "$DEST/k8s"
+if [ ! -f go.mod ] || ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod; then
+  step "resolving modules (k8s.io/kubernetes $K8S_VERSION, staging modules at $staging_minor)"
+  upstream_mod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  {
+    echo "module dimini.local/sandbox-build"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "replace ("
+    grep -E '^\s+k8s\.io/[^ ]+ => \./staging/' "$upstream_mod" | awk -v v="$staging_minor" '{print "\t" $1 " => " $1 " " v}'
+    echo ")"
+  } > go.mod
+  # etcd at the version Kubernetes itself is tested with.
+  etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$upstream_mod")
+  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION" \
+    "go.etcd.io/etcd/server/v3@$etcd_version" >&2
+fi
+for pkg in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+           k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3; do
+  name=${pkg##*/}; [ "$name" = v3 ] && name=etcd
+  [ -x "$BIN/$name" ] && continue
+  step "compiling $name"
+  go build -trimpath -ldflags="-s -w" -o "$BIN/$name.tmp" "$pkg"
+  mv "$BIN/$name.tmp" "$BIN/$name"
+done
+
+if [ ! -x "$BIN/kwok" ]; then
+  step "compiling kwok $KWOK_VERSION"
+  GOBIN="$DEST/kwok" go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  mv "$DEST/kwok/kwok" "$BIN/kwok"
+fi
+have_all
+step "done: $BIN"
+echo "$BIN"
