@@ -1,6 +1,7 @@
 """Shared fixtures: the Kubernetes sandbox, a throwaway Postgres 15 and the Chromium executable.
 
 - `sandbox` (session): the local control plane (started if not running, see sandbox/).
+- `kube` (session): a lightkube client for it.
 - `namespace` (per test): a fresh namespace in the sandbox, deleted afterwards.
 - `postgres` (session): a Postgres 15 server on a free loopback port.
 - `database_url` (per module): a fresh database on it, as an asyncpg SQLAlchemy URL.
@@ -11,11 +12,45 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from lightkube import Client
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
 
+from sandbox import cluster
+from sandbox.nodes import client as sandbox_client
 from tests.support.postgres import PostgresServer, start_postgres
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[cluster.Sandbox]:
+    """The sandbox, started for this test run unless already running (then left running).
+
+    DIMINI_SANDBOX_KEEP=1 keeps a sandbox this run started, for a faster next run.
+    """
+    already_running = cluster.Sandbox(cluster.default_root()).is_running()
+    sb = cluster.up()
+    yield sb
+    if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
+        cluster.down(sb.root)
+
+
+@pytest.fixture(scope="session")
+def kube(sandbox: cluster.Sandbox) -> Client:
+    """A lightkube client for the sandbox (admin)."""
+    return sandbox_client(sandbox)
+
+
+@pytest.fixture
+def namespace(kube: Client) -> Iterator[str]:
+    """A fresh namespace for one test; deleted afterwards (without waiting for it to go)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "true"})))
+    yield name
+    kube.delete(Namespace, name)
 
 
 @pytest.fixture(scope="session")

@@ -39,9 +39,24 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         out = subprocess.run(
-            [str(PG_BIN / "psql"), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER,
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-            check=True, capture_output=True, text=True,
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip()
 
@@ -55,17 +70,41 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown: connections are cut, committed data stays on disk."""
-        subprocess.run([*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
-                        "stop"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *self.run_as,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         log = self.root / "postgres.log"
         subprocess.run(
-            [*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w", "-t", "60",
-             "-o", f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=300",
-             "start"],
-            check=True, capture_output=True,
+            [
+                *self.run_as,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off "
+                "-c full_page_writes=off -c max_connections=300",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
         )
 
     def destroy(self) -> None:
@@ -85,9 +124,19 @@ def start_postgres() -> PostgresServer:
         run_as = ["runuser", "-u", "postgres", "--"]
     server = PostgresServer(port=free_port(), root=root, run_as=run_as)
     subprocess.run(
-        [*run_as, str(PG_BIN / "initdb"), "-D", str(server.data_dir), "-U", SUPERUSER,
-         "--auth=trust", "--encoding=UTF8", "--no-sync"],
-        check=True, capture_output=True,
+        [
+            *run_as,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(server.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
     )
     server.start()
     return server

@@ -1,0 +1,46 @@
+# Dimini Stack — the two commands a newcomer needs:
+#   make dev    the whole stack in kind with live reload (a machine with Docker)
+#   make test   everything testable without Docker: lint, unit, sandbox, Postgres and browser tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build dev
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: operator/pyproject.toml backend/pyproject.toml requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e operator -e backend -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with the operator, the backend and the test tools
+
+lint: venv ## ruff and mypy (strict) over all Python
+	ruff check .
+	ruff format --check .
+	mypy operator/dimini_operator backend/app sandbox tests bench
+
+test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgres tests
+	pytest
+
+test-frontend: ## ESLint, type-check, Vitest, next build and the Chromium end-to-end run
+	@if [ -f frontend/package.json ]; then $(MAKE) -C frontend test; else echo "frontend: nothing yet"; fi
+
+test: lint test-python test-frontend ## everything testable here (what CI runs)
+
+sandbox-build: ## build (or reuse) the control-plane binaries; cold: several minutes
+	@bash sandbox/build.sh >/dev/null
+
+sandbox: venv sandbox-build ## start the local control plane; writes .sandbox/kubeconfig
+	$(PY) -m sandbox up
+
+sandbox-down: venv ## stop every sandbox process and remove its state
+	$(PY) -m sandbox down
+
+dev: ## kind cluster + local registry + tilt up (needs Docker, kind, tilt, helm, kubectl)
+	@bash hack/dev.sh

@@ -1,0 +1,168 @@
+"""Every setting of the backend, in one place, validated once at start-up.
+
+Settings come from the environment (names are the upper-case field names). A missing or malformed
+setting raises `SettingsError` whose message names the setting; `load_settings_or_exit` turns that
+into a clean exit for the entry points.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class SettingsError(Exception):
+    """Configuration is missing or malformed; the message names each offending setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Postgres, as postgresql+asyncpg://user:password@host:port/db (postgres:// is accepted too).
+    database_url: SecretStr
+    # Signs JWTs and CSRF tokens; at least 32 characters of randomness.
+    secret_key: SecretStr = Field(min_length=32)
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Browser origins allowed by CORS, Socket.IO and the CSRF Origin check (JSON list or commas).
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    # The session cookie is `Secure` unless explicitly turned off for plain-http development.
+    cookie_secure: bool = True
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: AnyHttpUrl | None = None
+    gpt_model: str = Field(default="gpt-5-mini", min_length=1)
+    embedding_model: str = Field(default="text-embedding-3-small", min_length=1)
+    openai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    similarity_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
+
+    hume_api_key: SecretStr | None = None
+    hume_secret_key: SecretStr | None = None
+    hume_config_id: str | None = None
+    hume_webhook_signing_key: SecretStr | None = None
+    # Development only: accept unsigned webhooks when no signing key is configured.
+    hume_webhook_insecure_skip_verify: bool = False
+    hume_base_url: AnyHttpUrl = AnyHttpUrl("https://api.hume.ai")
+    hume_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    log_level: LogLevel = "INFO"
+    web_concurrency: int = Field(default=2, ge=1, le=64)
+
+    # Per-IP login attempts allowed per window (shared by all processes through Postgres).
+    login_rate_limit: int = Field(default=20, ge=1, le=10_000)
+    login_rate_window_seconds: int = Field(default=60, ge=1, le=3600)
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _normalise_database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (expected postgresql+asyncpg://...)") from None
+        if url.drivername in ("postgres", "postgresql", "postgresql+asyncpg"):
+            url = url.set(drivername="postgresql+asyncpg")
+        else:
+            raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
+        if not url.host or not url.database:
+            raise ValueError("must name a host and a database")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("not a valid JSON list of origins") from None
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
+                raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
+        return [origin.rstrip("/") for origin in value]
+
+    @property
+    def database_url_object(self) -> URL:
+        return make_url(self.database_url.get_secret_value())
+
+    @property
+    def hume_credentials_configured(self) -> bool:
+        return self.hume_api_key is not None and self.hume_secret_key is not None
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret as plain text, for the log redactor."""
+        secrets = [self.secret_key.get_secret_value()]
+        password = self.database_url_object.password
+        if password:
+            secrets.append(str(password))
+        for optional in (
+            self.openai_api_key,
+            self.hume_api_key,
+            self.hume_secret_key,
+            self.hume_webhook_signing_key,
+        ):
+            if optional is not None:
+                secrets.append(optional.get_secret_value())
+        return [secret for secret in secrets if secret]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable and never echoing its value."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = str(item["loc"][0]).upper() if item["loc"] else "settings"
+        reason = "is required but not set" if item["type"] == "missing" else item["msg"]
+        lines.append(f"  {name}: {reason}")
+    return "Invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def load_settings_or_exit() -> Settings:
+    """For entry points: a bad configuration ends the process with status 2 and a clear message."""
+    try:
+        return get_settings()
+    except SettingsError as error:
+        print(str(error), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,29 @@
+"""SQLAlchemy models of the whole data model; importing this package registers every table."""
+
+from app.models.base import Base
+from app.models.graph import GraphEdge, GraphNode
+from app.models.patient import Patient
+from app.models.records import AuditLog, LoginAttemptWindow, RealtimePayload, ToolCall
+from app.models.therapy_session import (
+    SessionConcern,
+    SessionNote,
+    SessionProgress,
+    TherapySession,
+)
+from app.models.user import User
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "GraphEdge",
+    "GraphNode",
+    "LoginAttemptWindow",
+    "Patient",
+    "RealtimePayload",
+    "SessionConcern",
+    "SessionNote",
+    "SessionProgress",
+    "TherapySession",
+    "ToolCall",
+    "User",
+]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make dev`: a kind cluster named "dimini" with a local registry, then `tilt up`.
+# Needs Docker; says what to install when a tool is missing instead of failing obscurely.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLUSTER="${DIMINI_CLUSTER:-dimini}"
+REGISTRY_NAME="kind-registry"
+REGISTRY_PORT="${DIMINI_REGISTRY_PORT:-5001}"
+
+missing=0
+need() {  # need <tool> <minimum version> <how to install>
+  if ! command -v "$1" >/dev/null 2>&1; then
+    printf 'missing: %s (>= %s). Install: %s\n' "$1" "$2" "$3" >&2
+    missing=1
+  fi
+}
+need docker  "24"      "https://docs.docker.com/engine/install/ (or Docker Desktop)"
+need kind    "0.30.0"  "go install sigs.k8s.io/kind@v0.30.0  (or: brew install kind)"
+need kubectl "1.34"    "https://kubernetes.io/docs/tasks/tools/  (or: brew install kubectl)"
+need helm    "3.16"    "https://helm.sh/docs/intro/install/  (or: brew install helm)"
+need tilt    "0.33"    "curl -fsSL https://raw.githubusercontent.com/tilt-dev/tilt/master/scripts/install.sh | bash"
+[ "$missing" -eq 0 ] || { echo "make dev: install the tools above, then run it again" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "make dev: Docker is installed but not running (start the Docker daemon / Desktop)" >&2; exit 1; }
+
+# Local registry, so Tilt pushes images without a round trip to a remote registry.
+if [ "$(docker inspect -f '{{.State.Running}}' "$REGISTRY_NAME" 2>/dev/null || true)" != "true" ]; then
+  docker run -d --restart=always -p "127.0.0.1:${REGISTRY_PORT}:5000" --network bridge \
+    --name "$REGISTRY_NAME" registry:2 >/dev/null
+fi
+
+if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+  kind create cluster --name "$CLUSTER" --config kind-config.yaml
+fi
+
+# Each node resolves localhost:<port> to the registry container (containerd hosts.toml).
+for node in $(kind get nodes --name "$CLUSTER"); do
+  dir="/etc/containerd/certs.d/localhost:${REGISTRY_PORT}"
+  docker exec "$node" mkdir -p "$dir"
+  printf '[host."http://%s:5000"]\n' "$REGISTRY_NAME" | docker exec -i "$node" cp /dev/stdin "$dir/hosts.toml"
+done
+docker network connect kind "$REGISTRY_NAME" 2>/dev/null || true
+
+# Advertise the registry to tools such as Tilt (KEP-1755).
+kubectl --context "kind-$CLUSTER" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: local-registry-hosting, namespace: kube-public}
+data:
+  localRegistryHosting.v1: |
+    host: "localhost:${REGISTRY_PORT}"
+    help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
+YAML
+
+exec tilt up --context "kind-$CLUSTER"
