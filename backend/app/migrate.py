@@ -1,0 +1,49 @@
+"""`python -m app.migrate`: bring the database schema to the Alembic head (the operator's Job)."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from app.core.config import load_settings_or_exit
+from app.core.logging import configure_logging
+
+BACKEND_ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_DIR = BACKEND_ROOT / "alembic"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The revision the code expects; /ready compares the database against it."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one Alembic head, found {heads}")
+    return heads[0]
+
+
+def upgrade_to_head() -> None:
+    command.upgrade(alembic_config(), "head")
+
+
+def main() -> None:
+    settings = load_settings_or_exit()
+    configure_logging(settings.log_level, settings.secret_values())
+    logger = logging.getLogger("app.migrate")
+    logger.info("migrating database to %s", head_revision())
+    upgrade_to_head()
+    logger.info("database at %s", head_revision())
+
+
+if __name__ == "__main__":
+    main()
