@@ -1,0 +1,306 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import {
+  EviClient,
+  LOST_CONNECTION_MESSAGE,
+  topEmotions,
+  type EviClientOptions,
+  type EviStatus,
+  type EviToolCall,
+  type ToolRelayResult,
+  type WebSocketLike,
+} from './eviClient';
+
+/** A stand-in for Hume's EVI endpoint: records each connection's URL and the JSON it receives. */
+class FakeEviServer {
+  readonly server: WebSocketServer;
+  readonly connections: { url: URL; socket: WebSocket; received: Record<string, unknown>[] }[] = [];
+  refuse = false;
+
+  constructor() {
+    this.server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    this.server.on('connection', (socket, request) => {
+      if (this.refuse) {
+        socket.close(1011, 'unavailable');
+        return;
+      }
+      const entry = { url: new URL(request.url ?? '/', 'ws://fake'), socket, received: [] as Record<string, unknown>[] };
+      this.connections.push(entry);
+      socket.on('message', (data) => entry.received.push(JSON.parse(String(data)) as Record<string, unknown>));
+    });
+  }
+
+  async ready(): Promise<string> {
+    if (!this.server.address()) await new Promise((resolve) => this.server.once('listening', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    return `ws://127.0.0.1:${port}/v0/evi/chat`;
+  }
+
+  latest() {
+    const entry = this.connections.at(-1);
+    if (!entry) throw new Error('no connection yet');
+    return entry;
+  }
+
+  sendToLatest(message: Record<string, unknown>): void {
+    this.latest().socket.send(JSON.stringify(message));
+  }
+
+  close(): Promise<void> {
+    for (const client of this.server.clients) client.terminate();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+let server: FakeEviServer;
+let url: string;
+let client: EviClient | null;
+
+beforeEach(async () => {
+  server = new FakeEviServer();
+  url = await server.ready();
+  client = null;
+});
+
+afterEach(async () => {
+  client?.disconnect();
+  await server.close();
+});
+
+function makeClient(overrides: Partial<EviClientOptions> = {}) {
+  const statuses: { status: EviStatus; message?: string }[] = [];
+  const getToken = vi.fn(async () => ({ accessToken: `token-${getToken.mock.calls.length}`, configId: 'config-1' }));
+  const relayToolCall = vi.fn(async (call: EviToolCall): Promise<ToolRelayResult> => ({
+    ok: true,
+    content: JSON.stringify({ saved: call.name }),
+  }));
+  client = new EviClient({
+    sessionId: 'session-123',
+    patientContext: 'Patient: Ada. Age 41.',
+    url,
+    getToken,
+    relayToolCall,
+    createSocket: (target) => new WebSocket(target) as unknown as WebSocketLike,
+    reconnectBaseDelayMs: 10,
+    ...overrides,
+  });
+  client.on('status', (event) => statuses.push(event));
+  return { client, statuses, getToken, relayToolCall };
+}
+
+describe('EviClient connection', () => {
+  it('opens the chat with the token and config, then sends session_settings with context and session id', async () => {
+    const { client, statuses } = makeClient();
+    await client.connect();
+
+    expect(client.currentStatus).toBe('connected');
+    expect(statuses.map((s) => s.status)).toEqual(['connecting', 'connected']);
+    const connection = server.latest();
+    expect(connection.url.pathname).toBe('/v0/evi/chat');
+    expect(connection.url.searchParams.get('access_token')).toBe('token-1');
+    expect(connection.url.searchParams.get('config_id')).toBe('config-1');
+    await vi.waitFor(() => expect(connection.received).toHaveLength(1));
+    expect(connection.received[0]).toEqual({
+      type: 'session_settings',
+      custom_session_id: 'session-123',
+      context: { text: 'Patient: Ada. Age 41.', type: 'persistent' },
+    });
+  });
+
+  it('reports a token failure as an error without opening a socket', async () => {
+    const { client, statuses } = makeClient({
+      getToken: async () => {
+        throw new Error('Voice is not configured');
+      },
+    });
+    await client.connect();
+
+    expect(client.currentStatus).toBe('error');
+    expect(statuses.at(-1)?.message).toContain('Voice is not configured');
+    expect(server.connections).toHaveLength(0);
+  });
+
+  it('streams microphone audio as audio_input only while connected', async () => {
+    const { client } = makeClient();
+    expect(client.sendAudio('AAAA')).toBe(false);
+    await client.connect();
+    expect(client.sendAudio('UklGRg==')).toBe(true);
+    await vi.waitFor(() => expect(server.latest().received).toHaveLength(2));
+    expect(server.latest().received[1]).toEqual({ type: 'audio_input', data: 'UklGRg==' });
+  });
+});
+
+describe('EviClient messages', () => {
+  it('emits user messages with their strongest emotions and assistant messages', async () => {
+    const { client } = makeClient();
+    const userMessages: unknown[] = [];
+    const assistantMessages: unknown[] = [];
+    client.on('userMessage', (m) => userMessages.push(m));
+    client.on('assistantMessage', (m) => assistantMessages.push(m));
+    await client.connect();
+
+    server.sendToLatest({
+      type: 'user_message',
+      message: { role: 'user', content: 'I feel anxious about work' },
+      models: { prosody: { scores: { Calmness: 0.1, Anxiety: 0.8, Sadness: 0.4, Joy: 0.05 } } },
+      interim: false,
+    });
+    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'Noted.' } });
+
+    await vi.waitFor(() => expect(assistantMessages).toHaveLength(1));
+    expect(userMessages).toEqual([
+      {
+        text: 'I feel anxious about work',
+        interim: false,
+        topEmotions: [
+          { name: 'Anxiety', score: 0.8 },
+          { name: 'Sadness', score: 0.4 },
+          { name: 'Calmness', score: 0.1 },
+        ],
+      },
+    ]);
+    expect(assistantMessages).toEqual([{ text: 'Noted.' }]);
+  });
+
+  it('ignores frames that are not JSON and keeps working', async () => {
+    const { client } = makeClient();
+    const errors: unknown[] = [];
+    client.on('serverError', (e) => errors.push(e));
+    await client.connect();
+    server.latest().socket.send('not json');
+    server.sendToLatest({ type: 'error', code: 'E0101', message: 'Bad audio', slug: 'bad_audio' });
+    await vi.waitFor(() => expect(errors).toEqual([{ code: 'E0101', message: 'Bad audio', slug: 'bad_audio' }]));
+    expect(client.currentStatus).toBe('connected');
+  });
+});
+
+describe('EviClient tool relay', () => {
+  it('relays a tool_call to the backend and answers with tool_response', async () => {
+    const { client, relayToolCall } = makeClient();
+    await client.connect();
+    server.sendToLatest({
+      type: 'tool_call',
+      name: 'save_session_note',
+      tool_call_id: 'call-1',
+      parameters: '{"content":"Sleeps badly","category":"observation","importance":"medium"}',
+      response_required: true,
+    });
+
+    await vi.waitFor(() => expect(server.latest().received.some((m) => m.type === 'tool_response')).toBe(true));
+    expect(relayToolCall).toHaveBeenCalledWith({
+      toolCallId: 'call-1',
+      name: 'save_session_note',
+      parameters: { content: 'Sleeps badly', category: 'observation', importance: 'medium' },
+      responseRequired: true,
+    });
+    expect(server.latest().received.find((m) => m.type === 'tool_response')).toEqual({
+      type: 'tool_response',
+      tool_call_id: 'call-1',
+      content: JSON.stringify({ saved: 'save_session_note' }),
+    });
+  });
+
+  it('answers a failed relay with tool_error', async () => {
+    const { client } = makeClient({
+      relayToolCall: async () => ({ ok: false, error: 'Invalid severity' }),
+    });
+    await client.connect();
+    server.sendToLatest({ type: 'tool_call', name: 'flag_concern', tool_call_id: 'call-2', parameters: '{}' });
+    await vi.waitFor(() =>
+      expect(server.latest().received.find((m) => m.type === 'tool_error')).toMatchObject({
+        tool_call_id: 'call-2',
+        error: 'Invalid severity',
+      }),
+    );
+  });
+
+  it('answers with tool_error when the relay throws, and when parameters are not JSON (without relaying)', async () => {
+    const relayToolCall = vi.fn(async (): Promise<ToolRelayResult> => {
+      throw new Error('Network down');
+    });
+    const { client } = makeClient({ relayToolCall });
+    await client.connect();
+    server.sendToLatest({ type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-3', parameters: '{}' });
+    server.sendToLatest({ type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-4', parameters: '{oops' });
+
+    await vi.waitFor(() => expect(server.latest().received.filter((m) => m.type === 'tool_error')).toHaveLength(2));
+    const errors = server.latest().received.filter((m) => m.type === 'tool_error');
+    expect(errors.find((m) => m.tool_call_id === 'call-3')?.error).toBe('Network down');
+    expect(errors.find((m) => m.tool_call_id === 'call-4')?.error).toMatch(/not valid JSON/);
+    expect(relayToolCall).toHaveBeenCalledTimes(1);
+  });
+
+  it('relays a repeated tool_call id only once', async () => {
+    const { client, relayToolCall } = makeClient();
+    await client.connect();
+    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-5', parameters: '{}' };
+    server.sendToLatest(call);
+    server.sendToLatest(call);
+    server.sendToLatest({ type: 'assistant_message', message: { content: 'marker' } });
+    const done = vi.fn();
+    client.on('assistantMessage', done);
+    server.sendToLatest({ type: 'assistant_message', message: { content: 'marker 2' } });
+    await vi.waitFor(() => expect(done).toHaveBeenCalled());
+    await vi.waitFor(() => expect(server.latest().received.filter((m) => m.type === 'tool_response')).toHaveLength(1));
+    expect(relayToolCall).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('EviClient reconnect', () => {
+  it('reconnects after an unexpected close with a fresh token, resuming the chat group', async () => {
+    const { client, statuses, getToken } = makeClient();
+    await client.connect();
+    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    await vi.waitFor(() => expect(server.connections).toHaveLength(1));
+    const metadata = vi.fn();
+    client.on('chatMetadata', metadata);
+    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    await vi.waitFor(() => expect(metadata).toHaveBeenCalled());
+
+    server.latest().socket.terminate();
+
+    await vi.waitFor(() => expect(server.connections).toHaveLength(2));
+    await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
+    const second = server.latest();
+    expect(second.url.searchParams.get('resumed_chat_group_id')).toBe('group-9');
+    expect(second.url.searchParams.get('access_token')).toBe('token-2');
+    expect(getToken).toHaveBeenCalledTimes(2);
+    await vi.waitFor(() => expect(second.received[0]).toMatchObject({ type: 'session_settings', custom_session_id: 'session-123' }));
+    expect(statuses.map((s) => s.status)).toContain('reconnecting');
+  });
+
+  it('gives up after the allowed attempts, reports the lost connection, and retry() connects again', async () => {
+    const { client, statuses } = makeClient({ maxReconnectAttempts: 2 });
+    await client.connect();
+    server.refuse = true;
+    server.latest().socket.terminate();
+
+    await vi.waitFor(() => expect(client.currentStatus).toBe('error'));
+    expect(statuses.at(-1)?.message).toBe(LOST_CONNECTION_MESSAGE);
+    expect(statuses.filter((s) => s.status === 'reconnecting')).toHaveLength(2);
+
+    server.refuse = false;
+    await client.retry();
+    expect(client.currentStatus).toBe('connected');
+    expect(server.connections).toHaveLength(2);
+  });
+
+  it('does not reconnect after the user disconnects', async () => {
+    const { client, getToken } = makeClient();
+    await client.connect();
+    client.disconnect();
+    expect(client.currentStatus).toBe('disconnected');
+    // The server sees the close; no second connection or token request may follow.
+    await vi.waitFor(() => expect(server.server.clients.size).toBe(0));
+    expect(server.connections).toHaveLength(1);
+    expect(getToken).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('topEmotions', () => {
+  it('returns nothing without prosody scores', () => {
+    expect(topEmotions(undefined)).toEqual([]);
+    expect(topEmotions({ prosody: {} })).toEqual([]);
+  });
+});
