@@ -1,0 +1,193 @@
+"""Thin, counted access to the Kubernetes API via lightkube (dicts in, dicts out)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.core.resource_registry import resource_registry
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.types import PatchType
+
+from dimini_operator import crd
+from dimini_operator.metrics import API_CALLS, API_ERRORS
+from dimini_operator.specs.common import FIELD_MANAGER
+
+DiminiStack = create_namespaced_resource(crd.GROUP, crd.VERSION, crd.KIND, crd.PLURAL)
+
+# (apiVersion, kind) of every child kind the operator lists.
+CHILD_KINDS: tuple[tuple[str, str], ...] = (
+    ("v1", "Secret"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Service"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "Deployment"),
+    ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+)
+
+
+def _res(api_version: str, kind: str) -> Any:
+    if kind == crd.KIND:
+        return DiminiStack
+    return resource_registry.load(api_version, kind)
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    data: dict[str, Any] = obj.to_dict()
+    return data
+
+
+def is_not_found(exc: ApiError) -> bool:
+    return exc.status.code == 404
+
+
+class Kube:
+    """Every call is counted in dimini_operator_api_calls_total{verb,kind}."""
+
+    def __init__(self, client: AsyncClient | None = None) -> None:
+        self.client = client or AsyncClient(field_manager=FIELD_MANAGER)
+        self.instance = socket.gethostname() + f"-{os.getpid()}"
+
+    def _count(self, verb: str, kind: str) -> None:
+        API_CALLS.labels(verb, kind).inc()
+
+    def _error(self, verb: str, kind: str, exc: ApiError) -> None:
+        API_ERRORS.labels(verb, kind, str(exc.status.code)).inc()
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str
+    ) -> dict[str, Any] | None:
+        self._count("get", kind)
+        try:
+            obj = await self.client.get(_res(api_version, kind), name, namespace=namespace)
+        except ApiError as exc:
+            if is_not_found(exc):
+                return None
+            self._error("get", kind, exc)
+            raise
+        return _to_dict(obj)
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        self._count("list", kind)
+        try:
+            return [
+                _to_dict(o)
+                async for o in self.client.list(
+                    _res(api_version, kind), namespace=namespace, labels=dict(labels.items())
+                )
+            ]
+        except ApiError as exc:
+            self._error("list", kind, exc)
+            raise
+
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply under the one field manager, taking over conflicting fields."""
+        kind = manifest["kind"]
+        meta = manifest["metadata"]
+        self._count("apply", kind)
+        try:
+            obj = await self.client.patch(
+                _res(manifest["apiVersion"], kind),
+                meta["name"],
+                manifest,
+                namespace=meta["namespace"],
+                patch_type=PatchType.APPLY,
+                field_manager=FIELD_MANAGER,
+                force=True,
+            )
+        except ApiError as exc:
+            self._error("apply", kind, exc)
+            raise
+        return _to_dict(obj)
+
+    async def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str,
+        patch: dict[str, Any],
+        *,
+        status: bool = False,
+    ) -> dict[str, Any]:
+        res = _res(api_version, kind)
+        if status:
+            res = res.Status
+        self._count("patch", kind + ("/status" if status else ""))
+        try:
+            obj = await self.client.patch(
+                res,
+                name,
+                patch,
+                namespace=namespace,
+                patch_type=PatchType.MERGE,
+                field_manager=FIELD_MANAGER,
+            )
+        except ApiError as exc:
+            self._error("patch", kind, exc)
+            raise
+        return _to_dict(obj)
+
+    async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        kind = manifest["kind"]
+        res = _res(manifest["apiVersion"], kind)
+        self._count("create", kind)
+        try:
+            obj = await self.client.create(res.from_dict(manifest), field_manager=FIELD_MANAGER)
+        except ApiError as exc:
+            self._error("create", kind, exc)
+            raise
+        return _to_dict(obj)
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str) -> None:
+        self._count("delete", kind)
+        try:
+            await self.client.delete(_res(api_version, kind), name, namespace=namespace)
+        except ApiError as exc:
+            if is_not_found(exc):
+                return
+            self._error("delete", kind, exc)
+            raise
+
+    async def post_event(
+        self, stack: dict[str, Any], type_: str, reason: str, message: str
+    ) -> None:
+        """A core/v1 Event about the stack (used on transitions only)."""
+        meta = stack["metadata"]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                "involvedObject": {
+                    "apiVersion": f"{crd.GROUP}/{crd.VERSION}",
+                    "kind": crd.KIND,
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta["uid"],
+                },
+                "type": type_,
+                "reason": reason,
+                "message": message[:1000],
+                "source": {"component": FIELD_MANAGER},
+                "reportingComponent": FIELD_MANAGER,
+                "reportingInstance": self.instance[:128],
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+        )
+
+    async def close(self) -> None:
+        await self.client.close()

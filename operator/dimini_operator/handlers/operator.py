@@ -1,0 +1,111 @@
+"""kopf wiring: watch stacks and their children, feed the per-stack workers.
+
+No kopf state is stored on the objects (only event handlers, no finalizers, no annotations):
+kopf watches, the workers reconcile, and deletion is left to owner references.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from dimini_operator import crd
+from dimini_operator.handlers.kube import Kube
+from dimini_operator.handlers.reconcile import reconcile
+from dimini_operator.handlers.workers import Workers
+from dimini_operator.metrics import ERRORS
+from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY
+
+log = logging.getLogger("dimini_operator")
+
+# Set by __main__ before kopf starts.
+CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05}
+STATE: dict[str, Any] = {}
+
+CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
+CHILD_RESOURCES = (
+    ("", "v1", "services"),
+    ("", "v1", "serviceaccounts"),
+    ("apps", "v1", "statefulsets"),
+    ("apps", "v1", "deployments"),
+    ("batch", "v1", "jobs"),
+    ("networking.k8s.io", "v1", "ingresses"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+)
+
+
+def workers() -> Workers:
+    w: Workers = STATE["workers"]
+    return w
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.posting.enabled = False  # Events are posted by the reconciler, on transitions only.
+    settings.scanning.disabled = True
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    kube = Kube()
+    STATE["kube"] = kube
+
+    async def run(namespace: str, name: str) -> Any:
+        return await reconcile(kube, namespace, name)
+
+    STATE["workers"] = Workers(run, resync=CONFIG["resync"], debounce=CONFIG["debounce"])
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if "workers" in STATE:
+        await workers().stop_all()
+    if "kube" in STATE:
+        await STATE["kube"].close()
+
+
+@kopf.on.probe(id="stacks")
+def probe_stacks(**_: Any) -> int:
+    return len(workers().workers) if "workers" in STATE else 0
+
+
+@kopf.on.event(crd.GROUP, crd.VERSION, crd.PLURAL)
+async def stack_event(type: str, name: str, namespace: str | None, **_: Any) -> None:
+    if namespace is None:
+        return
+    if type == "DELETED":
+        await workers().forget(namespace, name)
+        return
+    workers().trigger(namespace, name, create=True)
+
+
+def _child_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+    instance = labels.get(LABEL_INSTANCE)
+    if instance and namespace:
+        workers().trigger(namespace, instance)
+
+
+for _group, _version, _plural in CHILD_RESOURCES:
+    kopf.on.event(
+        group=_group,
+        version=_version,
+        plural=_plural,
+        labels=CHILD_LABELS,
+        id=f"child-{_plural}",
+    )(_child_event)
+
+
+@kopf.on.event("", "v1", "secrets")
+def secret_event(name: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+    if namespace is None:
+        return
+    try:
+        if labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_INSTANCE):
+            workers().trigger(namespace, labels[LABEL_INSTANCE])
+        workers().trigger_by_secret(namespace, name)
+    except Exception:
+        ERRORS.labels("secret_event").inc()
+        raise

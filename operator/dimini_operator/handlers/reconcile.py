@@ -1,0 +1,237 @@
+"""One reconcile of one stack: read, render (pure), apply, report."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError
+
+from dimini_operator import crd
+from dimini_operator.handlers.kube import CHILD_KINDS, Kube
+from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS
+from dimini_operator.specs import backend, status
+from dimini_operator.specs.common import (
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    Stack,
+    digest,
+)
+from dimini_operator.specs.defaults import apply_defaults
+from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
+from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
+
+log = logging.getLogger("dimini_operator.reconcile")
+
+API_VERSION = {kind: api for api, kind in CHILD_KINDS}
+STACK_API = f"{crd.GROUP}/{crd.VERSION}"
+
+
+@dataclass
+class Result:
+    gone: bool = False
+    referenced_secrets: tuple[str, ...] = ()
+    writes: int = 0
+
+
+def _decode(secret: dict[str, Any] | None, key: str) -> str | None:
+    if not secret:
+        return None
+    raw = (secret.get("data") or {}).get(key)
+    if not raw:
+        return None
+    return base64.b64decode(raw).decode()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
+    selector = {LABEL_INSTANCE: stack.name, LABEL_MANAGED_BY: MANAGED_BY}
+    children: dict[Key, dict[str, Any]] = {}
+    for api_version, kind in CHILD_KINDS:
+        for obj in await kube.list(api_version, kind, stack.namespace, selector):
+            owners = obj.get("metadata", {}).get("ownerReferences") or []
+            # Leftovers of a deleted stack with the same name are adopted, but a child owned by
+            # another live object is not ours to judge.
+            if owners and not any(o.get("kind") == crd.KIND for o in owners) and kind != "Job":
+                continue
+            children[(kind, obj["metadata"]["name"])] = obj
+    return children
+
+
+async def check_referenced_secrets(kube: Kube, stack: Stack) -> tuple[tuple[str, ...], str]:
+    """Messages for missing Secrets/keys, and a digest of the referenced data."""
+    problems: list[str] = []
+    data: dict[str, str] = {}
+    for field, name, keys in backend.referenced_secrets(stack):
+        secret = await kube.get("v1", "Secret", name, stack.namespace)
+        if secret is None:
+            problems.append(f'Secret "{name}" ({field}) not found')
+            continue
+        have = secret.get("data") or {}
+        missing = [k for k in keys if k not in have]
+        if missing:
+            problems.append(f'Secret "{name}" ({field}) has no key {", ".join(missing)}')
+        data[name] = digest(have)
+    return tuple(problems), digest(data)
+
+
+async def ensure(
+    kube: Kube, desired: dict[str, Any], actual: dict[str, Any] | None
+) -> tuple[dict[str, Any], int]:
+    """Apply `desired` unless the live object is up to date; returns (object, write calls)."""
+    if up_to_date(desired, actual):
+        assert actual is not None
+        return actual, 0
+    writes = 1
+    body = {k: v for k, v in desired.items() if k != "status"}
+    try:
+        result: dict[str, Any] | None = await kube.apply(desired)
+    except ApiError as exc:
+        if exc.status.code not in (409, 422) or actual is None:
+            raise
+        result = None
+    current = result if result is not None else actual
+    assert current is not None
+    if not is_subset(body, current):
+        # Server-side apply cannot undo every edit by other managers (e.g. a changed item of
+        # an associative list); put the desired values back with a merge patch.
+        patch = repair_patch(body.get("spec", {}), current.get("spec", {}))
+        if patch is not None:
+            writes += 1
+            meta = desired["metadata"]
+            current = await kube.merge_patch(
+                desired["apiVersion"],
+                desired["kind"],
+                meta["name"],
+                meta["namespace"],
+                {"spec": patch},
+            )
+            if result is None:
+                writes += 1
+                current = await kube.apply(desired)
+    return current, writes
+
+
+async def reconcile(kube: Kube, namespace: str, name: str) -> Result:
+    started = time.monotonic()
+    try:
+        result = await _reconcile(kube, namespace, name)
+    except Exception:
+        RECONCILES.labels("error").inc()
+        raise
+    finally:
+        RECONCILE_SECONDS.observe(time.monotonic() - started)
+    RECONCILES.labels("success").inc()
+    return result
+
+
+async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
+    body = await kube.get(STACK_API, crd.KIND, name, namespace)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return Result(gone=True)
+    meta = body["metadata"]
+    stack = Stack(
+        name=name,
+        namespace=namespace,
+        uid=meta["uid"],
+        generation=int(meta.get("generation", 1)),
+        spec=apply_defaults(body.get("spec") or {}),
+    )
+    old_status: dict[str, Any] = body.get("status") or {}
+    paused = bool(stack.spec.get("paused"))
+    children = await observe_children(kube, stack)
+
+    # Generated credentials: read what exists, generate only what never existed.
+    db_obj = children.get(("Secret", stack.child("db")))
+    if db_obj is None and not stack.spec["postgres"].get("existingSecret"):
+        db_obj = await kube.get("v1", "Secret", stack.child("db"), namespace)
+    app_obj = children.get(("Secret", stack.app_secret_name))
+    password = _decode(db_obj, "password") or secrets.token_urlsafe(24)
+    secret_key = _decode(app_obj, "SECRET_KEY") or secrets.token_urlsafe(48)
+
+    problems, checksum = await check_referenced_secrets(kube, stack)
+    applied_image = (old_status.get("migration") or {}).get("image")
+    observed = Observed(
+        db_password=password,
+        secret_key=secret_key,
+        children=children,
+        secret_problems=problems,
+        config_checksum=checksum,
+        applied_image=applied_image,
+    )
+    plan: Plan = render(stack, observed)
+    writes = 0
+    apply_errors: list[str] = []
+    if not paused:
+        for manifest in plan.apply:
+            key = (manifest["kind"], manifest["metadata"]["name"])
+            try:
+                obj, n = await ensure(kube, manifest, children.get(key))
+                writes += n
+                children[key] = obj
+            except ApiError as exc:
+                apply_errors.append(f"{key[0]} {key[1]}: {exc.status.message}")
+                log.warning(
+                    "apply of %s %s/%s failed: %s", key[0], namespace, key[1], exc.status.message
+                )
+        for manifest in plan.create_only:
+            key = (manifest["kind"], manifest["metadata"]["name"])
+            if key in children:
+                continue
+            try:
+                children[key] = await kube.create(manifest)
+                writes += 1
+            except ApiError as exc:
+                if exc.status.code != 409:
+                    apply_errors.append(f"{key[0]} {key[1]}: {exc.status.message}")
+        for kind, child in prunable(stack, plan, observed):
+            await kube.delete(API_VERSION[kind], kind, child, namespace)
+            children.pop((kind, child), None)
+            writes += 1
+    observed = Observed(
+        db_password=password,
+        secret_key=secret_key,
+        children=children,
+        secret_problems=problems,
+        config_checksum=checksum,
+        applied_image=applied_image,
+    )
+    new_status = status.derive(
+        stack,
+        observed,
+        plan.migration,
+        old_status=old_status,
+        now=_now(),
+        paused=paused,
+        apply_errors=tuple(apply_errors),
+    )
+    patch = merge_diff(old_status, new_status)
+    if patch is not None:
+        await kube.merge_patch(STACK_API, crd.KIND, name, namespace, {"status": patch}, status=True)
+        writes += 1
+        for event in status.events(old_status, new_status, plan.migration):
+            try:
+                await kube.post_event(body, event.type, event.reason, event.message)
+                writes += 1
+            except ApiError as exc:  # Events are best effort.
+                log.warning("posting event %s failed: %s", event.reason, exc.status.message)
+        if old_status.get("phase") != new_status["phase"]:
+            TRANSITIONS.labels(new_status["phase"]).inc()
+            log.info(
+                "stack %s/%s: phase %s -> %s",
+                namespace,
+                name,
+                old_status.get("phase"),
+                new_status["phase"],
+            )
+    refs = tuple(n for _, n, _ in backend.referenced_secrets(stack))
+    return Result(referenced_secrets=refs, writes=writes)

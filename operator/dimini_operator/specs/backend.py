@@ -1,0 +1,184 @@
+"""Backend Deployment + Service; the environment is shared with the migration Job."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dimini_operator.specs.common import (
+    APP_UID,
+    BACKEND_PORT,
+    CHECKSUM_ANNOTATION,
+    POSTGRES_PORT,
+    Manifest,
+    Stack,
+    container_security_context,
+    labels,
+    metadata,
+    pod_security_context,
+    resources,
+    scheduling,
+    selector_labels,
+)
+
+TMP = "/tmp"  # noqa: S108 - an emptyDir, not a shared directory
+OPENAI_KEYS = ("OPENAI_API_KEY",)
+HUME_KEYS = ("HUME_API_KEY", "HUME_SECRET_KEY")
+HUME_OPTIONAL_KEYS = ("HUME_WEBHOOK_SIGNING_KEY",)
+
+
+def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+
+def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(spec field, Secret name, required keys) of every Secret the backend reads."""
+    refs = stack.spec.get("secretRefs", {})
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    if refs.get("openai"):
+        out.append(("spec.secretRefs.openai", refs["openai"]["name"], OPENAI_KEYS))
+    if refs.get("hume"):
+        out.append(("spec.secretRefs.hume", refs["hume"]["name"], HUME_KEYS))
+    if stack.spec["postgres"].get("existingSecret"):
+        out.append(("spec.postgres.existingSecret", stack.db_secret_name, ("username", "password")))
+    return out
+
+
+def env(stack: Stack) -> list[dict[str, Any]]:
+    """Environment of backend and migration pods: one source of configuration."""
+    spec = stack.spec
+    cfg = spec["config"]
+    db = stack.db_secret_name
+    database = spec["postgres"]["database"]
+    host = stack.child("postgres")
+    origins = cfg.get("allowedOrigins") or [stack.url]
+    out: list[dict[str, Any]] = [
+        _secret_env("DB_USER", db, "username"),
+        _secret_env("DB_PASSWORD", db, "password"),
+        {
+            "name": "DATABASE_URL",
+            "value": f"postgresql+asyncpg://$(DB_USER):$(DB_PASSWORD)@{host}:{POSTGRES_PORT}/"
+            f"{database}",
+        },
+        _secret_env("SECRET_KEY", stack.app_secret_name, "SECRET_KEY"),
+        {"name": "ALLOWED_ORIGINS", "value": json.dumps(list(origins))},
+        {"name": "LOG_LEVEL", "value": cfg["logLevel"]},
+        {"name": "SIMILARITY_THRESHOLD", "value": str(cfg["similarityThreshold"])},
+        {"name": "ACCESS_TOKEN_EXPIRE_MINUTES", "value": str(cfg["accessTokenExpireMinutes"])},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
+    if spec["mode"] == "production":
+        out.append({"name": "WEB_CONCURRENCY", "value": str(spec["backend"]["workers"])})
+    if cfg.get("gptModel"):
+        out.append({"name": "GPT_MODEL", "value": cfg["gptModel"]})
+    if cfg.get("humeConfigId"):
+        out.append({"name": "HUME_CONFIG_ID", "value": cfg["humeConfigId"]})
+    refs = spec.get("secretRefs", {})
+    if refs.get("openai"):
+        out.extend(_secret_env(k, refs["openai"]["name"], k) for k in OPENAI_KEYS)
+    if refs.get("hume"):
+        out.extend(_secret_env(k, refs["hume"]["name"], k) for k in HUME_KEYS)
+        out.extend(
+            _secret_env(k, refs["hume"]["name"], k, optional=True) for k in HUME_OPTIONAL_KEYS
+        )
+    for item in spec["backend"].get("env", []):
+        out.append({"name": item["name"], "value": str(item.get("value", ""))})
+    return out
+
+
+def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, Any]:
+    """Pod spec shared by the backend Deployment and the migration Job."""
+    base: dict[str, Any] = {
+        "image": image,
+        "env": env(stack),
+        "securityContext": container_security_context(read_only_root=True),
+        "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
+    }
+    res = resources(stack.spec["backend"])
+    if res:
+        base["resources"] = res
+    return {
+        "serviceAccountName": stack.child("backend"),
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(APP_UID),
+        "containers": [{**container, **base}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        **scheduling(stack),
+    }
+
+
+def command(stack: Stack) -> list[str]:
+    cmd = [
+        "uvicorn",
+        "app.main:socket_app",
+        "--host",
+        "0.0.0.0",  # noqa: S104 - the container's interface
+        "--port",
+        str(BACKEND_PORT),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "*",
+    ]
+    if stack.spec["mode"] == "development":
+        return [*cmd, "--reload"]
+    return [*cmd, "--workers", str(stack.spec["backend"]["workers"])]
+
+
+def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
+    backend = stack.spec["backend"]
+    container: dict[str, Any] = {
+        "name": "backend",
+        "command": command(stack),
+        "ports": [{"name": "http", "containerPort": BACKEND_PORT, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/ready", "port": "http"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 5,
+        },
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(stack, "backend")},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "template": {
+            "metadata": {
+                "labels": labels(stack, "backend"),
+                "annotations": {CHECKSUM_ANNOTATION: checksum},
+            },
+            "spec": pod_spec(stack, image, container),
+        },
+    }
+    if not backend["autoscaling"]["enabled"]:
+        spec["replicas"] = backend["replicas"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(stack, stack.child("backend"), "backend"),
+        "spec": spec,
+    }
+
+
+def service(stack: Stack) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(stack, stack.child("backend"), "backend"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(stack, "backend"),
+            "ports": [
+                {"name": "http", "port": BACKEND_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }

@@ -1,0 +1,91 @@
+"""Decide whether a live object still matches its desired manifest (no API calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs.common import HASH_ANNOTATION
+
+# Fields that are ours to set but that the server rewrites or that are not worth comparing.
+_IGNORED_TOP = ("status",)
+
+
+def is_subset(desired: Any, actual: Any) -> bool:
+    """True when every field of `desired` is present with the same value in `actual`.
+
+    Maps may have extra keys in `actual` (server defaults); lists must have the same length and
+    match element-wise, so an added or removed list item counts as drift.
+    """
+    if isinstance(desired, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(k in actual and is_subset(v, actual[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(actual, list) or len(desired) != len(actual):
+            return False
+        return all(is_subset(d, a) for d, a in zip(desired, actual, strict=True))
+    if isinstance(desired, bool) or isinstance(actual, bool):
+        return desired is actual
+    if isinstance(desired, int | float) and isinstance(actual, int | float):
+        return float(desired) == float(actual)
+    return bool(desired == actual)
+
+
+def up_to_date(desired: dict[str, Any], actual: dict[str, Any] | None) -> bool:
+    """Skip the apply when the live object carries our hash and still has every desired field."""
+    if actual is None:
+        return False
+    want = desired.get("metadata", {}).get("annotations", {}).get(HASH_ANNOTATION)
+    have = (actual.get("metadata", {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    if want != have:
+        return False
+    body = {k: v for k, v in desired.items() if k not in _IGNORED_TOP}
+    return is_subset(body, actual)
+
+
+def repair_patch(desired: Any, actual: Any) -> Any:
+    """A JSON merge patch that puts every mismatching desired field back.
+
+    Lists cannot be patched element-wise with a merge patch, so a list that differs anywhere is
+    replaced as a whole. Used when server-side apply alone cannot undo an edit, e.g. a Service
+    port changed by another field manager (the edited list item is then owned by that manager).
+    Returns None when nothing differs.
+    """
+    if isinstance(desired, dict) and isinstance(actual, dict):
+        patch: dict[str, Any] = {}
+        for key, value in desired.items():
+            if key not in actual:
+                patch[key] = value
+                continue
+            sub = repair_patch(value, actual[key])
+            if sub is not None:
+                patch[key] = sub
+        return patch or None
+    if is_subset(desired, actual):
+        return None
+    return desired
+
+
+def merge_diff(old: Any, new: Any) -> Any:
+    """JSON merge patch turning `old` into `new` (None when they are equal).
+
+    Keys missing from `new` become null, so the patched object equals `new` exactly.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        patch: dict[str, Any] = {}
+        for key in old:
+            if key not in new:
+                patch[key] = None
+        for key, value in new.items():
+            if key not in old:
+                patch[key] = value
+                continue
+            sub = merge_diff(old[key], value)
+            if sub is not None:
+                patch[key] = sub
+            elif isinstance(value, dict) and value == {} and old[key] != {}:
+                patch[key] = value
+        return patch or None
+    if old == new:
+        return None
+    return new

@@ -1,0 +1,85 @@
+"""Frontend Deployment + Service (Next.js, same-origin with the backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs.common import (
+    APP_UID,
+    FRONTEND_PORT,
+    Manifest,
+    Stack,
+    container_security_context,
+    labels,
+    metadata,
+    pod_security_context,
+    resources,
+    scheduling,
+    selector_labels,
+)
+
+
+def deployment(stack: Stack) -> Manifest:
+    fe = stack.spec["frontend"]
+    dev = stack.spec["mode"] == "development"
+    container: dict[str, Any] = {
+        "name": "frontend",
+        "image": fe["image"],
+        "ports": [{"name": "http", "containerPort": FRONTEND_PORT, "protocol": "TCP"}],
+        "env": [
+            {"name": "NODE_ENV", "value": "development" if dev else "production"},
+            {"name": "PORT", "value": str(FRONTEND_PORT)},
+            {"name": "HOSTNAME", "value": "0.0.0.0"},  # noqa: S104 - listen in the pod
+            {"name": "NEXT_TELEMETRY_DISABLED", "value": "1"},
+        ],
+        "securityContext": container_security_context(read_only_root=False),
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {
+            "tcpSocket": {"port": "http"},
+            "initialDelaySeconds": 15,
+            "periodSeconds": 15,
+        },
+    }
+    res = resources(fe)
+    if res:
+        container["resources"] = res
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(stack, "frontend")},
+        "template": {
+            "metadata": {"labels": labels(stack, "frontend")},
+            "spec": {
+                "serviceAccountName": stack.child("frontend"),
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security_context(APP_UID),
+                "containers": [container],
+                **scheduling(stack),
+            },
+        },
+    }
+    if not fe["autoscaling"]["enabled"]:
+        spec["replicas"] = fe["replicas"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(stack, stack.child("frontend"), "frontend"),
+        "spec": spec,
+    }
+
+
+def service(stack: Stack) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(stack, stack.child("frontend"), "frontend"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(stack, "frontend"),
+            "ports": [
+                {"name": "http", "port": FRONTEND_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def render(stack: Stack) -> list[Manifest]:
+    return [deployment(stack), service(stack)]

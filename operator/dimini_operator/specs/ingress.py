@@ -1,0 +1,56 @@
+"""The Ingress `<stack>`: API and websocket paths to the backend, the rest to the frontend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs.common import (
+    BACKEND_PORT,
+    FRONTEND_PORT,
+    Manifest,
+    Stack,
+    metadata,
+)
+
+# (path, pathType) routed to the backend.
+BACKEND_PATHS = [
+    ("/api", "Prefix"),
+    ("/socket.io", "Prefix"),
+    ("/docs", "Prefix"),
+    ("/openapi.json", "Exact"),
+    ("/health", "Exact"),
+]
+
+
+def _path(stack: Stack, path: str, path_type: str, component: str) -> dict[str, Any]:
+    port = BACKEND_PORT if component == "backend" else FRONTEND_PORT
+    return {
+        "path": path,
+        "pathType": path_type,
+        "backend": {"service": {"name": stack.child(component), "port": {"number": port}}},
+    }
+
+
+def render(stack: Stack) -> list[Manifest]:
+    ing = stack.spec["ingress"]
+    if not ing.get("enabled", True):
+        return []
+    paths = [_path(stack, p, t, "backend") for p, t in BACKEND_PATHS]
+    paths += [_path(stack, e["path"], "Prefix", e["service"]) for e in ing.get("extraPaths", [])]
+    paths.append(_path(stack, "/", "Prefix", "frontend"))
+    meta = metadata(stack, stack.name, "ingress")
+    if ing.get("annotations"):
+        meta["annotations"] = dict(ing["annotations"])
+    spec: dict[str, Any] = {"rules": [{"host": ing["host"], "http": {"paths": paths}}]}
+    if ing.get("className"):
+        spec["ingressClassName"] = ing["className"]
+    if ing.get("tls"):
+        spec["tls"] = [{"hosts": [ing["host"]], "secretName": ing["tls"]["secretName"]}]
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": meta,
+            "spec": spec,
+        }
+    ]

@@ -1,0 +1,52 @@
+"""The migration Job `<stack>-migrate-<short hash of the backend image>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs import backend
+from dimini_operator.specs.common import Manifest, Stack, image_hash, labels, metadata
+
+MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
+IMAGE_ANNOTATION = "dimini.io/backend-image"
+
+
+def job_name(stack: Stack, image: str) -> str:
+    return stack.child(f"migrate-{image_hash(image)}")
+
+
+def render(stack: Stack, image: str) -> Manifest:
+    mig = stack.spec["backend"]["migration"]
+    container: dict[str, Any] = {"name": "migrate", "command": list(MIGRATE_COMMAND)}
+    pod = backend.pod_spec(stack, image, container)
+    pod["restartPolicy"] = "Never"
+    meta = metadata(stack, job_name(stack, image), "migration")
+    meta["annotations"] = {IMAGE_ANNOTATION: image}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": mig["backoffLimit"],
+            "activeDeadlineSeconds": mig["activeDeadlineSeconds"],
+            "ttlSecondsAfterFinished": mig["ttlSecondsAfterFinished"],
+            "template": {
+                "metadata": {"labels": labels(stack, "migration")},
+                "spec": pod,
+            },
+        },
+    }
+
+
+def job_state(job: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(state, reason, message) of a Job: Missing, Running, Succeeded or Failed."""
+    if job is None:
+        return "Missing", "", ""
+    for cond in job.get("status", {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            return "Succeeded", "JobComplete", cond.get("message", "") or ""
+        if cond.get("type") == "Failed":
+            return "Failed", cond.get("reason") or "JobFailed", cond.get("message", "") or ""
+    return "Running", "JobRunning", ""

@@ -1,0 +1,175 @@
+"""The whole desired state of a stack, from the spec and what was observed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dimini_operator.specs import (
+    availability,
+    backend,
+    frontend,
+    ingress,
+    migration,
+    networkpolicies,
+    postgres,
+    secrets,
+    serviceaccounts,
+)
+from dimini_operator.specs.common import Manifest, Stack, with_hash
+
+# Kinds the operator deletes when they are no longer desired (Secrets and Jobs never are:
+# Secrets hold generated credentials, finished Jobs are removed by their TTL).
+PRUNED_KINDS = (
+    "ServiceAccount",
+    "Service",
+    "StatefulSet",
+    "Deployment",
+    "Ingress",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+)
+
+Key = tuple[str, str]  # (kind, name)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the handler read from the cluster, reduced to plain data."""
+
+    db_password: str
+    secret_key: str
+    children: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    # Messages for referenced Secrets or keys that do not exist.
+    secret_problems: tuple[str, ...] = ()
+    # Digest of the data of the referenced Secrets (rolls the backend when it changes).
+    config_checksum: str = ""
+    # status.migration.image: the backend image whose migration last succeeded.
+    applied_image: str | None = None
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.children.get((kind, name))
+
+
+@dataclass(frozen=True)
+class Migration:
+    desired_image: str
+    applied_image: str | None
+    state: str  # Applied, WaitingForDatabase, Blocked, Pending, Running, Failed
+    reason: str
+    message: str
+    job_name: str
+
+
+@dataclass
+class Plan:
+    apply: list[Manifest]
+    create_only: list[Manifest]
+    keep: set[Key]
+    migration: Migration
+
+
+def database_ready(stack: Stack, observed: Observed) -> bool:
+    sts = observed.get("StatefulSet", stack.child("postgres"))
+    return bool(sts and (sts.get("status", {}).get("readyReplicas") or 0) >= 1)
+
+
+def deployment_image(obj: dict[str, Any] | None, container: str) -> str | None:
+    if not obj:
+        return None
+    for c in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        if c.get("name") == container:
+            return str(c.get("image"))
+    return None
+
+
+def plan_migration(stack: Stack, observed: Observed) -> Migration:
+    desired = str(stack.spec["backend"]["image"])
+    applied = observed.applied_image or deployment_image(
+        observed.get("Deployment", stack.child("backend")), "backend"
+    )
+    name = migration.job_name(stack, desired)
+    if applied == desired:
+        return Migration(
+            desired, applied, "Applied", "Migrated", f"schema migrated for {desired}", name
+        )
+    state, reason, message = migration.job_state(observed.get("Job", name))
+    if state == "Succeeded":
+        return Migration(
+            desired, desired, "Applied", "Migrated", f"schema migrated for {desired}", name
+        )
+    if state == "Failed":
+        detail = f": {message}" if message else ""
+        return Migration(
+            desired,
+            applied,
+            "Failed",
+            reason,
+            f"migration Job {name} failed ({reason}){detail}",
+            name,
+        )
+    if state == "Running":
+        return Migration(
+            desired,
+            applied,
+            "Running",
+            "MigrationRunning",
+            f"migration Job {name} is running",
+            name,
+        )
+    if observed.secret_problems:
+        return Migration(
+            desired, applied, "Blocked", "SecretMissing", "; ".join(observed.secret_problems), name
+        )
+    if not database_ready(stack, observed):
+        return Migration(
+            desired,
+            applied,
+            "WaitingForDatabase",
+            "WaitingForDatabase",
+            "waiting for Postgres before migrating",
+            name,
+        )
+    return Migration(
+        desired, applied, "Pending", "MigrationStarted", f"migration Job {name} created", name
+    )
+
+
+def render(stack: Stack, observed: Observed) -> Plan:
+    """Desired children of `stack`. Pure: same input, same output."""
+    mig = plan_migration(stack, observed)
+    objects: list[Manifest] = []
+    db = secrets.db_secret(stack, observed.db_password)
+    if db is not None:
+        objects.append(db)
+    objects.append(secrets.app_secret(stack, observed.secret_key))
+    objects += serviceaccounts.render(stack)
+    objects += postgres.render(stack)
+    objects += networkpolicies.render(stack)
+    keep: set[Key] = set()
+    backend_name = stack.child("backend")
+    if observed.secret_problems:
+        # Without its Secrets the backend cannot start: keep what runs, change nothing.
+        if observed.get("Deployment", backend_name):
+            keep.add(("Deployment", backend_name))
+    elif mig.applied_image:
+        objects.append(backend.deployment(stack, mig.applied_image, observed.config_checksum))
+    objects.append(backend.service(stack))
+    objects += frontend.render(stack)
+    objects += ingress.render(stack)
+    objects += availability.pdbs(stack)
+    objects += availability.hpas(stack)
+    create_only: list[Manifest] = []
+    if mig.state == "Pending":
+        create_only.append(migration.render(stack, mig.desired_image))
+    apply = [with_hash(obj) for obj in objects]
+    keep |= {(o["kind"], o["metadata"]["name"]) for o in apply + create_only}
+    return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig)
+
+
+def prunable(stack: Stack, plan: Plan, observed: Observed) -> list[Key]:
+    """Children that exist, belong to the stack and are no longer desired."""
+    return sorted(
+        key for key in observed.children if key[0] in PRUNED_KINDS and key not in plan.keep
+    )

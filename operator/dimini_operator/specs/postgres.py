@@ -1,0 +1,155 @@
+"""Postgres: a one-replica StatefulSet with a volume claim template and two Services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs.common import (
+    POSTGRES_PORT,
+    Manifest,
+    Stack,
+    container_security_context,
+    labels,
+    metadata,
+    pod_security_context,
+    resources,
+    scheduling,
+    selector_labels,
+)
+
+DATA_MOUNT = "/var/lib/postgresql/data"
+VOLUME_NAME = "data"
+
+
+def pvc_name(stack: Stack) -> str:
+    """Name the StatefulSet controller gives the data volume claim."""
+    return f"{VOLUME_NAME}-{stack.child('postgres')}-0"
+
+
+def db_env(stack: Stack) -> list[dict[str, Any]]:
+    secret = stack.db_secret_name
+    return [
+        {
+            "name": "POSTGRES_USER",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}},
+        },
+        {
+            "name": "POSTGRES_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
+        },
+        {"name": "POSTGRES_DB", "value": stack.spec["postgres"]["database"]},
+        {"name": "PGDATA", "value": f"{DATA_MOUNT}/pgdata"},
+    ]
+
+
+def statefulset(stack: Stack) -> Manifest:
+    pg = stack.spec["postgres"]
+    uid = int(pg["runAsUser"])
+    name = stack.child("postgres")
+    probe_cmd = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": pg["storage"]["size"]}},
+    }
+    if pg["storage"].get("storageClassName"):
+        claim_spec["storageClassName"] = pg["storage"]["storageClassName"]
+    retain = stack.spec["deletionPolicy"] == "Retain"
+    container: dict[str, Any] = {
+        "name": "postgres",
+        "image": pg["image"],
+        "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
+        "env": db_env(stack),
+        "securityContext": container_security_context(read_only_root=False),
+        "readinessProbe": {
+            "exec": {"command": ["sh", "-c", probe_cmd]},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+        },
+        "livenessProbe": {
+            "exec": {"command": ["sh", "-c", probe_cmd]},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        },
+        "volumeMounts": [
+            {"name": VOLUME_NAME, "mountPath": DATA_MOUNT},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+        ],
+    }
+    res = resources(pg)
+    if res:
+        container["resources"] = res
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(stack, name, "postgres"),
+        "spec": {
+            "serviceName": stack.child("postgres-headless"),
+            "replicas": 1,
+            "selector": {"matchLabels": selector_labels(stack, "postgres")},
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Retain" if retain else "Delete",
+                "whenScaled": "Retain",
+            },
+            "template": {
+                "metadata": {"labels": labels(stack, "postgres")},
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(uid),
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "run", "emptyDir": {}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                    **scheduling(stack),
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": VOLUME_NAME, "labels": labels(stack, "postgres")},
+                    "spec": claim_spec,
+                }
+            ],
+        },
+    }
+
+
+def services(stack: Stack) -> list[Manifest]:
+    port = {
+        "name": "postgres",
+        "port": POSTGRES_PORT,
+        "targetPort": POSTGRES_PORT,
+        "protocol": "TCP",
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata(stack, stack.child("postgres"), "postgres"),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector_labels(stack, "postgres"),
+                "ports": [dict(port)],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata(stack, stack.child("postgres-headless"), "postgres"),
+            "spec": {
+                "clusterIP": "None",
+                "publishNotReadyAddresses": True,
+                "selector": selector_labels(stack, "postgres"),
+                "ports": [dict(port)],
+            },
+        },
+    ]
+
+
+def render(stack: Stack) -> list[Manifest]:
+    return [statefulset(stack), *services(stack)]

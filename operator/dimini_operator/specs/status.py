@@ -1,0 +1,222 @@
+"""Status of a stack derived from what was observed: conditions, phase, Events on transitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dimini_operator.specs.common import Stack, image_hash, image_tag
+from dimini_operator.specs.plan import Migration, Observed, database_ready, deployment_image
+
+CONDITION_TYPES = (
+    "Ready",
+    "DatabaseReady",
+    "MigrationsApplied",
+    "BackendReady",
+    "FrontendReady",
+    "IngressReady",
+    "Progressing",
+    "Degraded",
+    "Paused",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+def _deployment_ready(
+    obj: dict[str, Any] | None, generation_matters: bool = True
+) -> tuple[bool, str]:
+    if obj is None:
+        return False, "not created yet"
+    spec_replicas = int(obj.get("spec", {}).get("replicas", 1) or 0)
+    st = obj.get("status", {})
+    ready = int(st.get("readyReplicas") or 0)
+    updated = int(st.get("updatedReplicas") or 0)
+    available = int(st.get("availableReplicas") or 0)
+    gen = obj.get("metadata", {}).get("generation", 0)
+    observed_gen = st.get("observedGeneration", 0)
+    if generation_matters and observed_gen < gen:
+        return False, "rollout not observed yet"
+    if updated < spec_replicas or available < spec_replicas or ready < max(spec_replicas, 1):
+        return False, f"{ready}/{spec_replicas} replicas ready, {updated} updated"
+    return True, f"{ready}/{spec_replicas} replicas ready"
+
+
+def _cond(ctype: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "type": ctype,
+        "status": "True" if ok else "False",
+        "reason": reason,
+        "message": message,
+    }
+
+
+def _component(obj: dict[str, Any] | None, container: str) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    out: dict[str, Any] = {
+        "replicas": int(obj.get("spec", {}).get("replicas", 0) or 0),
+        "readyReplicas": int(obj.get("status", {}).get("readyReplicas") or 0),
+    }
+    image = deployment_image(obj, container)
+    if image:
+        out["image"] = image
+    return out
+
+
+def derive(
+    stack: Stack,
+    observed: Observed,
+    mig: Migration,
+    *,
+    old_status: dict[str, Any],
+    now: str,
+    paused: bool,
+    apply_errors: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The status the stack should have. `old_status` supplies lastTransitionTime values."""
+    backend_obj = observed.get("Deployment", stack.child("backend"))
+    frontend_obj = observed.get("Deployment", stack.child("frontend"))
+    db_ok = database_ready(stack, observed)
+    sts = observed.get("StatefulSet", stack.child("postgres"))
+    db_msg = (
+        "postgres is ready"
+        if db_ok
+        else ("postgres StatefulSet not created yet" if sts is None else "waiting for postgres pod")
+    )
+    be_ok, be_msg = _deployment_ready(backend_obj)
+    if be_ok and deployment_image(backend_obj, "backend") != mig.applied_image:
+        be_ok, be_msg = False, "rolling out the migrated image"
+    fe_ok, fe_msg = _deployment_ready(frontend_obj)
+    if stack.spec["ingress"].get("enabled", True):
+        ing_ok = observed.get("Ingress", stack.name) is not None
+        ing_reason, ing_msg = (
+            ("Created", f"serving {stack.url}")
+            if ing_ok
+            else ("NotCreated", "ingress not created yet")
+        )
+    else:
+        ing_ok, ing_reason, ing_msg = True, "Disabled", "ingress disabled"
+    mig_ok = mig.state == "Applied"
+
+    problems: list[tuple[str, str]] = []
+    if mig.state == "Failed":
+        problems.append((mig.reason, mig.message))
+    if observed.secret_problems:
+        problems.append(("SecretMissing", "; ".join(observed.secret_problems)))
+    if apply_errors:
+        problems.append(("ApplyFailed", "; ".join(apply_errors)))
+    degraded = bool(problems)
+    ready = db_ok and mig_ok and be_ok and fe_ok and ing_ok and not degraded
+
+    conditions = [
+        _cond(
+            "Ready",
+            ready,
+            "StackReady" if ready else "NotReady",
+            "all components are ready" if ready else "waiting for components",
+        ),
+        _cond("DatabaseReady", db_ok, "PostgresReady" if db_ok else "PostgresNotReady", db_msg),
+        _cond("MigrationsApplied", mig_ok, mig.reason, mig.message),
+        _cond(
+            "BackendReady",
+            be_ok,
+            "DeploymentReady" if be_ok else "DeploymentNotReady",
+            f"backend: {be_msg}",
+        ),
+        _cond(
+            "FrontendReady",
+            fe_ok,
+            "DeploymentReady" if fe_ok else "DeploymentNotReady",
+            f"frontend: {fe_msg}",
+        ),
+        _cond("IngressReady", ing_ok, ing_reason, ing_msg),
+        _cond(
+            "Progressing",
+            not ready and not degraded and not paused,
+            "Reconciling" if not ready and not degraded else "Idle",
+            "bringing the stack to its desired state"
+            if not ready and not degraded
+            else "nothing to do",
+        ),
+        _cond(
+            "Degraded",
+            degraded,
+            problems[0][0] if problems else "AsExpected",
+            "; ".join(m for _, m in problems) if problems else "no problems",
+        ),
+        _cond(
+            "Paused",
+            paused,
+            "Paused" if paused else "Reconciling",
+            "spec.paused is true: children are not changed"
+            if paused
+            else "the operator reconciles the stack",
+        ),
+    ]
+    old = {c.get("type"): c for c in old_status.get("conditions") or []}
+    for cond in conditions:
+        prev = old.get(cond["type"])
+        if prev and prev.get("status") == cond["status"] and prev.get("lastTransitionTime"):
+            cond["lastTransitionTime"] = prev["lastTransitionTime"]
+        else:
+            cond["lastTransitionTime"] = now
+        cond["observedGeneration"] = stack.generation
+
+    if paused:
+        phase = "Paused"
+    elif degraded:
+        phase = "Degraded"
+    elif ready:
+        phase = "Ready"
+    elif mig.state in ("Pending", "Running"):
+        phase = "Migrating"
+    elif not observed.children:
+        phase = "Pending"
+    else:
+        phase = "Provisioning"
+
+    status: dict[str, Any] = {
+        "observedGeneration": stack.generation,
+        "phase": phase,
+        "url": stack.url,
+        "conditions": conditions,
+        "backend": _component(backend_obj, "backend"),
+        "frontend": _component(frontend_obj, "frontend"),
+        "migration": {"job": mig.job_name},
+    }
+    if mig.applied_image:
+        status["version"] = image_tag(mig.applied_image)
+        status["migration"]["image"] = mig.applied_image
+        status["migration"]["revision"] = image_hash(mig.applied_image)
+    return status
+
+
+def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migration) -> list[Event]:
+    """Kubernetes Events to post for the transition from `old_status` to `new_status`."""
+    out: list[Event] = []
+    old_mig = {c.get("type"): c for c in old_status.get("conditions") or []}.get(
+        "MigrationsApplied", {}
+    )
+    new_mig = {c["type"]: c for c in new_status["conditions"]}["MigrationsApplied"]
+    if (old_mig.get("reason"), old_mig.get("status")) != (new_mig["reason"], new_mig["status"]):
+        if mig.state == "Applied" and old_mig:
+            out.append(Event("Normal", "MigrationSucceeded", mig.message))
+        elif mig.state == "Failed":
+            out.append(Event("Warning", "MigrationFailed", mig.message))
+        elif mig.state == "Pending":
+            out.append(Event("Normal", "MigrationStarted", mig.message))
+    old_phase = old_status.get("phase")
+    new_phase = new_status["phase"]
+    if old_phase != new_phase:
+        degraded = {c["type"]: c for c in new_status["conditions"]}["Degraded"]
+        message = f"phase {old_phase or 'None'} -> {new_phase}"
+        if new_phase == "Degraded":
+            message += f": {degraded['message']}"
+        out.append(Event("Warning" if new_phase == "Degraded" else "Normal", new_phase, message))
+    return out
