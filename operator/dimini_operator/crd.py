@@ -399,7 +399,11 @@ def spec_schema() -> Schema:
             "tolerations": {
                 "type": "array",
                 "description": "Tolerations (as in a Pod spec).",
-                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "items": {
+                    "type": "object",
+                    "description": "One toleration.",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                },
             },
             "affinity": {
                 "type": "object",
