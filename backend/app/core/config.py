@@ -149,7 +149,7 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def load_settings() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()  # values come from the environment
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
 

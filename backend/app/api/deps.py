@@ -1,0 +1,105 @@
+"""FastAPI dependencies: settings, database session, current user (Bearer or cookie + CSRF)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.security import CSRF_HEADER, SESSION_COOKIE, constant_time_equals
+from app.models import User
+from app.realtime.broadcast import SocketBroadcaster
+from app.schemas.common import MAX_PAGE_SIZE
+from app.services import auth
+from app.services.errors import AuthenticationError, CsrfError
+from app.services.graph.pipeline import GraphPipeline
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer_scheme = HTTPBearer(auto_error=False, description="JWT from /api/auth/login")
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description=f"Browser session; unsafe requests also need the {CSRF_HEADER} header",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_broadcaster(request: Request) -> SocketBroadcaster:
+    broadcaster: SocketBroadcaster = request.app.state.broadcaster
+    return broadcaster
+
+
+def get_pipeline(request: Request) -> GraphPipeline:
+    pipeline: GraphPipeline = request.app.state.pipeline
+    return pipeline
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[AsyncSession, Depends(get_db)]
+BroadcasterDep = Annotated[SocketBroadcaster, Depends(get_broadcaster)]
+PipelineDep = Annotated[GraphPipeline, Depends(get_pipeline)]
+ClientIpDep = Annotated[str | None, Depends(client_ip)]
+
+
+async def current_user(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    cookie: Annotated[str | None, Security(cookie_scheme)],
+) -> User:
+    if request.headers.get("authorization"):
+        if bearer is None or not bearer.credentials:
+            raise AuthenticationError(auth.CREDENTIALS_REJECTED)
+        return await auth.user_for_token(db, bearer.credentials, settings)
+    if not cookie:
+        raise AuthenticationError("Not authenticated")
+    claims = auth.read_token(cookie, settings)
+    # A cookie rides along on cross-site requests; the CSRF value bound into the token does not.
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not constant_time_equals(sent, claims.csrf):
+            raise CsrfError("CSRF token missing or invalid")
+    return await auth.user_for_claims(db, claims)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def pagination(
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> Pagination:
+    return Pagination(page=page, page_size=page_size)
+
+
+PaginationDep = Annotated[Pagination, Depends(pagination)]

@@ -1,0 +1,44 @@
+"""Maps domain and database errors to HTTP responses, so no expected failure becomes a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from app.services.errors import AuthenticationError, DomainError, RateLimitedError
+
+logger = logging.getLogger(__name__)
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    headers: dict[str, str] = {}
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, RateLimitedError):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+async def _integrity_error(request: Request, error: Exception) -> JSONResponse:
+    # Services translate the conflicts they expect; this is the safety net for races.
+    logger.info("integrity conflict on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Conflict with the current state"}, status_code=409)
+
+
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(error).__name__)
+    return JSONResponse(
+        {"detail": "Database unavailable"}, status_code=503, headers={"Retry-After": "5"}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    for unavailable in (DBAPIError, PoolTimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import ClientIpDep, CurrentUser, DbDep, SettingsDep
+from app.core.config import Settings
+from app.core.metrics import LOGIN_ATTEMPTS
+from app.core.security import CSRF_COOKIE, SESSION_COOKIE, AccessToken
+from app.schemas.auth import LoginRequest, RegisterRequest, TokenResponse, UserOut
+from app.services import auth, rate_limit
+from app.services.errors import AuthenticationError, RateLimitedError
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"description": "Incorrect email or password (also while the account is locked)"},
+    429: {"description": "Too many login attempts from this address"},
+}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses={409: {"description": "Email already registered"}},
+)
+async def register(body: RegisterRequest, db: DbDep) -> UserOut:
+    return UserOut.model_validate(await auth.register(db, body))
+
+
+def _set_session_cookies(response: Response, token: AccessToken, settings: Settings) -> None:
+    common = {
+        "max_age": token.expires_in,
+        "secure": settings.cookie_secure,
+        "samesite": "lax",
+        "path": "/",
+    }
+    response.set_cookie(SESSION_COOKIE, token.token, httponly=True, **common)  # type: ignore[arg-type]
+    # Readable by the page's script, which echoes it in X-CSRF-Token (double submit).
+    response.set_cookie(CSRF_COOKIE, token.csrf, httponly=False, **common)  # type: ignore[arg-type]
+
+
+async def _login(
+    email: str, password: str, response: Response, db: DbDep, settings: Settings, ip: str | None
+) -> TokenResponse:
+    try:
+        await rate_limit.count_login_attempt(db, ip or "unknown", settings)
+        result = await auth.login(db, email, password, settings, ip)
+    except RateLimitedError:
+        LOGIN_ATTEMPTS.labels("rate_limited").inc()
+        raise
+    except AuthenticationError:
+        LOGIN_ATTEMPTS.labels("failed").inc()
+        raise
+    LOGIN_ATTEMPTS.labels("succeeded").inc()
+    _set_session_cookies(response, result.token, settings)
+    return TokenResponse(access_token=result.token.token, expires_in=result.token.expires_in)
+
+
+@router.post("/login", response_model=TokenResponse, responses=AUTH_ERRORS)
+async def login(
+    body: LoginRequest, response: Response, db: DbDep, settings: SettingsDep, ip: ClientIpDep
+) -> TokenResponse:
+    return await _login(body.email, body.password, response, db, settings, ip)
+
+
+@router.post("/token", response_model=TokenResponse, responses=AUTH_ERRORS)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    response: Response,
+    db: DbDep,
+    settings: SettingsDep,
+    ip: ClientIpDep,
+) -> TokenResponse:
+    """OAuth2 password flow: `username` is the email."""
+    return await _login(form.username, form.password, response, db, settings, ip)
+
+
+@router.get("/me", response_model=UserOut, responses={401: {"description": "Not authenticated"}})
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "Not authenticated"}},
+)
+async def logout(user: CurrentUser, db: DbDep, ip: ClientIpDep) -> Response:
+    await auth.logout(db, user, ip)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
+from app.api.deps import (
+    BroadcasterDep,
+    ClientIpDep,
+    CurrentUser,
+    DbDep,
+    PaginationDep,
+    PipelineDep,
+    SettingsDep,
+)
+from app.models import SessionConcern, SessionNote, SessionProgress, TherapySession
+from app.models.enums import SessionStatus
+from app.schemas.common import Page
+from app.schemas.sessions import (
+    ConcernOut,
+    GraphOut,
+    InsightsOut,
+    NoteOut,
+    ProgressOut,
+    SessionDetail,
+    SessionOut,
+    SessionStart,
+    SessionSummary,
+    SummaryOut,
+    TranscriptAccepted,
+    TranscriptIn,
+)
+from app.schemas.tools import ToolCallIn, ToolResultOut
+from app.services import therapy_sessions, tools
+from app.services.graph import store
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Session not found"}}
+OutT = TypeVar("OutT", bound=BaseModel)
+
+
+async def _announce(broadcaster: BroadcasterDep, session: TherapySession) -> None:
+    await broadcaster.emit_to_session(
+        session.id, "session_update", {"sessionId": str(session.id), "status": session.status.value}
+    )
+
+
+@router.get("", response_model=Page[SessionOut])
+async def list_sessions(
+    user: CurrentUser,
+    db: DbDep,
+    page: PaginationDep,
+    patient_id: Annotated[uuid.UUID | None, Query(alias="patientId")] = None,
+    status_filter: Annotated[SessionStatus | None, Query(alias="status")] = None,
+) -> Page[SessionOut]:
+    items, total = await therapy_sessions.list_sessions(
+        db,
+        user.id,
+        patient_id=patient_id,
+        status=status_filter,
+        offset=page.offset,
+        limit=page.page_size,
+    )
+    return Page[SessionOut](
+        items=[SessionOut.model_validate(item) for item in items],
+        total=total,
+        page=page.page,
+        page_size=page.page_size,
+    )
+
+
+@router.post(
+    "/start",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionDetail,
+    responses={404: {"description": "Patient not found"}},
+)
+async def start_session(
+    body: SessionStart,
+    user: CurrentUser,
+    db: DbDep,
+    ip: ClientIpDep,
+    broadcaster: BroadcasterDep,
+    pipeline: PipelineDep,
+) -> SessionDetail:
+    """Starts a session for one of your patients; their previous active session is completed."""
+    session, superseded = await therapy_sessions.start(db, user.id, body.patient_id, ip)
+    for old_id in superseded:
+        await broadcaster.emit_to_session(
+            old_id, "session_update", {"sessionId": str(old_id), "status": "completed"}
+        )
+        pipeline.submit_summary(old_id)
+    await _announce(broadcaster, session)
+    return SessionDetail.model_validate(session)
+
+
+@router.get("/{session_id}", response_model=SessionDetail, responses=NOT_FOUND)
+async def get_session(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> SessionDetail:
+    return SessionDetail.model_validate(await therapy_sessions.get_owned(db, user.id, session_id))
+
+
+@router.post(
+    "/{session_id}/end",
+    response_model=SessionDetail,
+    responses={**NOT_FOUND, 409: {"description": "The session was cancelled"}},
+)
+async def end_session(
+    session_id: uuid.UUID,
+    user: CurrentUser,
+    db: DbDep,
+    ip: ClientIpDep,
+    broadcaster: BroadcasterDep,
+    pipeline: PipelineDep,
+) -> SessionDetail:
+    """Idempotent: ending a completed session returns it unchanged. Queues the summary."""
+    session, ended_now = await therapy_sessions.end(db, user.id, session_id, ip)
+    if ended_now:
+        pipeline.submit_summary(session.id)
+        await _announce(broadcaster, session)
+    return SessionDetail.model_validate(session)
+
+
+@router.post(
+    "/{session_id}/cancel",
+    response_model=SessionDetail,
+    responses={**NOT_FOUND, 409: {"description": "The session already completed"}},
+)
+async def cancel_session(
+    session_id: uuid.UUID,
+    user: CurrentUser,
+    db: DbDep,
+    ip: ClientIpDep,
+    broadcaster: BroadcasterDep,
+) -> SessionDetail:
+    session, cancelled_now = await therapy_sessions.cancel(db, user.id, session_id, ip)
+    if cancelled_now:
+        await _announce(broadcaster, session)
+    return SessionDetail.model_validate(session)
+
+
+@router.post(
+    "/{session_id}/transcript",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TranscriptAccepted,
+    responses={**NOT_FOUND, 409: {"description": "The session is not active"}},
+)
+async def post_transcript(
+    session_id: uuid.UUID,
+    body: TranscriptIn,
+    user: CurrentUser,
+    db: DbDep,
+    pipeline: PipelineDep,
+) -> TranscriptAccepted:
+    """Appends to the transcript and queues graph processing; no LLM call happens here."""
+    await therapy_sessions.append_transcript(db, user.id, session_id, body.text)
+    pipeline.submit_transcript(session_id, body.text)
+    return TranscriptAccepted(session_id=session_id)
+
+
+@router.get("/{session_id}/graph", response_model=GraphOut, responses=NOT_FOUND)
+async def get_graph(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> GraphOut:
+    await therapy_sessions.get_owned(db, user.id, session_id)
+    return await store.graph_of(db, session_id)
+
+
+@router.get("/{session_id}/insights", response_model=InsightsOut, responses=NOT_FOUND)
+async def get_insights(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> InsightsOut:
+    await therapy_sessions.get_owned(db, user.id, session_id)
+    return await store.insights_of(db, session_id)
+
+
+async def _records_page(
+    db: DbDep,
+    user: CurrentUser,
+    session_id: uuid.UUID,
+    page: PaginationDep,
+    model: type[SessionNote] | type[SessionProgress] | type[SessionConcern],
+    out: Callable[[Any], OutT],
+) -> Page[OutT]:
+    await therapy_sessions.get_owned(db, user.id, session_id)
+    rows: Sequence[Any]
+    rows, total = await therapy_sessions.list_records(
+        db, model, session_id, page.offset, page.page_size
+    )
+    return Page[OutT](
+        items=[out(row) for row in rows], total=total, page=page.page, page_size=page.page_size
+    )
+
+
+@router.get("/{session_id}/notes", response_model=Page[NoteOut], responses=NOT_FOUND)
+async def list_notes(
+    session_id: uuid.UUID, user: CurrentUser, db: DbDep, page: PaginationDep
+) -> Page[NoteOut]:
+    return await _records_page(db, user, session_id, page, SessionNote, NoteOut.model_validate)
+
+
+@router.get("/{session_id}/progress", response_model=Page[ProgressOut], responses=NOT_FOUND)
+async def list_progress(
+    session_id: uuid.UUID, user: CurrentUser, db: DbDep, page: PaginationDep
+) -> Page[ProgressOut]:
+    return await _records_page(
+        db, user, session_id, page, SessionProgress, ProgressOut.model_validate
+    )
+
+
+@router.get("/{session_id}/concerns", response_model=Page[ConcernOut], responses=NOT_FOUND)
+async def list_concerns(
+    session_id: uuid.UUID, user: CurrentUser, db: DbDep, page: PaginationDep
+) -> Page[ConcernOut]:
+    return await _records_page(
+        db, user, session_id, page, SessionConcern, ConcernOut.model_validate
+    )
+
+
+@router.get("/{session_id}/summary", response_model=SummaryOut, responses=NOT_FOUND)
+async def get_summary(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> SummaryOut:
+    """`summary` is null until the session has ended and its summary has been written."""
+    session = await therapy_sessions.get_owned(db, user.id, session_id)
+    summary = SessionSummary.model_validate(session.summary) if session.summary else None
+    return SummaryOut(session_id=session.id, status=session.status, summary=summary)
+
+
+@router.post("/{session_id}/tool-calls", response_model=ToolResultOut, responses=NOT_FOUND)
+async def relay_tool_call(
+    session_id: uuid.UUID,
+    body: ToolCallIn,
+    user: CurrentUser,
+    db: DbDep,
+    settings: SettingsDep,
+    broadcaster: BroadcasterDep,
+    pipeline: PipelineDep,
+    ip: ClientIpDep,
+) -> ToolResultOut:
+    """The browser relays an EVI tool call; the result goes back to EVI as `tool_response`.
+
+    Idempotent by toolCallId. Invalid parameters give `isError: true`, never a 5xx.
+    """
+    session = await therapy_sessions.get_owned(db, user.id, session_id)
+    context = tools.ToolContext(
+        db=db,
+        settings=settings,
+        broadcaster=broadcaster,
+        pipeline=pipeline,
+        actor_id=user.id,
+        ip=ip,
+    )
+    return await tools.run_tool_call(
+        context, session, body.tool_call_id, body.name, body.parameters
+    )

@@ -1,0 +1,87 @@
+"""Builds the FastAPI app and the Socket.IO server from validated settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import socketio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.api.errors import install_error_handlers
+from app.api.routes import auth, patients, sessions, system
+from app.core.config import Settings
+from app.core.db import create_engine, create_session_factory
+from app.core.logging import configure_logging
+from app.core.metrics import MetricsMiddleware
+from app.core.security import CSRF_HEADER
+from app.realtime.broadcast import SocketBroadcaster
+from app.realtime.pg_manager import PostgresPubSubManager
+from app.realtime.server import SOCKETIO_PATH, create_socket_server, register_handlers
+from app.services.background import BackgroundRunner
+from app.services.graph.pipeline import GraphPipeline
+
+logger = logging.getLogger("app")
+
+SHUTDOWN_DRAIN_SECONDS = 10.0
+
+
+def asyncpg_dsn(settings: Settings) -> str:
+    url = settings.database_url_object.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
+    configure_logging(settings.log_level, settings.secret_values())
+    manager = PostgresPubSubManager(asyncpg_dsn(settings))
+    sio = create_socket_server(settings, manager)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        session_factory = create_session_factory(engine)
+        runner = BackgroundRunner()
+        app.state.engine = engine
+        app.state.session_factory = session_factory
+        app.state.runner = runner
+        app.state.pipeline = GraphPipeline(runner)
+        app.state.broadcaster = SocketBroadcaster(sio)
+        register_handlers(sio, settings, session_factory)
+        await manager.start()
+        logger.info("backend started", extra={"version": __version__})
+        try:
+            yield
+        finally:
+            logger.info("backend shutting down")
+            await runner.drain(SHUTDOWN_DRAIN_SECONDS)
+            await manager.close()
+            await engine.dispose()
+            logger.info("backend stopped")
+
+    app = FastAPI(
+        title="Dimini API",
+        version=__version__,
+        description="Therapy sessions with a live knowledge graph. JSON keys are camelCase.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sio = sio
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+    )
+    app.add_middleware(MetricsMiddleware)
+    install_error_handlers(app)
+    for router in (system.router, auth.router, patients.router, sessions.router):
+        app.include_router(router)
+    return app, sio
+
+
+def build_socket_app(app: FastAPI, sio: socketio.AsyncServer) -> socketio.ASGIApp:
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=SOCKETIO_PATH)

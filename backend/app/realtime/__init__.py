@@ -1,0 +1,1 @@
+"""Socket.IO: authenticated connections, per-session rooms, fan-out across processes."""

@@ -1,0 +1,26 @@
+"""Emitting to a session room from anywhere in the app (services see only `Broadcaster`)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import socketio
+
+from app.services.events import session_room
+
+logger = logging.getLogger(__name__)
+
+
+class SocketBroadcaster:
+    def __init__(self, server: socketio.AsyncServer) -> None:
+        self._server = server
+
+    async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None:
+        # Real-time updates are best effort: a failing bus must not fail the request that
+        # already committed its data (clients resync with graph_state when they rejoin).
+        try:
+            await self._server.emit(event, data, room=session_room(session_id))
+        except Exception:
+            logger.warning("could not publish %s", event, exc_info=True)

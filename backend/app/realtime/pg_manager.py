@@ -1,0 +1,185 @@
+"""A python-socketio client manager over Postgres LISTEN/NOTIFY.
+
+Every emit is published with NOTIFY on one channel; every backend process LISTENs and delivers the
+messages addressed to its own clients. Postgres caps a NOTIFY payload at 8000 bytes, so a larger
+message is stored in `realtime_payloads` and only its id travels through NOTIFY.
+
+The listening connection reconnects with backoff after Postgres restarts. Messages published while
+a process is disconnected from Postgres are not delivered to it; clients resynchronise with
+`graph_state` when they rejoin a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_LIMIT_BYTES = 7900
+REFERENCE_PREFIX = "ref:"
+PAYLOAD_RETENTION = "5 minutes"
+LISTENER_PING_SECONDS = 10.0
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
+    name = "postgres"
+
+    def __init__(
+        self,
+        dsn: str,
+        channel: str = "dimini_socketio",
+        write_only: bool = False,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(channel=channel, write_only=write_only, logger=logger)
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._listener: asyncpg.Connection | None = None
+        self._publisher: asyncpg.Connection | None = None
+        self._publish_lock = asyncio.Lock()
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts listening now (python-socketio would wait for the first client otherwise)."""
+        if self.write_only:
+            return
+        await self._connect_listener_with_retry()
+        self.server.manager_initialized = True
+        self.initialize()
+
+    async def close(self) -> None:
+        self._closing = True
+        thread = getattr(self, "thread", None)
+        if thread is not None:
+            thread.cancel()
+            await asyncio.gather(thread, return_exceptions=True)
+        for connection in (self._listener, self._publisher):
+            if connection is not None and not connection.is_closed():
+                await connection.close(timeout=2)
+        self._listener = self._publisher = None
+
+    # -- publishing --------------------------------------------------------------------------
+
+    async def _publish(self, data: Any) -> None:
+        payload: str = self.json.dumps(data)
+        async with self._publish_lock:
+            for attempt in (1, 2):
+                try:
+                    connection = await self._publisher_connection()
+                    if len(payload.encode()) > NOTIFY_LIMIT_BYTES:
+                        payload_id = await connection.fetchval(
+                            "INSERT INTO realtime_payloads (payload) VALUES ($1) RETURNING id",
+                            payload,
+                        )
+                        await connection.execute(
+                            "DELETE FROM realtime_payloads WHERE created_at < now() - $1::interval",
+                            PAYLOAD_RETENTION,
+                        )
+                        message = f"{REFERENCE_PREFIX}{payload_id}"
+                    else:
+                        message = payload
+                    await connection.execute("SELECT pg_notify($1, $2)", self.channel, message)
+                    return
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                    await self._drop_publisher()
+                    if attempt == 2:
+                        raise
+
+    async def _publisher_connection(self) -> asyncpg.Connection:
+        if self._publisher is None or self._publisher.is_closed():
+            self._publisher = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        return self._publisher
+
+    async def _drop_publisher(self) -> None:
+        if self._publisher is not None:
+            self._publisher.terminate()
+        self._publisher = None
+
+    # -- listening ---------------------------------------------------------------------------
+
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        self._inbox.put_nowait(payload)
+
+    def _on_lost(self, connection: Any) -> None:
+        self._inbox.put_nowait(None)  # wakes the listener so it reconnects
+
+    async def _connect_listener(self) -> None:
+        connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        connection.add_termination_listener(self._on_lost)
+        await connection.add_listener(self.channel, self._on_notify)
+        self._listener = connection
+
+    async def _connect_listener_with_retry(self) -> None:
+        attempt = 0
+        while not self._closing:
+            try:
+                await self._connect_listener()
+                if attempt:
+                    logger.info("realtime listener reconnected")
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                if attempt == 0:
+                    logger.warning("realtime listener cannot reach Postgres; retrying")
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _listener_alive(self) -> bool:
+        listener = self._listener
+        if listener is None or listener.is_closed():
+            return False
+        try:
+            await listener.execute("SELECT 1", timeout=self._connect_timeout)
+            return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return False
+
+    async def _resolve(self, message: str) -> str | None:
+        if not message.startswith(REFERENCE_PREFIX):
+            return message
+        try:
+            connection = await self._publisher_connection()
+            payload: str | None = await connection.fetchval(
+                "SELECT payload FROM realtime_payloads WHERE id = $1",
+                int(message.removeprefix(REFERENCE_PREFIX)),
+            )
+            return payload
+        except (ValueError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self._drop_publisher()
+            logger.warning("could not load a large realtime payload")
+            return None
+
+    async def _listen(self) -> AsyncIterator[str]:
+        while not self._closing:
+            if self._listener is None or self._listener.is_closed():
+                self._listener = None
+                await self._connect_listener_with_retry()
+                continue
+            try:
+                message = await asyncio.wait_for(self._inbox.get(), LISTENER_PING_SECONDS)
+            except TimeoutError:
+                # Quiet channel: make sure the connection is still there (half-open sockets).
+                if not await self._listener_alive():
+                    self._discard_listener()
+                continue
+            if message is None:
+                self._discard_listener()
+                continue
+            resolved = await self._resolve(message)
+            if resolved is not None:
+                yield resolved
+
+    def _discard_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            self._listener.terminate()
+        self._listener = None

@@ -1,0 +1,115 @@
+"""The Socket.IO server: JWT-authenticated connections and ownership-checked session rooms."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import socketio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.metrics import SOCKET_CONNECTIONS
+from app.core.security import SESSION_COOKIE
+from app.services import auth, therapy_sessions
+from app.services.errors import AuthenticationError, NotFoundError
+from app.services.events import session_room
+from app.services.graph import store
+
+logger = logging.getLogger(__name__)
+
+SOCKETIO_PATH = "socket.io"
+
+
+def create_socket_server(
+    settings: Settings, client_manager: socketio.AsyncManager
+) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=client_manager,
+        # Also the cross-site WebSocket hijacking guard for cookie-authenticated browsers.
+        cors_allowed_origins=settings.allowed_origins,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def _token_from(environ: dict[str, Any], auth_payload: Any) -> str | None:
+    if isinstance(auth_payload, dict) and isinstance(auth_payload.get("token"), str):
+        token: str = auth_payload["token"]
+        return token.removeprefix("Bearer ").strip() or None
+    raw_cookie = environ.get("HTTP_COOKIE", "")
+    if raw_cookie:
+        try:
+            morsel = SimpleCookie(raw_cookie).get(SESSION_COOKIE)
+        except CookieError:
+            return None
+        return morsel.value if morsel else None
+    return None
+
+
+def _parse_session_id(data: Any) -> uuid.UUID | None:
+    raw = data.get("sessionId") if isinstance(data, dict) else data
+    try:
+        return uuid.UUID(str(raw))
+    except (ValueError, TypeError):
+        return None
+
+
+NOT_FOUND_REPLY = {"ok": False, "status": 404, "detail": "Session not found"}
+
+
+def register_handlers(
+    sio: socketio.AsyncServer,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async def connect(sid: str, environ: dict[str, Any], auth_payload: Any = None) -> None:
+        token = _token_from(environ, auth_payload)
+        if token is None:
+            SOCKET_CONNECTIONS.labels("refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError("authentication required")
+        try:
+            async with session_factory() as db:
+                user = await auth.user_for_token(db, token, settings)
+        except AuthenticationError:
+            SOCKET_CONNECTIONS.labels("refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError("invalid token") from None
+        await sio.save_session(sid, {"user_id": str(user.id), "token": token})
+        SOCKET_CONNECTIONS.labels("accepted").inc()
+
+    async def join_session(sid: str, data: Any = None) -> dict[str, Any]:
+        session_id = _parse_session_id(data)
+        if session_id is None:
+            return {"ok": False, "status": 400, "detail": "sessionId must be a UUID"}
+        saved = await sio.get_session(sid)
+        try:
+            async with session_factory() as db:
+                # Re-check the token: a logout since connecting revokes room access too.
+                user = await auth.user_for_token(db, saved["token"], settings)
+                await therapy_sessions.get_owned(db, user.id, session_id)
+                graph = await store.graph_of(db, session_id)
+        except AuthenticationError:
+            await sio.disconnect(sid)
+            return {"ok": False, "status": 401, "detail": "Not authenticated"}
+        except NotFoundError:
+            await sio.emit("session_error", NOT_FOUND_REPLY, to=sid)
+            return NOT_FOUND_REPLY
+        await sio.enter_room(sid, session_room(session_id))
+        await sio.emit("joined_session", {"sessionId": str(session_id)}, to=sid)
+        await sio.emit("graph_state", graph.model_dump(mode="json", by_alias=True), to=sid)
+        return {"ok": True, "sessionId": str(session_id)}
+
+    async def leave_session(sid: str, data: Any = None) -> dict[str, Any]:
+        session_id = _parse_session_id(data)
+        if session_id is None:
+            return {"ok": False, "status": 400, "detail": "sessionId must be a UUID"}
+        await sio.leave_room(sid, session_room(session_id))
+        await sio.emit("left_session", {"sessionId": str(session_id)}, to=sid)
+        return {"ok": True, "sessionId": str(session_id)}
+
+    sio.on("connect", connect)
+    sio.on("join_session", join_session)
+    sio.on("leave_session", leave_session)

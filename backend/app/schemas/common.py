@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import re
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+MAX_PAGE_SIZE = 100
+# Pragmatic shape check (no network lookups): one @, a dot in the domain, no spaces.
+_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def _check_email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL_SHAPE.match(value):
+        raise ValueError("is not a valid email address")
+    return value
+
+
+Email = Annotated[
+    str, StringConstraints(max_length=320), AfterValidator(_check_email), Field(examples=["a@b.io"])
+]
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; readable from ORM objects."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class ApiInput(ApiModel):
+    # Unknown keys are a client bug worth reporting (422) rather than silently dropping.
+    model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class Page(ApiModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,1 @@
+"""Business logic. Routes and Socket.IO handlers stay thin and call these."""

@@ -1,0 +1,214 @@
+"""Therapy sessions of one therapist: start, end, cancel, transcript, and what they recorded."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    SessionConcern,
+    SessionNote,
+    SessionProgress,
+    TherapySession,
+)
+from app.models.enums import SessionStatus
+from app.services import audit, patients
+from app.services.errors import ConflictError, NotFoundError
+
+SESSION_NOT_FOUND = "Session not found"
+RecordT = TypeVar("RecordT", bound=SessionNote | SessionProgress | SessionConcern)
+
+
+async def get_owned(
+    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, *, lock: bool = False
+) -> TherapySession:
+    query = select(TherapySession).where(
+        TherapySession.id == session_id, TherapySession.therapist_id == therapist_id
+    )
+    if lock:
+        query = query.with_for_update()
+    session = (await db.execute(query)).scalar_one_or_none()
+    if session is None:
+        raise NotFoundError(SESSION_NOT_FOUND)
+    return session
+
+
+async def list_sessions(
+    db: AsyncSession,
+    therapist_id: uuid.UUID,
+    *,
+    patient_id: uuid.UUID | None,
+    status: SessionStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[TherapySession], int]:
+    query = select(TherapySession).where(TherapySession.therapist_id == therapist_id)
+    if patient_id is not None:
+        query = query.where(TherapySession.patient_id == patient_id)
+    if status is not None:
+        query = query.where(TherapySession.status == status)
+    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await db.execute(
+        query.order_by(TherapySession.created_at.desc(), TherapySession.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.scalars()), total
+
+
+async def start(
+    db: AsyncSession, therapist_id: uuid.UUID, patient_id: uuid.UUID, ip: str | None
+) -> tuple[TherapySession, list[uuid.UUID]]:
+    """Starts a session; the patient's previous active session is completed. Returns both."""
+    # The patient row lock serialises concurrent starts for one patient.
+    patient = await patients.get_owned(db, therapist_id, patient_id, lock=True)
+    now = datetime.now(UTC)
+    completed = (
+        (
+            await db.execute(
+                update(TherapySession)
+                .where(
+                    TherapySession.patient_id == patient.id,
+                    TherapySession.status == SessionStatus.active,
+                )
+                .values(status=SessionStatus.completed, ended_at=now, end_reason="superseded")
+                .returning(TherapySession.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    session = TherapySession(
+        patient_id=patient.id,
+        therapist_id=therapist_id,
+        status=SessionStatus.active,
+        started_at=now,
+        transcript="",
+    )
+    db.add(session)
+    await db.flush()
+    for old_id in completed:
+        audit.record(
+            db,
+            "session.end",
+            actor_id=therapist_id,
+            entity_type="session",
+            entity_id=old_id,
+            ip=ip,
+            details={"reason": "superseded"},
+        )
+    audit.record(
+        db,
+        "session.start",
+        actor_id=therapist_id,
+        entity_type="session",
+        entity_id=session.id,
+        ip=ip,
+    )
+    await db.commit()
+    await db.refresh(session)
+    return session, list(completed)
+
+
+async def end(
+    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, ip: str | None
+) -> tuple[TherapySession, bool]:
+    """Completes an active session. Idempotent: ending a completed session changes nothing.
+
+    Returns the session and whether this call ended it (then the summary is due).
+    """
+    session = await get_owned(db, therapist_id, session_id, lock=True)
+    if session.status == SessionStatus.completed:
+        await db.rollback()
+        return session, False
+    if session.status == SessionStatus.cancelled:
+        await db.rollback()
+        raise ConflictError("Session was cancelled")
+    session.status = SessionStatus.completed
+    session.ended_at = datetime.now(UTC)
+    session.end_reason = session.end_reason or "ended_by_therapist"
+    audit.record(
+        db, "session.end", actor_id=therapist_id, entity_type="session", entity_id=session.id, ip=ip
+    )
+    await db.commit()
+    await db.refresh(session)
+    return session, True
+
+
+async def cancel(
+    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, ip: str | None
+) -> tuple[TherapySession, bool]:
+    session = await get_owned(db, therapist_id, session_id, lock=True)
+    if session.status == SessionStatus.cancelled:
+        await db.rollback()
+        return session, False
+    if session.status == SessionStatus.completed:
+        await db.rollback()
+        raise ConflictError("Session already completed")
+    session.status = SessionStatus.cancelled
+    session.ended_at = datetime.now(UTC)
+    session.end_reason = "cancelled"
+    audit.record(
+        db,
+        "session.cancel",
+        actor_id=therapist_id,
+        entity_type="session",
+        entity_id=session.id,
+        ip=ip,
+    )
+    await db.commit()
+    await db.refresh(session)
+    return session, True
+
+
+async def append_transcript(
+    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, text: str
+) -> None:
+    # One UPDATE appends atomically, so concurrent posts never overwrite each other.
+    separator = case((TherapySession.transcript == "", ""), else_="\n")
+    appended = (
+        await db.execute(
+            update(TherapySession)
+            .where(
+                TherapySession.id == session_id,
+                TherapySession.therapist_id == therapist_id,
+                TherapySession.status == SessionStatus.active,
+            )
+            .values(transcript=TherapySession.transcript + separator + text)
+            .returning(TherapySession.id)
+        )
+    ).scalar_one_or_none()
+    if appended is None:
+        await get_owned(db, therapist_id, session_id)  # 404 when missing or not yours
+        await db.rollback()
+        raise ConflictError("Session is not active")
+    await db.commit()
+
+
+async def list_records(
+    db: AsyncSession,
+    model: type[RecordT],
+    session_id: uuid.UUID,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[RecordT], int]:
+    total = (
+        await db.execute(select(func.count()).where(model.session_id == session_id))
+    ).scalar_one()
+    rows = await db.execute(
+        select(model)
+        .where(model.session_id == session_id)
+        .order_by(model.created_at.desc(), model.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return rows.scalars().all(), total
+
+
+def summary_of(session: TherapySession) -> dict[str, Any] | None:
+    return session.summary

@@ -1,0 +1,210 @@
+"""Helpers for backend tests: settings, in-process clients, real uvicorn processes, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from app.application import build_socket_app, create_app
+from app.core.config import Settings
+from tests.support.ports import free_port
+
+BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
+PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
+
+
+def backend_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """Environment for a backend process: only what the test means to set, nothing inherited."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "COOKIE_SECURE": "false",
+        "ALLOWED_ORIGINS": "http://localhost:3000",
+        "LOGIN_RATE_LIMIT": "1000",
+        "LOG_LEVEL": "INFO",
+    }
+    env.update(overrides)
+    return env
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": "test-secret-" + "k" * 40,
+        "cookie_secure": False,
+        "login_rate_limit": 1000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def run_migrations(database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "app.migrate"],
+        env=backend_env(database_url),
+        check=True,
+        capture_output=True,
+        cwd=BACKEND_DIR,
+    )
+
+
+@asynccontextmanager
+async def api_client(
+    settings: Settings, client_ip: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole ASGI app in-process with its lifespan running, behind an httpx client."""
+    app, sio = create_app(settings)
+    socket_app = build_socket_app(app, sio)
+    transport = httpx.ASGITransport(app=socket_app, client=(client_ip, 40000))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Polls `probe` until it returns a truthy value (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+@dataclass
+class BackendProcess:
+    """A real `uvicorn app.main:socket_app` on a free port; output kept for inspection."""
+
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:socket_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--timeout-graceful-shutdown",
+                "5",
+            ],
+            env=self.env,
+            cwd=BACKEND_DIR,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def wait_healthy(self, timeout: float = 30.0) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
+
+            async def healthy() -> bool:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise AssertionError(f"backend exited early:\n{self.output()}")
+                try:
+                    return (await client.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_for(healthy, timeout=timeout)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+@asynccontextmanager
+async def running_backend(env: dict[str, str], log_path: Path) -> AsyncIterator[BackendProcess]:
+    backend = BackendProcess(env=env, log_path=log_path)
+    backend.start()
+    try:
+        await backend.wait_healthy()
+        yield backend
+    finally:
+        backend.stop()
+
+
+@dataclass
+class Therapist:
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def register_therapist(client: httpx.AsyncClient, name: str = "Dr Test") -> Therapist:
+    email = f"{name.lower().replace(' ', '.')}.{secrets.token_hex(4)}@example.org"
+    response = await client.post(
+        "/api/auth/register", json={"email": email, "name": name, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # tests opt into cookie auth explicitly
+    return Therapist(email=email, token=response.json()["accessToken"])
+
+
+async def create_patient(
+    client: httpx.AsyncClient, therapist: Therapist, **fields: Any
+) -> dict[str, Any]:
+    body = {"name": "Pat Example", **fields}
+    response = await client.post("/api/patients", json=body, headers=therapist.headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def start_session(
+    client: httpx.AsyncClient, therapist: Therapist, patient_id: str
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/sessions/start", json={"patientId": patient_id}, headers=therapist.headers
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result

@@ -1,0 +1,223 @@
+"""Auth routes: register, login/token, me, logout, lockout, rate limit, cookie + CSRF."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.core.config import Settings
+from app.core.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from tests.backend.helpers import PASSWORD, api_client, make_settings, register_therapist
+from tests.support.postgres import PostgresServer
+
+
+async def test_register_creates_a_therapist_even_when_another_role_is_asked_for(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/auth/register",
+        json={
+            "email": "New.User@Example.org",
+            "name": "New",
+            "password": PASSWORD,
+            "role": "admin",
+        },
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "new.user@example.org"
+    assert body["role"] == "therapist"
+    assert set(body) == {"id", "email", "name", "role", "createdAt"}
+
+
+async def test_register_rejects_a_taken_email_case_insensitively(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": therapist.email.upper(), "name": "Twin", "password": PASSWORD},
+    )
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "short@example.org", "name": "S", "password": "1234567"},
+        {"email": "not-an-email", "name": "S", "password": PASSWORD},
+        {"email": "blank@example.org", "name": "  ", "password": PASSWORD},
+        {"email": "missing@example.org", "password": PASSWORD},
+    ],
+)
+async def test_register_validates_input(client: httpx.AsyncClient, body: dict[str, str]) -> None:
+    assert (await client.post("/api/auth/register", json=body)).status_code == 422
+
+
+async def test_login_returns_a_bearer_token_and_sets_httponly_cookies(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    response = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["tokenType"] == "bearer"
+    assert body["expiresIn"] == 30 * 60
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
+    csrf_cookie = next(c for c in cookies if c.startswith(f"{CSRF_COOKIE}="))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=lax" in session_cookie
+    assert "HttpOnly" not in csrf_cookie
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['accessToken']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["email"] == therapist.email
+
+
+async def test_token_endpoint_accepts_the_oauth2_password_form(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    response = await client.post(
+        "/api/auth/token", data={"username": therapist.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert response.json()["accessToken"]
+    wrong = await client.post(
+        "/api/auth/token", data={"username": therapist.email, "password": "wrong-password"}
+    )
+    assert wrong.status_code == 401
+    assert (await client.post("/api/auth/token", data={})).status_code == 422
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    wrong = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": "wrong-password"}
+    )
+    unknown = await client.post(
+        "/api/auth/login", json={"email": "nobody@example.org", "password": "wrong-password"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "Incorrect email or password"}
+
+
+async def test_five_failures_lock_the_account_for_fifteen_minutes(
+    client: httpx.AsyncClient, postgres: PostgresServer, migrated_url: str
+) -> None:
+    therapist = await register_therapist(client)
+    for _ in range(5):
+        response = await client.post(
+            "/api/auth/login", json={"email": therapist.email, "password": "wrong-password"}
+        )
+        assert response.status_code == 401
+    locked = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    assert locked.status_code == 401
+    assert locked.json() == {"detail": "Incorrect email or password"}
+
+    database = migrated_url.rsplit("/", 1)[1]
+    minutes = postgres.psql(
+        "SELECT round(extract(epoch FROM locked_until - now()) / 60) FROM users "
+        f"WHERE email = '{therapist.email}'",
+        database,
+    )
+    assert minutes in {"14", "15"}
+    # Once the lock has expired the right password works again.
+    postgres.psql(
+        f"UPDATE users SET locked_until = now() - interval '1 second' "
+        f"WHERE email = '{therapist.email}'",
+        database,
+    )
+    unlocked = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    assert unlocked.status_code == 200
+
+
+async def test_login_is_rate_limited_per_ip(migrated_url: str) -> None:
+    limited = make_settings(migrated_url, login_rate_limit=3, login_rate_window_seconds=3600)
+    async with api_client(limited, client_ip="203.0.113.7") as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/login", json={"email": "x@example.org", "password": "whatever1"}
+                )
+            )
+            for _ in range(4)
+        ]
+    assert [r.status_code for r in statuses] == [401, 401, 401, 429]
+    assert int(statuses[-1].headers["retry-after"]) > 0
+    async with api_client(limited, client_ip="203.0.113.8") as other_ip:
+        response = await other_ip.post(
+            "/api/auth/login", json={"email": "x@example.org", "password": "whatever1"}
+        )
+    assert response.status_code == 401
+
+
+async def test_me_requires_a_valid_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/auth/me")).status_code == 401
+    bad = await client.get("/api/auth/me", headers={"Authorization": "Bearer not-a-jwt"})
+    assert bad.status_code == 401
+    assert bad.headers["www-authenticate"] == "Bearer"
+    basic = await client.get("/api/auth/me", headers={"Authorization": "Basic abc"})
+    assert basic.status_code == 401
+
+
+async def test_a_token_signed_with_another_key_is_rejected(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    import jwt
+
+    forged = jwt.encode(
+        {"sub": "x", "ver": 0, "csrf": "c", "exp": 9999999999, "typ": "access"},
+        "another-key-that-is-long-enough-000000",
+        algorithm="HS256",
+    )
+    response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+
+
+async def test_logout_revokes_every_token_of_the_user(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    second = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    other_token = second.json()["accessToken"]
+    client.cookies.clear()
+    response = await client.post("/api/auth/logout", headers=therapist.headers)
+    assert response.status_code == 204
+    assert (await client.get("/api/auth/me", headers=therapist.headers)).status_code == 401
+    other = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {other_token}"})
+    assert other.status_code == 401
+    assert (await client.post("/api/auth/logout", headers=therapist.headers)).status_code == 401
+
+
+async def test_cookie_authentication_needs_the_csrf_header_for_unsafe_requests(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    login = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    csrf = client.cookies[CSRF_COOKIE]
+    # Safe requests ride on the cookie alone.
+    assert (await client.get("/api/auth/me")).status_code == 200
+    body = {"name": "Cookie Patient"}
+    assert (await client.post("/api/patients", json=body)).status_code == 403
+    wrong = await client.post("/api/patients", json=body, headers={CSRF_HEADER: "forged"})
+    assert wrong.status_code == 403
+    right = await client.post("/api/patients", json=body, headers={CSRF_HEADER: csrf})
+    assert right.status_code == 201
+    logout = await client.post("/api/auth/logout", headers={CSRF_HEADER: csrf})
+    assert logout.status_code == 204
+    client.cookies.clear()
+    assert (await client.get("/api/auth/me")).status_code == 401
