@@ -1,3 +1,5 @@
+import { hardNavigate } from './navigation';
+
 // Same-origin client for the backend. Auth is the httpOnly session cookie the backend sets at login;
 // unsafe requests echo the readable CSRF cookie in a header (double-submit), as the backend expects.
 
@@ -109,5 +111,5 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 /** Sends the browser to the login page, remembering where it was. */
 export function redirectToLogin(): void {
   const here = window.location.pathname + window.location.search;
-  window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+  hardNavigate(`/login?next=${encodeURIComponent(here)}`);
 }

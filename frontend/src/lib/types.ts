@@ -47,11 +47,11 @@ export interface Patient {
 export type SessionStatus = 'active' | 'completed' | 'cancelled';
 
 export interface SessionSummary {
-  keyTopics?: unknown[];
-  emotionalThemes?: unknown[];
-  insights?: unknown[];
-  recommendations?: unknown[];
-  progressNotes?: unknown[];
+  keyTopics?: string[];
+  emotionalThemes?: string[];
+  insights?: string[];
+  recommendations?: string[];
+  progressNotes?: string[];
 }
 
 export interface TherapySession {
@@ -65,6 +65,20 @@ export interface TherapySession {
   transcript?: string | null;
   summary?: SessionSummary | null;
   endReason?: string | null;
+  durationSeconds?: number | null;
+}
+
+export interface SummaryResponse {
+  sessionId: string;
+  status: SessionStatus;
+  summary: SessionSummary | null;
+}
+
+export interface ToolResult {
+  toolCallId: string;
+  name: string;
+  content: string;
+  isError: boolean;
 }
 
 export type NodeType = 'topic' | 'emotion' | string;

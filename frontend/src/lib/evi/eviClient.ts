@@ -86,7 +86,7 @@ export class EviClient {
   private userClosed = false;
   // Tool calls already relayed (EVI may resend after a reconnect); the backend is idempotent too.
   private readonly handledToolCalls = new Set<string>();
-  private readonly listeners: { [K in keyof EviEvents]?: Set<Listener<EviEvents[K]>> } = {};
+  private readonly listeners = new Map<keyof EviEvents, Set<Listener<never>>>();
   private readonly options: Required<Omit<EviClientOptions, 'createSocket'>> & {
     createSocket: (url: string) => WebSocketLike;
   };
@@ -107,9 +107,14 @@ export class EviClient {
   }
 
   on<K extends keyof EviEvents>(event: K, listener: Listener<EviEvents[K]>): () => void {
-    const set = (this.listeners[event] ??= new Set()) as Set<Listener<EviEvents[K]>>;
-    set.add(listener);
-    return () => set.delete(listener);
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    const stored = listener as Listener<never>;
+    set.add(stored);
+    return () => set.delete(stored);
   }
 
   /** Opens the chat. Resolves once the attempt has settled (connected or failed). */
@@ -340,7 +345,7 @@ export class EviClient {
   }
 
   private emit<K extends keyof EviEvents>(event: K, payload: EviEvents[K]): void {
-    const set = this.listeners[event] as Set<Listener<EviEvents[K]>> | undefined;
+    const set = this.listeners.get(event) as Set<Listener<EviEvents[K]>> | undefined;
     set?.forEach((listener) => listener(payload));
   }
 }

@@ -1,0 +1,65 @@
+'use client';
+
+import { createContext, useContext, useState } from 'react';
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+import { api } from '@/lib/api';
+import { hardNavigate } from '@/lib/navigation';
+import { useApiResource } from '@/lib/useApiResource';
+import type { User } from '@/lib/types';
+
+const CurrentUserContext = createContext<User | null>(null);
+
+export function useCurrentUser(): User | null {
+  return useContext(CurrentUserContext);
+}
+
+const NAV_LINKS = [
+  { href: '/dashboard', label: 'Dashboard' },
+  { href: '/patients', label: 'Patients' },
+  { href: '/sessions', label: 'Quick start' },
+];
+
+export function AppShell({ children }: { children: React.ReactNode }) {
+  const pathname = usePathname();
+  const me = useApiResource<User>('/api/auth/me');
+  const [loggingOut, setLoggingOut] = useState(false);
+
+  async function logout() {
+    setLoggingOut(true);
+    try {
+      await api('/api/auth/logout', { method: 'POST' });
+    } finally {
+      // Full navigation drops every in-memory state of the app along with the cleared cookie.
+      hardNavigate('/login');
+    }
+  }
+
+  return (
+    <CurrentUserContext.Provider value={me.data}>
+      <header className="site-header">
+        <Link href="/dashboard" className="brand">
+          Dimini
+        </Link>
+        <nav aria-label="Account" className="row">
+          {me.data && <span className="muted">{me.data.name}</span>}
+          <button type="button" className="button secondary" onClick={logout} disabled={loggingOut}>
+            Log out
+          </button>
+        </nav>
+      </header>
+      <div className="app-layout">
+        <nav className="app-nav" aria-label="App">
+          {NAV_LINKS.map((link) => (
+            <Link key={link.href} href={link.href} aria-current={pathname.startsWith(link.href) ? 'page' : undefined}>
+              {link.label}
+            </Link>
+          ))}
+        </nav>
+        <main className="app-main">
+          {me.data ? children : me.error ? <p role="alert">{me.error.message}</p> : <p aria-busy="true">Loading…</p>}
+        </main>
+      </div>
+    </CurrentUserContext.Provider>
+  );
+}

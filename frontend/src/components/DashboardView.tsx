@@ -1,0 +1,40 @@
+'use client';
+
+import Link from 'next/link';
+import { useApiResource } from '@/lib/useApiResource';
+import type { Page, Patient, TherapySession } from '@/lib/types';
+import { useCurrentUser } from './AppShell';
+import { SessionList } from './SessionList';
+
+export function DashboardView() {
+  const user = useCurrentUser();
+  const patients = useApiResource<Page<Patient>>('/api/patients?pageSize=1');
+  const active = useApiResource<Page<TherapySession>>('/api/sessions?status=active&pageSize=10');
+  const recent = useApiResource<Page<TherapySession>>('/api/sessions?pageSize=5');
+
+  return (
+    <section className="stack">
+      <h1>Welcome{user ? `, ${user.name}` : ''}</h1>
+      <div className="grid">
+        <div className="card">
+          <h2>Patients</h2>
+          <p className="timer">{patients.data?.total ?? '…'}</p>
+          <Link href="/patients">Manage patients</Link>
+        </div>
+        <div className="card">
+          <h2>Active sessions</h2>
+          <p className="timer">{active.data?.total ?? '…'}</p>
+          <Link href="/sessions">Quick start a session</Link>
+        </div>
+      </div>
+      {active.data && active.data.items.length > 0 && (
+        <>
+          <h2>In progress</h2>
+          <SessionList sessions={active.data.items} showPatient />
+        </>
+      )}
+      <h2>Recent sessions</h2>
+      {recent.data ? <SessionList sessions={recent.data.items} showPatient /> : <p aria-busy="true">Loading…</p>}
+    </section>
+  );
+}

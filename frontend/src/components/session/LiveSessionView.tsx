@@ -1,0 +1,91 @@
+'use client';
+
+import { useCallback, useState } from 'react';
+import Link from 'next/link';
+import { useApiResource } from '@/lib/useApiResource';
+import { useLiveGraph } from '@/lib/graph/useLiveGraph';
+import { rankedNodes } from '@/lib/graph/graphStore';
+import { useEviVoice } from '@/lib/evi/useEviVoice';
+import { describePatientForEvi } from '@/lib/patientForm';
+import type { Patient, TherapySession } from '@/lib/types';
+import { humanise } from '@/lib/format';
+import { NotFoundMessage } from '../NotFoundMessage';
+import { Alert } from '../Alert';
+import { SessionTimer } from './SessionTimer';
+import { GraphPanel } from './GraphPanel';
+import { VoicePanel } from './VoicePanel';
+import { NotesPanel } from './NotesPanel';
+import { TranscriptInput } from './TranscriptInput';
+import { EndSessionButton } from './EndSessionButton';
+import { SummaryView } from './SummaryView';
+
+export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
+  const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
+  const patient = useApiResource<Patient>(`/api/patients/${patientId}`);
+
+  // The URL's patient must own the session; anything else is "not found", never another's data.
+  const mismatched = session.data && session.data.patientId !== patientId;
+  if (session.error?.isNotFound || patient.error?.isNotFound || mismatched) return <NotFoundMessage what="Session" />;
+  if (session.error) return <Alert kind="error">{session.error.message}</Alert>;
+  if (!session.data || !patient.data) return <p aria-busy="true">Loading session…</p>;
+  return <SessionWorkspace initialSession={session.data} patient={patient.data} />;
+}
+
+function SessionWorkspace({ initialSession, patient }: { initialSession: TherapySession; patient: Patient }) {
+  const [session, setSession] = useState(initialSession);
+  const [notesVersion, setNotesVersion] = useState(0);
+  const pushedActive = session.status === 'active';
+  const live = useLiveGraph(session.id, true);
+  const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
+  const isActive = pushedActive && status === 'active';
+  const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
+  const voice = useEviVoice({
+    sessionId: session.id,
+    patientContext: describePatientForEvi(patient),
+    onToolResult: refreshNotes,
+  });
+  const emotionFromGraph = rankedNodes(live.graph).find((node) => node.type === 'emotion');
+  const topEmotion = voice.topEmotion?.name ?? emotionFromGraph?.label ?? null;
+
+  return (
+    <section className="stack">
+      <nav aria-label="Breadcrumb" className="muted">
+        <Link href="/patients">Patients</Link> / <Link href={`/patients/${patient.id}`}>{patient.name}</Link> / Session
+      </nav>
+      <div className="row spread">
+        <div>
+          <h1>Session with {patient.name}</h1>
+          <div className="row">
+            <span className={`badge ${status}`} data-testid="session-status">
+              {humanise(status)}
+            </span>
+            <SessionTimer startedAt={session.startedAt} endedAt={session.endedAt} />
+            <span>
+              Top emotion: <strong data-testid="top-emotion">{topEmotion ? humanise(topEmotion) : '—'}</strong>
+            </span>
+          </div>
+        </div>
+        {isActive && (
+          <EndSessionButton
+            sessionId={session.id}
+            onEnded={(ended) => {
+              voice.stop();
+              setSession((current) => ({ ...current, ...ended }));
+            }}
+          />
+        )}
+      </div>
+      {!isActive && <SummaryView sessionId={session.id} />}
+      <div className="session-layout">
+        <div className="stack">
+          <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
+          {isActive && <TranscriptInput sessionId={session.id} />}
+        </div>
+        <div className="stack">
+          {isActive && <VoicePanel voice={voice} />}
+          <NotesPanel sessionId={session.id} refreshKey={notesVersion + (live.lastUpdateAt ?? 0)} />
+        </div>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,131 @@
+'use client';
+
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, ApiError } from '../api';
+import type { HumeToken, ToolResult } from '../types';
+import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
+import { EviClient, type EmotionScore, type EviStatus, type EviToolCall, type ToolRelayResult } from './eviClient';
+
+export interface Utterance {
+  speaker: 'patient' | 'assistant';
+  text: string;
+}
+
+export interface EviVoice {
+  status: EviStatus;
+  statusMessage: string | null;
+  micError: string | null;
+  muted: boolean;
+  topEmotion: EmotionScore | null;
+  utterances: Utterance[];
+  start: () => Promise<void>;
+  stop: () => void;
+  retry: () => Promise<void>;
+  toggleMute: () => void;
+}
+
+interface UseEviVoiceOptions {
+  sessionId: string;
+  patientContext: string;
+  onToolResult?: (name: string) => void;
+}
+
+async function relayToolCall(sessionId: string, call: EviToolCall): Promise<ToolRelayResult> {
+  try {
+    const result = await api<ToolResult>(`/api/sessions/${sessionId}/tool-calls`, {
+      method: 'POST',
+      body: { toolCallId: call.toolCallId, name: call.name, parameters: call.parameters },
+    });
+    return result.isError ? { ok: false, error: result.content, content: result.content } : { ok: true, content: result.content };
+  } catch (error) {
+    return { ok: false, error: error instanceof ApiError ? error.message : 'Could not reach the server' };
+  }
+}
+
+/** React wrapper around EviClient plus microphone and speaker, for the live session page. */
+export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviVoiceOptions): EviVoice {
+  const [status, setStatus] = useState<EviStatus>('idle');
+  const [statusMessage, setStatusMessage] = useState<string | null>(null);
+  const [micError, setMicError] = useState<string | null>(null);
+  const [muted, setMuted] = useState(false);
+  const [topEmotion, setTopEmotion] = useState<EmotionScore | null>(null);
+  const [utterances, setUtterances] = useState<Utterance[]>([]);
+  const clientRef = useRef<EviClient | null>(null);
+  const micRef = useRef<MicrophoneStream | null>(null);
+  const playerRef = useRef<AudioPlayer | null>(null);
+  const onToolResultRef = useRef(onToolResult);
+  useEffect(() => {
+    onToolResultRef.current = onToolResult;
+  }, [onToolResult]);
+
+  const stop = useCallback(() => {
+    micRef.current?.stop();
+    micRef.current = null;
+    clientRef.current?.disconnect();
+    clientRef.current = null;
+    playerRef.current?.close();
+    playerRef.current = null;
+  }, []);
+
+  const start = useCallback(async () => {
+    stop();
+    setMicError(null);
+    setStatusMessage(null);
+    const client = new EviClient({
+      sessionId,
+      patientContext,
+      getToken: async () => {
+        const token = await api<HumeToken>('/api/hume/token');
+        return { accessToken: token.accessToken, configId: token.configId };
+      },
+      relayToolCall: (call) => relayToolCall(sessionId, call),
+    });
+    const player = new AudioPlayer();
+    clientRef.current = client;
+    playerRef.current = player;
+    client.on('status', (event) => {
+      setStatus(event.status);
+      setStatusMessage(event.message ?? null);
+    });
+    client.on('audioOutput', ({ data }) => player.enqueue(data));
+    client.on('userInterruption', () => player.stop());
+    client.on('assistantMessage', ({ text }) => setUtterances((list) => [...list.slice(-19), { speaker: 'assistant', text }]));
+    client.on('userMessage', ({ text, interim, topEmotions }) => {
+      if (interim || !text) return;
+      if (topEmotions[0]) setTopEmotion(topEmotions[0]);
+      setUtterances((list) => [...list.slice(-19), { speaker: 'patient', text }]);
+      // The patient's words feed the knowledge graph; the backend answers 202 and works in the background.
+      void api(`/api/sessions/${sessionId}/transcript`, { method: 'POST', body: { text } }).catch(() => undefined);
+    });
+    client.on('serverError', ({ message }) => setStatusMessage(message));
+    client.on('toolResult', ({ name }) => onToolResultRef.current?.(name));
+
+    // Ask for the microphone first: without it there is nothing to send to EVI.
+    try {
+      micRef.current = await startMicrophone((chunk) => client.sendAudio(chunk));
+    } catch (error) {
+      clientRef.current = null;
+      setStatus('error');
+      setMicError(error instanceof MicrophoneError ? error.message : 'The microphone could not be started.');
+      return;
+    }
+    await client.connect();
+    if (client.currentStatus !== 'connected' && client.currentStatus !== 'reconnecting') {
+      micRef.current?.stop();
+      micRef.current = null;
+    }
+  }, [sessionId, patientContext, stop]);
+
+  const retry = useCallback(() => start(), [start]);
+
+  const toggleMute = useCallback(() => {
+    setMuted((current) => {
+      micRef.current?.setMuted(!current);
+      return !current;
+    });
+  }, []);
+
+  useEffect(() => stop, [stop]);
+
+  return { status, statusMessage, micError, muted, topEmotion, utterances, start, stop, retry, toggleMute };
+}
