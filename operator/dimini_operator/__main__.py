@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "kopf.objects", "kopf.activities.probe"):
+    for noisy in ("httpx", "httpx2", "kopf.objects", "kopf.activities.probe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not args.verbose:
         logging.getLogger("kopf").setLevel(logging.WARNING)

@@ -101,7 +101,8 @@ def _autoscaling(what: str, field: str) -> Schema:
         **{
             "x-kubernetes-validations": [
                 {
-                    "rule": "self.minReplicas <= self.maxReplicas",
+                    "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || "
+                    "self.minReplicas <= self.maxReplicas",
                     "message": f"{field}.minReplicas must be less than or equal to "
                     f"{field}.maxReplicas",
                     "fieldPath": ".minReplicas",
@@ -239,7 +240,8 @@ def spec_schema() -> Schema:
                             "reason": "FieldValueForbidden",
                         },
                         {
-                            "rule": "self.size == oldSelf.size",
+                            "rule": "!has(oldSelf.size) || "
+                            "(has(self.size) && self.size == oldSelf.size)",
                             "message": "spec.postgres.storage.size is immutable "
                             "(resize the PersistentVolumeClaim directly)",
                             "fieldPath": ".size",
@@ -258,13 +260,15 @@ def spec_schema() -> Schema:
         **{
             "x-kubernetes-validations": [
                 {
-                    "rule": "self.database == oldSelf.database",
+                    "rule": "!has(oldSelf.database) || "
+                    "(has(self.database) && self.database == oldSelf.database)",
                     "message": "spec.postgres.database is immutable",
                     "fieldPath": ".database",
                     "reason": "FieldValueForbidden",
                 },
                 {
-                    "rule": "self.username == oldSelf.username",
+                    "rule": "!has(oldSelf.username) || "
+                    "(has(self.username) && self.username == oldSelf.username)",
                     "message": "spec.postgres.username is immutable",
                     "fieldPath": ".username",
                     "reason": "FieldValueForbidden",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs import backend
+from dimini_operator.specs.backend import service
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, with_hash
 from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
 
@@ -24,7 +24,7 @@ def test_subset_allows_server_defaults() -> None:
 
 
 def test_up_to_date_needs_hash_and_fields(stack: Stack) -> None:
-    desired = with_hash(backend.service(stack))
+    desired = with_hash(service(stack))
     live: dict[str, Any] = {**desired, "status": {}}
     assert up_to_date(desired, live)
     assert not up_to_date(desired, None)
