@@ -19,6 +19,7 @@ BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwo
 have_all() { for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
 if have_all; then echo "$BIN"; exit 0; fi
 
+started=$(date +%s)
 step() { printf '[sandbox build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 step "cold build of Kubernetes $K8S_VERSION + KWOK $KWOK_VERSION into $DEST"
 step "this downloads Go modules and compiles for several minutes; it happens once per version"
@@ -65,5 +66,6 @@ if [ ! -x "$BIN/kwok" ]; then
   mv "$DEST/kwok/kwok" "$BIN/kwok"
 fi
 have_all
-step "done: $BIN"
+echo $(( $(date +%s) - started )) > "$DEST/build-seconds"  # read by bench/sandbox
+step "done in $(cat "$DEST/build-seconds")s: $BIN"
 echo "$BIN"

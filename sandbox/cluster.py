@@ -9,6 +9,7 @@ recorded as each one started, so even a half-finished start is cleaned up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,13 +233,27 @@ def _kubeconfig(pki: pki_mod.Pki, port: int) -> dict[str, object]:
     }
 
 
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Serialise up/down of one sandbox across processes (tests, make, a second terminal)."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(root: Path | None = None, nodes: int = 2) -> Sandbox:
     """Start the sandbox unless it is already running; return it once nodes are Ready."""
     sb = Sandbox(root or default_root())
+    with _exclusive(sb.root):
+        return _up(sb, nodes)
+
+
+def _up(sb: Sandbox, nodes: int) -> Sandbox:
     if sb.is_running():
         _say(f"already running; KUBECONFIG={sb.kubeconfig}")
         return sb
-    down(sb.root, quiet=True)
+    _down(sb, quiet=True)
     bin_dir = binaries()
     started = time.monotonic()
     sb.logs.mkdir(parents=True)
@@ -337,11 +352,13 @@ def up(root: Path | None = None, nodes: int = 2) -> Sandbox:
             [
                 str(bin_dir / "kwok"),
                 f"--kubeconfig={kcfg}",
-                f"--config={REPO / 'sandbox' / 'kwok-pod-stages.yaml'}",
+                f"--config={REPO / 'sandbox' / 'kwok-stages.yaml'}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
                 "--cidr=10.244.0.1/16",
                 "--node-ip=10.0.0.1",
+                # Liveness through Leases, as real kubelets do; status heartbeats can be rare.
+                "--node-lease-duration-seconds=40",
             ],
         )
 
@@ -402,6 +419,11 @@ def _stop_processes(sb: Sandbox) -> None:
 def down(root: Path | None = None, quiet: bool = False) -> None:
     """Stop every process the sandbox started and remove its state directory."""
     sb = Sandbox(root or default_root())
+    with _exclusive(sb.root):
+        _down(sb, quiet)
+
+
+def _down(sb: Sandbox, quiet: bool) -> None:
     if sb.state_file.exists():
         _stop_processes(sb)
     if sb.root.exists():
