@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
 from app.core.config import Settings
+
 from tests.backend.helpers import api_client, make_settings, run_migrations
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
 from app.application import build_socket_app, create_app
 from app.core.config import Settings
+
 from tests.support.ports import free_port
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
@@ -71,24 +71,25 @@ async def api_client(
     app, sio = create_app(settings)
     socket_app = build_socket_app(app, sio)
     transport = httpx.ASGITransport(app=socket_app, client=(client_ip, 40000))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        yield client
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05
+    probe: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.05
 ) -> T:
-    """Polls `probe` until it returns a truthy value (returned) or the deadline passes."""
-    deadline = time.monotonic() + timeout
+    """Polls `probe` until it returns a truthy value (returned) or `within` seconds pass."""
+    deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+    raise AssertionError(f"condition not met within {within}s (last value: {last!r})")
 
 
 @dataclass
@@ -125,7 +126,7 @@ class BackendProcess:
             stderr=subprocess.STDOUT,
         )
 
-    async def wait_healthy(self, timeout: float = 30.0) -> None:
+    async def wait_healthy(self, within: float = 30.0) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
 
             async def healthy() -> bool:
@@ -137,7 +138,7 @@ class BackendProcess:
                 except httpx.TransportError:
                     return False
 
-            await wait_for(healthy, timeout=timeout)
+            await wait_for(healthy, within=within)
 
     def stop(self) -> int:
         assert self.process is not None

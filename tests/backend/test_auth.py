@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from app.core.config import Settings
 from app.core.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+
 from tests.backend.helpers import PASSWORD, api_client, make_settings, register_therapist
 from tests.support.postgres import PostgresServer
 
@@ -125,14 +125,14 @@ async def test_five_failures_lock_the_account_for_fifteen_minutes(
 
     database = migrated_url.rsplit("/", 1)[1]
     minutes = postgres.psql(
-        "SELECT round(extract(epoch FROM locked_until - now()) / 60) FROM users "
+        "SELECT round(extract(epoch FROM locked_until - now()) / 60) FROM users "  # noqa: S608
         f"WHERE email = '{therapist.email}'",
         database,
     )
     assert minutes in {"14", "15"}
     # Once the lock has expired the right password works again.
     postgres.psql(
-        f"UPDATE users SET locked_until = now() - interval '1 second' "
+        f"UPDATE users SET locked_until = now() - interval '1 second' "  # noqa: S608
         f"WHERE email = '{therapist.email}'",
         database,
     )

@@ -124,7 +124,7 @@ async def end(
     """
     session = await get_owned(db, therapist_id, session_id, lock=True)
     if session.status == SessionStatus.completed:
-        await db.rollback()
+        await db.commit()  # releases the row lock; commit keeps the instance loaded
         return session, False
     if session.status == SessionStatus.cancelled:
         await db.rollback()
@@ -145,7 +145,7 @@ async def cancel(
 ) -> tuple[TherapySession, bool]:
     session = await get_owned(db, therapist_id, session_id, lock=True)
     if session.status == SessionStatus.cancelled:
-        await db.rollback()
+        await db.commit()  # releases the row lock; commit keeps the instance loaded
         return session, False
     if session.status == SessionStatus.completed:
         await db.rollback()

@@ -1,0 +1,187 @@
+"""Patient routes: CRUD, search, pagination, validation, uniqueness, stats, audit."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.backend.helpers import create_patient, register_therapist, start_session
+from tests.support.postgres import PostgresServer
+
+
+async def test_create_get_and_list_newest_first(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    first = await create_patient(
+        client,
+        therapist,
+        name="Ada First",
+        email="Ada@Example.org",
+        phone="+44 1234",
+        demographics={
+            "age": 34,
+            "gender": "female",
+            "occupation": "engineer",
+            "referralSource": "GP",
+            "initialConcerns": ["sleep", "work stress"],
+        },
+    )
+    second = await create_patient(client, therapist, name="Bob Second")
+    assert first["email"] == "ada@example.org"
+    assert first["demographics"]["referralSource"] == "GP"
+    assert first["stats"] == {"totalSessions": 0, "activeSessions": 0, "lastSessionAt": None}
+
+    listing = await client.get("/api/patients", headers=therapist.headers)
+    assert listing.status_code == 200
+    body = listing.json()
+    assert body["total"] == 2
+    assert body["page"] == 1
+    assert body["pageSize"] == 20
+    assert [item["id"] for item in body["items"]] == [second["id"], first["id"]]
+
+    detail = await client.get(f"/api/patients/{first['id']}", headers=therapist.headers)
+    assert detail.status_code == 200
+    assert detail.json()["name"] == "Ada First"
+
+
+async def test_search_matches_name_email_and_phone(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    await create_patient(client, therapist, name="Carla Search", email="carla@example.org")
+    await create_patient(client, therapist, name="Dan Other", phone="555-0199")
+    await create_patient(client, therapist, name="Eve 100%_literal")
+
+    async def search(term: str) -> list[str]:
+        response = await client.get(
+            "/api/patients", params={"search": term}, headers=therapist.headers
+        )
+        assert response.status_code == 200
+        return [item["name"] for item in response.json()["items"]]
+
+    assert await search("carla") == ["Carla Search"]
+    assert await search("CARLA@EXAMPLE") == ["Carla Search"]
+    assert await search("0199") == ["Dan Other"]
+    assert await search("%_") == ["Eve 100%_literal"]  # wildcards are literal
+    assert await search("nobody") == []
+
+
+async def test_pagination_bounds(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    for index in range(3):
+        await create_patient(client, therapist, name=f"Page {index}")
+    page = await client.get(
+        "/api/patients", params={"page": 2, "pageSize": 2}, headers=therapist.headers
+    )
+    assert page.status_code == 200
+    assert page.json()["total"] == 3
+    assert len(page.json()["items"]) == 1
+    for params in ({"pageSize": 101}, {"pageSize": 0}, {"page": 0}, {"page": "x"}):
+        response = await client.get("/api/patients", params=params, headers=therapist.headers)
+        assert response.status_code == 422, params
+
+
+async def test_validation_errors_are_422(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    bad_bodies = [
+        {},
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "ok", "phone": "1" * 51},
+        {"name": "ok", "email": "nope"},
+        {"name": "ok", "demographics": {"age": 151}},
+        {"name": "ok", "demographics": {"gender": "robot"}},
+        {"name": "ok", "demographics": {"initialConcerns": ["c"] * 11}},
+        {"name": "ok", "unknownField": 1},
+    ]
+    for body in bad_bodies:
+        response = await client.post("/api/patients", json=body, headers=therapist.headers)
+        assert response.status_code == 422, body
+    bad_id = await client.get("/api/patients/not-a-uuid", headers=therapist.headers)
+    assert bad_id.status_code == 422
+
+
+async def test_email_is_unique_per_therapist_only(client: httpx.AsyncClient) -> None:
+    first = await register_therapist(client, "First")
+    second = await register_therapist(client, "Second")
+    await create_patient(client, first, name="A", email="same@example.org")
+    duplicate = await client.post(
+        "/api/patients", json={"name": "B", "email": "SAME@example.org"}, headers=first.headers
+    )
+    assert duplicate.status_code == 409
+    await create_patient(client, second, name="C", email="same@example.org")
+
+
+async def test_put_replaces_and_patch_updates_only_given_fields(
+    client: httpx.AsyncClient,
+) -> None:
+    therapist = await register_therapist(client)
+    patient = await create_patient(
+        client,
+        therapist,
+        name="Before",
+        email="b@example.org",
+        phone="123",
+        demographics={"age": 40},
+    )
+    url = f"/api/patients/{patient['id']}"
+    patched = await client.patch(url, json={"phone": "999"}, headers=therapist.headers)
+    assert patched.status_code == 200
+    assert patched.json()["phone"] == "999"
+    assert patched.json()["email"] == "b@example.org"
+    assert patched.json()["demographics"]["age"] == 40
+
+    replaced = await client.put(url, json={"name": "After"}, headers=therapist.headers)
+    assert replaced.status_code == 200
+    assert replaced.json()["name"] == "After"
+    assert replaced.json()["email"] is None
+    assert set(replaced.json()["demographics"].values()) == {None}
+
+    other = await create_patient(client, therapist, name="Other", email="taken@example.org")
+    clash = await client.patch(url, json={"email": "taken@example.org"}, headers=therapist.headers)
+    assert clash.status_code == 409
+    assert other["id"] != patient["id"]
+    assert (await client.put(url, json={}, headers=therapist.headers)).status_code == 422
+
+
+async def test_delete_is_refused_while_a_session_is_active(
+    client: httpx.AsyncClient, postgres: PostgresServer, migrated_url: str
+) -> None:
+    therapist = await register_therapist(client)
+    patient = await create_patient(client, therapist)
+    session = await start_session(client, therapist, patient["id"])
+    url = f"/api/patients/{patient['id']}"
+    assert (await client.delete(url, headers=therapist.headers)).status_code == 409
+    detail = await client.get(url, headers=therapist.headers)
+    assert detail.json()["stats"]["activeSessions"] == 1
+    assert detail.json()["stats"]["totalSessions"] == 1
+    assert detail.json()["stats"]["lastSessionAt"] is not None
+
+    ended = await client.post(f"/api/sessions/{session['id']}/end", headers=therapist.headers)
+    assert ended.status_code == 200
+    assert (await client.delete(url, headers=therapist.headers)).status_code == 204
+    assert (await client.get(url, headers=therapist.headers)).status_code == 404
+    assert (await client.delete(url, headers=therapist.headers)).status_code == 404
+
+    database = migrated_url.rsplit("/", 1)[1]
+    actions = postgres.psql(
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log "
+        f"WHERE entity_id = '{patient['id']}'",
+        database,
+    )
+    assert actions == "patient.create,patient.delete"
+
+
+async def test_patient_sessions_list(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    patient = await create_patient(client, therapist)
+    first = await start_session(client, therapist, patient["id"])
+    second = await start_session(client, therapist, patient["id"])
+    response = await client.get(
+        f"/api/patients/{patient['id']}/sessions", headers=therapist.headers
+    )
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert [item["id"] for item in items] == [second["id"], first["id"]]
+    assert [item["status"] for item in items] == ["active", "completed"]
+
+
+async def test_patient_routes_require_authentication(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/patients")).status_code == 401
+    assert (await client.post("/api/patients", json={"name": "x"})).status_code == 401
