@@ -157,6 +157,60 @@ class BackendProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def start_backend(env: dict[str, str], log_path: Path) -> BackendProcess:
+    """Starts a backend and waits (synchronously, for module fixtures) until /health answers."""
+    backend = BackendProcess(env=env, log_path=log_path)
+    backend.start()
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=backend.url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            assert backend.process is not None
+            if backend.process.poll() is not None:
+                raise AssertionError(f"backend exited early:\n{backend.output()}")
+            try:
+                if client.get("/health").status_code == 200:
+                    return backend
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # sync fixture: polling /health with a deadline
+    backend.stop()
+    raise AssertionError(f"backend not healthy within 30s:\n{backend.output()}")
+
+
+class SocketRecorder:
+    """A python-socketio AsyncClient that records every event it receives."""
+
+    def __init__(self) -> None:
+        import socketio
+
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.client.on("*", self._record)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events.append((event, data))
+
+    async def connect(self, url: str, token: str | None) -> None:
+        await self.client.connect(
+            url,
+            auth={"token": token} if token else None,
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def wait_for_event(self, event: str, within: float = 10.0) -> Any:
+        async def arrived() -> list[Any]:
+            return self.received(event)
+
+        return (await wait_for(arrived, within=within))[0]
+
+    async def disconnect(self) -> None:
+        await self.client.disconnect()
+
+
 @asynccontextmanager
 async def running_backend(env: dict[str, str], log_path: Path) -> AsyncIterator[BackendProcess]:
     backend = BackendProcess(env=env, log_path=log_path)
