@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 from tests.backend.helpers import create_patient, register_therapist, start_session
@@ -160,11 +162,8 @@ async def test_delete_is_refused_while_a_session_is_active(
     assert (await client.delete(url, headers=therapist.headers)).status_code == 404
 
     database = migrated_url.rsplit("/", 1)[1]
-    actions = postgres.psql(
-        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log "
-        f"WHERE entity_id = '{patient['id']}'",
-        database,
-    )
+    audit_query = "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE entity_id = "
+    actions = postgres.psql(audit_query + f"'{uuid.UUID(patient['id'])}'", database)
     assert actions == "patient.create,patient.delete"
 
 

@@ -1,0 +1,127 @@
+"""/health, /ready and /metrics, including a Postgres outage without restarting the backend."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.backend.helpers import (
+    api_client,
+    create_patient,
+    make_settings,
+    register_therapist,
+    run_migrations,
+    wait_for,
+)
+from tests.support.postgres import PostgresServer
+
+
+async def test_ready_waits_for_the_schema_and_survives_a_postgres_restart(
+    postgres: PostgresServer,
+) -> None:
+    database_url = postgres.url(postgres.create_database("ready"))  # starts without a schema
+    async with api_client(make_settings(database_url)) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "healthy"
+        assert health.json()["database"] == "connected"
+        assert health.json()["version"]
+
+        unmigrated = await client.get("/ready")
+        assert unmigrated.status_code == 503
+        assert unmigrated.json()["schemaRevision"] is None
+        assert unmigrated.json()["database"] == "connected"
+
+        run_migrations(database_url)
+        ready = await client.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json()["schemaRevision"] == ready.json()["expectedRevision"]
+
+        therapist = await register_therapist(client)
+        patient = await create_patient(client, therapist, name="Committed Before Outage")
+
+        postgres.stop()
+        try:
+            down = await client.get("/ready")
+            assert down.status_code == 503
+            assert down.json()["database"] == "disconnected"
+            alive = await client.get("/health")
+            assert alive.status_code == 200
+            assert alive.json()["database"] == "disconnected"
+            unavailable = await client.get("/api/patients", headers=therapist.headers)
+            assert unavailable.status_code == 503
+        finally:
+            postgres.start()
+
+        async def ready_again() -> bool:
+            return (await client.get("/ready")).status_code == 200
+
+        await wait_for(ready_again, within=30)
+        kept = await client.get(f"/api/patients/{patient['id']}", headers=therapist.headers)
+        assert kept.status_code == 200
+        assert kept.json()["name"] == "Committed Before Outage"
+        after = await create_patient(client, therapist, name="Written After Outage")
+        listing = await client.get("/api/patients", headers=therapist.headers)
+        assert {item["id"] for item in listing.json()["items"]} == {patient["id"], after["id"]}
+
+
+async def test_ready_is_503_when_the_schema_is_behind_head(
+    postgres: PostgresServer, migrated_url: str
+) -> None:
+    database = migrated_url.rsplit("/", 1)[1]
+    async with api_client(make_settings(migrated_url)) as client:
+        assert (await client.get("/ready")).status_code == 200
+        postgres.psql("UPDATE alembic_version SET version_num = 'old'", database)
+        try:
+            behind = await client.get("/ready")
+            assert behind.status_code == 503
+            assert behind.json()["schemaRevision"] == "old"
+            assert behind.json()["database"] == "connected"
+        finally:
+            postgres.psql(
+                f"UPDATE alembic_version SET version_num = '{behind.json()['expectedRevision']}'",
+                database,
+            )
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/health")
+    await client.get("/api/patients/00000000-0000-0000-0000-000000000000")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'dimini_http_requests_total{method="GET",route="/health",status="200"}' in text
+    assert 'route="/api/patients/{patient_id}",status="401"' in text
+    assert "00000000-0000-0000-0000-000000000000" not in text
+
+
+async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    expected = {
+        "/health",
+        "/ready",
+        "/metrics",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/token",
+        "/api/auth/me",
+        "/api/auth/logout",
+        "/api/patients",
+        "/api/patients/{patient_id}",
+        "/api/patients/{patient_id}/sessions",
+        "/api/sessions",
+        "/api/sessions/start",
+        "/api/sessions/{session_id}",
+        "/api/sessions/{session_id}/end",
+        "/api/sessions/{session_id}/cancel",
+        "/api/sessions/{session_id}/transcript",
+        "/api/sessions/{session_id}/graph",
+        "/api/sessions/{session_id}/insights",
+        "/api/sessions/{session_id}/notes",
+        "/api/sessions/{session_id}/progress",
+        "/api/sessions/{session_id}/concerns",
+        "/api/sessions/{session_id}/summary",
+        "/api/sessions/{session_id}/tool-calls",
+    }
+    assert expected <= set(spec["paths"])
+    assert (await client.get("/docs")).status_code == 200
