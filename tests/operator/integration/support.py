@@ -229,6 +229,21 @@ class Operator:
             for v in ("apply", "patch", "create", "delete")
         )
 
+    def child_writes(self) -> float:
+        """Write calls to anything but the stack's status and Events."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics_text()):
+            if family.name != "dimini_operator_api_calls":
+                continue
+            for s in family.samples:
+                if (
+                    s.name.endswith("_total")
+                    and s.labels.get("verb") in ("apply", "patch", "create", "delete")
+                    and s.labels.get("kind") not in ("DiminiStack/status", "Event")
+                ):
+                    total += s.value
+        return total
+
     def reconciles(self) -> float:
         return self.counter("dimini_operator_reconciles")
 

@@ -1,0 +1,119 @@
+"""Acceptance 4: migrate first, roll after; a failed migration keeps the old image."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.conftest import StackNs
+from tests.operator.integration.support import (
+    STACK,
+    Kubectl,
+    Operator,
+    sample,
+    stack_ready,
+    wait_for,
+)
+
+pytestmark = pytest.mark.sandbox
+
+V1 = "registry.local/dimini-backend:0.1.0"
+V2 = "registry.local/dimini-backend:0.2.0"
+BROKEN = "registry.local/dimini-backend:kwok-fail"
+V3 = "registry.local/dimini-backend:0.3.0"
+
+
+def job_name(image: str) -> str:
+    return f"{STACK}-migrate-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+
+
+def backend_image(k: Kubectl) -> str:
+    dep = k.get("deployment", f"{STACK}-backend")
+    assert dep is not None
+    return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def job_done(job: dict[str, Any] | None, ctype: str) -> bool:
+    conds = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == ctype and c["status"] == "True" for c in conds)
+
+
+def set_image(k: Kubectl, image: str) -> None:
+    k.patch("diministack", STACK, {"spec": {"backend": {"image": image}}})
+
+
+def watch_rollout(k: Kubectl, image: str, timeout: float) -> list[str]:
+    """Poll until the Deployment runs `image`; at every observation where it does, the
+    migration Job of that image must already have completed. Returns what was seen."""
+    seen: list[str] = []
+
+    def check() -> bool:
+        job = k.get("job", job_name(image))
+        current = backend_image(k)
+        if job is not None:
+            seen.append("job-complete" if job_done(job, "Complete") else "job-running")
+        if current == image:
+            # Re-read the Job after the Deployment: it must be complete already.
+            assert job_done(k.get("job", job_name(image)), "Complete"), (
+                "backend Deployment got the image before its migration Job completed"
+            )
+            seen.append("rolled")
+            return True
+        seen.append("old-image")
+        return False
+
+    wait_for(f"Deployment rolled to {image}", check, timeout, interval=0.05)
+    return seen
+
+
+def test_upgrade_migrates_first_and_failed_migration_keeps_old_image(
+    stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    k.apply(sample(stack_ns.storage_class, backend={"image": V1, "migration": {"backoffLimit": 0}}))
+    wait_for("stack Ready", lambda: stack_ready(k), 60)
+    assert backend_image(k) == V1
+
+    # A new image runs its migration Job first, with that image and the migrate command.
+    set_image(k, V2)
+    job = wait_for("migration Job for the new image", lambda: k.get("job", job_name(V2)), 10)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == V2
+    assert container["command"] == ["python", "-m", "app.migrate"]
+    seen = watch_rollout(k, V2, 30)
+    assert seen[-1] == "rolled"
+    stack = wait_for("Ready on the new image", lambda: stack_ready(k), 60)
+    assert stack["status"]["migration"]["image"] == V2
+    assert stack["status"]["version"] == "0.2.0"
+
+    # A failing migration: the Deployment keeps the old image, the stack is Degraded.
+    set_image(k, BROKEN)
+
+    def degraded() -> dict[str, Any] | None:
+        cond = k.condition("Degraded")
+        return cond if cond and cond["status"] == "True" else None
+
+    cond = wait_for("Degraded after the failed migration", degraded, 30)
+    failed = k.get("job", job_name(BROKEN))
+    assert failed is not None and job_done(failed, "Failed")
+    job_reason = next(c["reason"] for c in failed["status"]["conditions"] if c["type"] == "Failed")
+    assert cond["reason"] == job_reason
+    assert job_name(BROKEN) in cond["message"]
+    current = k.stack()
+    assert current is not None and current["status"]["phase"] == "Degraded"
+    assert current["status"]["migration"]["image"] == V2
+    assert backend_image(k) == V2
+    reasons = {
+        e["reason"] for e in k.list("events") if e["involvedObject"]["kind"] == "DiminiStack"
+    }
+    assert {"MigrationStarted", "MigrationFailed", "Degraded"} <= reasons
+
+    # Fixing the image recovers.
+    set_image(k, V3)
+    watch_rollout(k, V3, 30)
+    stack = wait_for("Ready after the fix", lambda: stack_ready(k), 60)
+    assert stack["status"]["migration"]["image"] == V3
+    final = k.condition("Degraded")
+    assert final is not None and final["status"] == "False"

@@ -1,0 +1,131 @@
+"""Acceptance 5: invalid specs are refused by the API server, naming the field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.conftest import StackNs
+from tests.operator.integration.support import STACK, sample
+
+pytestmark = pytest.mark.sandbox
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    target = out
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+    target[keys[-1]] = value
+    return out
+
+
+# (what, path in the object, bad value, text the error must contain)
+INVALID_CREATES = [
+    ("negative replicas", "spec.backend.replicas", -1, "spec.backend.replicas"),
+    ("zero frontend replicas", "spec.frontend.replicas", 0, "spec.frontend.replicas"),
+    ("host not a DNS name", "spec.ingress.host", "Not_A_Host!", "spec.ingress.host"),
+    ("unknown mode", "spec.mode", "staging", "spec.mode"),
+    ("unknown deletion policy", "spec.deletionPolicy", "Keep", "spec.deletionPolicy"),
+    (
+        "path shadowing /api",
+        "spec.ingress.extraPaths",
+        [{"path": "/api/v2"}],
+        "spec.ingress.extraPaths",
+    ),
+    (
+        "path shadowing /socket.io",
+        "spec.ingress.extraPaths",
+        [{"path": "/socket.io"}],
+        "spec.ingress.extraPaths",
+    ),
+    ("malformed storage size", "spec.postgres.storage.size", "lots", "spec.postgres.storage.size"),
+    (
+        "autoscaling min > max",
+        "spec.backend.autoscaling",
+        {"enabled": True, "minReplicas": 5, "maxReplicas": 2},
+        "spec.backend.autoscaling.minReplicas",
+    ),
+    (
+        "similarity above 1",
+        "spec.config.similarityThreshold",
+        1.5,
+        "spec.config.similarityThreshold",
+    ),
+    ("unknown log level", "spec.config.logLevel", "verbose", "spec.config.logLevel"),
+    (
+        "managed env var",
+        "spec.backend.env",
+        [{"name": "DATABASE_URL", "value": "x"}],
+        "spec.backend.env",
+    ),
+    ("missing backend image", "spec.backend", {"replicas": 1}, "spec.backend.image"),
+    ("bad database name", "spec.postgres.database", "Robert'); DROP", "spec.postgres.database"),
+]
+
+# (what, merge patch, text the error must contain) applied to an existing stack
+INVALID_UPDATES = [
+    (
+        "database name is immutable",
+        {"spec": {"postgres": {"database": "other"}}},
+        "spec.postgres.database",
+    ),
+    (
+        "storage class is immutable",
+        {"spec": {"postgres": {"storage": {"storageClassName": "other"}}}},
+        "spec.postgres.storage.storageClassName",
+    ),
+    (
+        "storage size is immutable",
+        {"spec": {"postgres": {"storage": {"size": "2Gi"}}}},
+        "spec.postgres.storage.size",
+    ),
+    (
+        "username is immutable",
+        {"spec": {"postgres": {"username": "admin"}}},
+        "spec.postgres.username",
+    ),
+]
+
+
+def test_invalid_specs_are_refused_naming_the_field(stack_ns: StackNs) -> None:
+    k = stack_ns.k
+    base = sample(stack_ns.storage_class)
+    refused = []
+    for what, path, value, field in INVALID_CREATES:
+        proc = k.apply(_set(base, path, value), check=False)
+        assert proc.returncode != 0, f"{what}: accepted"
+        assert field in proc.stderr, f"{what}: {proc.stderr}"
+        assert k.stack() is None, f"{what}: created anyway"
+        refused.append(what)
+    long_name = _set(base, "metadata.name", "x" * 41)
+    proc = k.apply(long_name, check=False)
+    assert proc.returncode != 0 and "metadata.name" in proc.stderr, proc.stderr
+    # Nothing at all was created in the namespace.
+    assert k.list("diministacks") == []
+    assert k.list("all", f"app.kubernetes.io/instance={STACK}") == []
+
+    k.apply(base)
+    stack = k.stack()
+    assert stack is not None
+    for what, patch, field in INVALID_UPDATES:
+        proc = k.run(
+            "patch",
+            "diministack",
+            STACK,
+            "--type",
+            "merge",
+            "-p",
+            __import__("json").dumps(patch),
+            check=False,
+        )
+        assert proc.returncode != 0, f"{what}: accepted"
+        assert field in proc.stderr, f"{what}: {proc.stderr}"
+        refused.append(what)
+    after = k.stack()
+    assert after is not None
+    assert after["metadata"]["generation"] == stack["metadata"]["generation"]
+    assert len(refused) >= 10
