@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 NOTIFY_LIMIT_BYTES = 7900
 REFERENCE_PREFIX = "ref:"
-PAYLOAD_RETENTION = "5 minutes"
+PAYLOAD_RETENTION = timedelta(minutes=5)
 LISTENER_PING_SECONDS = 10.0
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
