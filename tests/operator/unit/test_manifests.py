@@ -1,0 +1,44 @@
+"""The operator's own manifests: least-privilege RBAC, a restricted Deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.operator.pss import restricted_violations
+from tests.operator.unit.conftest import ROOT
+
+OPERATOR = ROOT / "manifests" / "operator"
+
+
+def _docs(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((OPERATOR / name).read_text()) if d]
+
+
+def test_rbac_is_least_privilege() -> None:
+    (role,) = [d for d in _docs("rbac.yaml") if d["kind"] == "ClusterRole"]
+    grants = {
+        (group, res, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for res in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    for group, res, verb in grants:
+        assert "*" not in (group, res, verb)
+        assert verb not in ("escalate", "bind", "impersonate", "update", "deletecollection")
+    # The stack itself is never modified, only its status.
+    assert not {v for g, r, v in grants if r == "diministacks"} - {"get", "list", "watch"}
+    assert {v for g, r, v in grants if r == "diministacks/status"} == {"patch"}
+    # Generated credentials are never deleted; migration Jobs are never changed.
+    assert ("", "secrets", "delete") not in grants
+    assert {v for g, r, v in grants if r == "jobs"} == {"list", "watch", "create"}
+    assert not [r for g, r, v in grants if r in ("pods", "nodes", "namespaces", "roles")]
+
+
+def test_operator_deployment_passes_restricted() -> None:
+    (dep,) = [d for d in _docs("deployment.yaml") if d["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == []
+    assert pod["serviceAccountName"] == "dimini-operator"
