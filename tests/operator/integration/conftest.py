@@ -7,7 +7,7 @@ sandbox has no volume provisioner). `operator`: the operator running for that na
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -112,7 +112,20 @@ reclaimPolicy: Retain
 
 
 @pytest.fixture
-def operator(sandbox: Sandbox, stack_ns: StackNs) -> Iterator[Operator]:
-    op = Operator(sandbox.env(), stack_ns.name).start()
-    yield op
-    op.stop()
+def start_operator(sandbox: Sandbox, stack_ns: StackNs) -> Iterator[Callable[..., Operator]]:
+    """Start the operator for the test namespace with extra arguments; stopped afterwards."""
+    started: list[Operator] = []
+
+    def start(*args: str) -> Operator:
+        op = Operator(sandbox.env(), stack_ns.name, *args).start()
+        started.append(op)
+        return op
+
+    yield start
+    for op in started:
+        op.stop()
+
+
+@pytest.fixture
+def operator(start_operator: Callable[..., Operator]) -> Operator:
+    return start_operator()

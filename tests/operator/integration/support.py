@@ -56,9 +56,10 @@ def holds_for(what: str, check: Callable[[], bool], seconds: float, interval: fl
 
 
 class Kubectl:
-    def __init__(self, env: dict[str, str], namespace: str) -> None:
+    def __init__(self, env: dict[str, str], namespace: str, *extra_args: str) -> None:
         self.env = env
         self.namespace = namespace
+        self.extra_args = list(extra_args)
 
     def run(
         self, *args: str, stdin: str | None = None, check: bool = True, namespaced: bool = True
@@ -145,9 +146,10 @@ def stack_ready(k: Kubectl, name: str = STACK) -> dict[str, Any] | None:
 class Operator:
     """`python -m dimini_operator --namespace NS` as a subprocess with its own ports."""
 
-    def __init__(self, env: dict[str, str], namespace: str) -> None:
+    def __init__(self, env: dict[str, str], namespace: str, *extra_args: str) -> None:
         self.env = env
         self.namespace = namespace
+        self.extra_args = list(extra_args)
         self.metrics_port = free_port()
         self.liveness_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -167,6 +169,7 @@ class Operator:
                 str(self.metrics_port),
                 "--liveness-port",
                 str(self.liveness_port),
+                *self.extra_args,
             ],
             env={**self.env, "PYTHONUNBUFFERED": "1"},
             stdout=log,
