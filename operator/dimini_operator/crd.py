@@ -130,6 +130,13 @@ def spec_schema() -> Schema:
                 default=2,
             ),
             "resources": _resources("backend"),
+            "runAsUser": {
+                "type": "integer",
+                "format": "int64",
+                "description": "Numeric uid (and gid, fsGroup) of the backend and migration pods.",
+                "minimum": 1,
+                "default": 10001,
+            },
             "env": {
                 "type": "array",
                 "description": "Extra environment variables for the backend and migration pods. "
@@ -192,6 +199,14 @@ def spec_schema() -> Schema:
             "image": _image("frontend"),
             "replicas": _replicas("frontend"),
             "resources": _resources("frontend"),
+            "runAsUser": {
+                "type": "integer",
+                "format": "int64",
+                "description": "Numeric uid (and gid, fsGroup) of the frontend pods; 1000 is the "
+                "`node` user of the official Node.js images.",
+                "minimum": 1,
+                "default": 1000,
+            },
             "autoscaling": _autoscaling("frontend", "spec.frontend.autoscaling"),
         },
         required=["image"],

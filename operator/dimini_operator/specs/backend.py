@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from dimini_operator.specs.common import (
-    APP_UID,
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
     POSTGRES_PORT,
@@ -103,7 +102,7 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
     return {
         "serviceAccountName": stack.child("backend"),
         "automountServiceAccountToken": False,
-        "securityContext": pod_security_context(APP_UID),
+        "securityContext": pod_security_context(int(stack.spec["backend"]["runAsUser"])),
         "containers": [{**container, **base}],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
         **scheduling(stack),
@@ -111,20 +110,19 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
 
 
 def command(stack: Stack) -> list[str]:
-    cmd = [
-        "uvicorn",
-        "app.main:socket_app",
-        "--host",
-        "0.0.0.0",  # noqa: S104 - the container's interface
-        "--port",
-        str(BACKEND_PORT),
-        "--proxy-headers",
-        "--forwarded-allow-ips",
-        "*",
-    ]
+    """production: `python -m app.serve` (validates settings, WEB_CONCURRENCY uvicorn workers,
+    multiprocess metrics); development: uvicorn with --reload."""
     if stack.spec["mode"] == "development":
-        return [*cmd, "--reload"]
-    return [*cmd, "--workers", str(stack.spec["backend"]["workers"])]
+        return [
+            "uvicorn",
+            "app.main:socket_app",
+            "--host",
+            "0.0.0.0",  # noqa: S104 - the container's interface
+            "--port",
+            str(BACKEND_PORT),
+            "--reload",
+        ]
+    return ["python", "-m", "app.serve"]
 
 
 def deployment(stack: Stack, image: str, checksum: str) -> Manifest:

@@ -27,7 +27,6 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 BACKEND_PORT = 8000
 FRONTEND_PORT = 3000
 POSTGRES_PORT = 5432
-APP_UID = 10001
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dimini_operator.specs.common import (
-    APP_UID,
+    BACKEND_PORT,
     FRONTEND_PORT,
     Manifest,
     Stack,
@@ -40,6 +40,11 @@ def deployment(stack: Stack) -> Manifest:
             "periodSeconds": 15,
         },
     }
+    if dev:
+        # The dev image's `next dev` proxies /api and /socket.io to the backend Service.
+        container["env"].append(
+            {"name": "BACKEND_URL", "value": f"http://{stack.child('backend')}:{BACKEND_PORT}"}
+        )
     res = resources(fe)
     if res:
         container["resources"] = res
@@ -50,7 +55,7 @@ def deployment(stack: Stack) -> Manifest:
             "spec": {
                 "serviceAccountName": stack.child("frontend"),
                 "automountServiceAccountToken": False,
-                "securityContext": pod_security_context(APP_UID),
+                "securityContext": pod_security_context(int(fe["runAsUser"])),
                 "containers": [container],
                 **scheduling(stack),
             },

@@ -161,8 +161,11 @@ def test_development_mode_reloads() -> None:
     dep = backend.deployment(stack, "b:1", "c")
     assert "--reload" in dep["spec"]["template"]["spec"]["containers"][0]["command"]
     prod = backend.deployment(make_stack(), "b:1", "c")
-    cmd = prod["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert "--reload" not in cmd and cmd[cmd.index("--workers") + 1] == "2"
+    container = prod["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "app.serve"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["WEB_CONCURRENCY"] == "2"
+    assert "COOKIE_SECURE" not in env
 
 
 def test_checksum_rolls_the_backend_pods(stack: Stack) -> None:
