@@ -1,4 +1,4 @@
-"""The RBAC in manifests/operator/rbac.yaml is enough: the operator runs as its ServiceAccount."""
+"""The RBAC in manifests/operator/dimini-operator.yaml (from the Helm chart) is enough."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.operator.integration.support import (
 
 pytestmark = pytest.mark.sandbox
 
-RBAC = ROOT / "manifests" / "operator" / "rbac.yaml"
+RBAC = ROOT / "manifests" / "operator" / "dimini-operator.yaml"
 
 
 def _docs() -> list[dict[str, Any]]:

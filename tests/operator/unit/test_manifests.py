@@ -17,7 +17,7 @@ def _docs(name: str) -> list[dict[str, Any]]:
 
 
 def test_rbac_is_least_privilege() -> None:
-    (role,) = [d for d in _docs("rbac.yaml") if d["kind"] == "ClusterRole"]
+    (role,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "ClusterRole"]
     grants = {
         (group, res, verb)
         for rule in role["rules"]
@@ -38,7 +38,7 @@ def test_rbac_is_least_privilege() -> None:
 
 
 def test_operator_deployment_passes_restricted() -> None:
-    (dep,) = [d for d in _docs("deployment.yaml") if d["kind"] == "Deployment"]
+    (dep,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "Deployment"]
     pod = dep["spec"]["template"]["spec"]
     assert restricted_violations(pod) == []
     assert pod["serviceAccountName"] == "dimini-operator"
