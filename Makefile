@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build dev
+.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build manifests dev
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ venv: $(VENV)/.installed ## create .venv with the operator, the backend and the 
 lint: venv ## ruff and mypy (strict) over all Python
 	ruff check .
 	ruff format --check .
-	mypy operator/dimini_operator backend/app sandbox tests bench
+	mypy operator/dimini_operator backend/app sandbox tests bench hack
 
 test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgres tests
 	pytest
@@ -41,6 +41,9 @@ sandbox: venv sandbox-build ## start the local control plane; writes .sandbox/ku
 
 sandbox-down: venv ## stop every sandbox process and remove its state
 	$(PY) -m sandbox down
+
+manifests: venv sandbox-build ## regenerate manifests/ (CRD, operator install) from their sources
+	$(PY) hack/manifests.py generate
 
 dev: ## kind cluster + local registry + tilt up (needs Docker, kind, tilt, helm, kubectl)
 	@bash hack/dev.sh
