@@ -79,7 +79,8 @@ def owner_reference(stack: Stack) -> dict[str, Any]:
         "name": stack.name,
         "uid": stack.uid,
         "controller": True,
-        "blockOwnerDeletion": True,
+        # No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission plugin
+        # it would need `update` on diministacks/finalizers, which the operator does not use.
     }
 
 

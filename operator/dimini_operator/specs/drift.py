@@ -2,9 +2,51 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dimini_operator.specs.common import HASH_ANNOTATION
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_FACTORS = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def quantity(value: str) -> Decimal | None:
+    """The value of a Kubernetes quantity string ("500m", "1Gi", "0.5"), or None."""
+    match = _QUANTITY.match(value)
+    if not match:
+        return None
+    try:
+        return Decimal(match.group(1)) * _FACTORS[match.group(2)]
+    except InvalidOperation:
+        return None
+
+
+def _same_scalar(desired: Any, actual: Any) -> bool:
+    if desired == actual:
+        return True
+    # The API server canonicalises quantities ("0.5" -> "500m", "1024Mi" -> "1Gi").
+    if isinstance(desired, str) and isinstance(actual, str):
+        a, b = quantity(desired), quantity(actual)
+        return a is not None and a == b
+    return False
+
 
 # Fields that are ours to set but that the server rewrites or that are not worth comparing.
 _IGNORED_TOP = ("status",)
@@ -28,7 +70,7 @@ def is_subset(desired: Any, actual: Any) -> bool:
         return desired is actual
     if isinstance(desired, int | float) and isinstance(actual, int | float):
         return float(desired) == float(actual)
-    return bool(desired == actual)
+    return _same_scalar(desired, actual)
 
 
 def up_to_date(desired: dict[str, Any], actual: dict[str, Any] | None) -> bool:

@@ -23,6 +23,12 @@ def test_subset_allows_server_defaults() -> None:
     assert is_subset({"a": 1}, {"a": 1.0})
 
 
+def test_quantities_compare_by_value() -> None:
+    assert is_subset({"cpu": "0.5", "memory": "1024Mi"}, {"cpu": "500m", "memory": "1Gi"})
+    assert not is_subset({"cpu": "0.5"}, {"cpu": "501m"})
+    assert not is_subset({"image": "b:1"}, {"image": "b:2"})
+
+
 def test_up_to_date_needs_hash_and_fields(stack: Stack) -> None:
     desired = with_hash(service(stack))
     live: dict[str, Any] = {**desired, "status": {}}
