@@ -52,4 +52,18 @@ data:
     help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
 YAML
 
+# Ingress: Traefik (maintained; ingress-nginx was retired in 2026), on the node that kind maps to
+# host ports 80/443, so http://dimini.localhost reaches the stack. Websockets work out of the box.
+if ! helm --kube-context "kind-$CLUSTER" status traefik -n traefik >/dev/null 2>&1; then
+  helm --kube-context "kind-$CLUSTER" upgrade --install traefik traefik \
+    --repo https://traefik.github.io/charts --version "${TRAEFIK_CHART_VERSION:-38.0.2}" \
+    --namespace traefik --create-namespace --wait \
+    --set ingressClass.isDefaultClass=true \
+    --set service.type=ClusterIP \
+    --set ports.web.hostPort=80 --set ports.websecure.hostPort=443 \
+    --set nodeSelector.ingress-ready=true \
+    --set 'tolerations[0].key=node-role.kubernetes.io/control-plane' \
+    --set 'tolerations[0].operator=Exists' --set 'tolerations[0].effect=NoSchedule'
+fi
+
 exec tilt up --context "kind-$CLUSTER"
