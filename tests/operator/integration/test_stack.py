@@ -251,7 +251,15 @@ def test_idle_stack_makes_no_writes(
     """
     k = stack_ns.k
     operator = start_operator("--resync-seconds", "5")
-    up(stack_ns)
+    # Quantities the API server rewrites ("0.1" -> "100m", "0.25Gi" -> "256Mi") must not make
+    # the operator re-apply on every reconcile.
+    up(
+        stack_ns,
+        backend={
+            "image": "registry.local/dimini-backend:0.1.0",
+            "resources": {"requests": {"cpu": "0.1", "memory": "0.25Gi"}},
+        },
+    )
     seconds = env_flag("DIMINI_IDLE_SECONDS", 60)
 
     def versions() -> dict[str, str]:
