@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from './browser.mjs';
-import { startStack, waitFor } from './stack.mjs';
+import { startStack } from './stack.mjs';
 
 const SHOTS = path.resolve(import.meta.dirname, '..', 'test-results', 'e2e');
 const PROTECTED_PATHS = [

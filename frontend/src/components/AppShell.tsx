@@ -56,8 +56,11 @@ export function AppShell({ children }: { children: React.ReactNode }) {
             </Link>
           ))}
         </nav>
+        {/* Pages render at once (their data comes from the API, which checks the cookie itself), so
+            the static shell paints early and nothing shifts when the user's name arrives. */}
         <main className="app-main">
-          {me.data ? children : me.error ? <p role="alert">{me.error.message}</p> : <p aria-busy="true">Loading…</p>}
+          {me.error && !me.error.isUnauthorized && <p role="alert">{me.error.message}</p>}
+          {children}
         </main>
       </div>
     </CurrentUserContext.Provider>

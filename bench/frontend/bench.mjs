@@ -1,0 +1,140 @@
+// Prints (asserts nothing):
+//  1. first-load JavaScript per route of the production build: every <script src> the server's
+//     HTML for that route loads, measured on disk in .next/static (raw and gzip);
+//  2. Lighthouse performance scores for / and /patients (logged in, 20 patients) in Debian's
+//     Chromium, with Lighthouse's mobile default and its desktop preset.
+// It reuses the e2e stack (Postgres, backend, standalone Next, ingress): run `npm run build` in
+// frontend/ first. Targets from issue 6: ≤ 200 kB first-load JS per route, performance ≥ 90.
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as chromeLauncher from 'chrome-launcher';
+import lighthouse from 'lighthouse';
+import desktopConfig from 'lighthouse/core/config/desktop-config.js';
+import { startStack } from '../../frontend/e2e/stack.mjs';
+import { CHROMIUM_PATH } from '../../frontend/e2e/browser.mjs';
+
+const FRONTEND = path.resolve(import.meta.dirname, '..', '..', 'frontend');
+const RESULTS = path.join(import.meta.dirname, 'results');
+const SOME_ID = '00000000-0000-4000-8000-000000000000';
+const ROUTES = [
+  '/',
+  '/about',
+  '/privacy',
+  '/terms',
+  '/login',
+  '/register',
+  '/dashboard',
+  '/patients',
+  '/sessions',
+  `/patients/${SOME_ID}`,
+  `/patients/${SOME_ID}/sessions/${SOME_ID}`,
+];
+const CHROME_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const kB = (bytes) => (bytes / 1024).toFixed(1);
+
+async function firstLoadJs(nextUrl) {
+  const rows = [];
+  for (const route of ROUTES) {
+    // Any cookie value passes the proxy's presence check; the HTML (and its scripts) is the same.
+    const html = await (await fetch(`${nextUrl}${route}`, { headers: { Cookie: 'dimini_session=bench' } })).text();
+    // noModule polyfills are skipped by every browser that runs the app, so they do not count.
+    const tags = [...html.matchAll(/<script[^>]*\ssrc="([^"]+)"[^>]*>/g)].filter((match) => !/\snomodule/i.test(match[0]));
+    const scripts = [...new Set(tags.map((match) => match[1]))];
+    let raw = 0;
+    let gzip = 0;
+    for (const src of scripts) {
+      const pathname = new URL(src, nextUrl).pathname;
+      if (!pathname.startsWith('/_next/static/')) continue;
+      const file = readFileSync(path.join(FRONTEND, '.next', 'static', decodeURIComponent(pathname.slice('/_next/static/'.length))));
+      raw += file.length;
+      gzip += gzipSync(file).length;
+    }
+    rows.push({ route, scripts: scripts.length, rawKB: Number(kB(raw)), gzipKB: Number(kB(gzip)) });
+  }
+  return rows;
+}
+
+async function loginCookie(baseUrl) {
+  const account = { name: 'Bench Therapist', email: `bench-${Date.now()}@example.com`, password: 'bench password 1' };
+  await fetch(`${baseUrl}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(account),
+  });
+  const login = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: account.email, password: account.password }),
+  });
+  const cookies = login.headers.getSetCookie().map((line) => line.split(';')[0]);
+  const cookie = cookies.join('; ');
+  const csrf = cookies.find((c) => c.startsWith('dimini_csrf='))?.split('=')[1] ?? '';
+  for (let i = 1; i <= 20; i += 1) {
+    await fetch(`${baseUrl}/api/patients`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRF-Token': csrf, Origin: baseUrl },
+      body: JSON.stringify({ name: `Patient ${i}`, email: `patient${i}@example.com`, demographics: { age: 20 + i } }),
+    });
+  }
+  return cookie;
+}
+
+async function lighthouseScores(baseUrl, cookie) {
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'dimini-lh-'));
+  const chrome = await chromeLauncher.launch({ chromePath: CHROMIUM_PATH, chromeFlags: CHROME_FLAGS, userDataDir });
+  const rows = [];
+  try {
+    for (const route of ['/', '/patients']) {
+      for (const [preset, config] of [['mobile', undefined], ['desktop', desktopConfig]]) {
+        const result = await lighthouse(
+          `${baseUrl}${route}`,
+          { port: chrome.port, output: 'json', logLevel: 'error', onlyCategories: ['performance'], extraHeaders: { Cookie: cookie } },
+          config,
+        );
+        const lhr = result?.lhr;
+        const audit = (id) => lhr?.audits[id]?.displayValue ?? '';
+        rows.push({
+          route,
+          preset,
+          finalUrl: new URL(lhr?.finalDisplayedUrl ?? lhr?.finalUrl ?? baseUrl).pathname,
+          performance: Math.round((lhr?.categories.performance.score ?? 0) * 100),
+          FCP: audit('first-contentful-paint'),
+          LCP: audit('largest-contentful-paint'),
+          TBT: audit('total-blocking-time'),
+          CLS: audit('cumulative-layout-shift'),
+        });
+      }
+    }
+  } finally {
+    await chrome.kill();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const stack = await startStack({ log: (line) => console.error(`[stack] ${line}`) });
+try {
+  const js = await firstLoadJs(stack.nextUrl);
+  console.log('\nFirst-load JS per route (production build; target ≤ 200 kB):');
+  console.table(js);
+  const cookie = await loginCookie(stack.baseUrl);
+  const scores = await lighthouseScores(stack.baseUrl, cookie);
+  console.log('\nLighthouse performance (target ≥ 90):');
+  console.table(scores);
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), js, scores }, null, 2));
+} finally {
+  await stack.stop();
+}
