@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         version=__version__,
         description="Therapy sessions with a live knowledge graph. JSON keys are camelCase.",
         lifespan=lifespan,
+        responses={400: {"description": "Malformed request body (not JSON, or not UTF-8)"}},
     )
     app.state.settings = settings
     app.state.sio = sio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -103,3 +103,10 @@ def pagination(
 
 
 PaginationDep = Annotated[Pagination, Depends(pagination)]
+
+# Documented on every authenticated router, so the OpenAPI lists what clients can really get.
+AUTHENTICATED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated, or the token was revoked"},
+    403: {"description": "Cookie authentication without a valid X-CSRF-Token header"},
+    503: {"description": "Database unavailable"},
+}

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.services.errors import AuthenticationError, DomainError, RateLimitedError
@@ -24,10 +24,29 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
 
+async def _data_error(request: Request, error: Exception) -> JSONResponse:
+    # Input the database refuses (out-of-range value, bad encoding) is the client's to fix.
+    return JSONResponse({"detail": "Invalid input"}, status_code=422)
+
+
 async def _integrity_error(request: Request, error: Exception) -> JSONResponse:
     # Services translate the conflicts they expect; this is the safety net for races.
     logger.info("integrity conflict on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "Conflict with the current state"}, status_code=409)
+
+
+def _sqlstate(error: Exception) -> str:
+    original = getattr(error, "orig", None)
+    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    state = _sqlstate(error)
+    if state.startswith("22"):  # data exception: e.g. NUL in text, value out of range
+        return await _data_error(request, error)
+    if state.startswith("23"):  # integrity constraint violation
+        return await _integrity_error(request, error)
+    return await _database_unavailable(request, error)
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -40,5 +59,7 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    for unavailable in (DBAPIError, PoolTimeoutError, OSError, TimeoutError):
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    for unavailable in (PoolTimeoutError, OSError, TimeoutError):
         app.add_exception_handler(unavailable, _database_unavailable)

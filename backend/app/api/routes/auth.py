@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import ClientIpDep, CurrentUser, DbDep, SettingsDep
+from app.api.deps import AUTHENTICATED_RESPONSES, ClientIpDep, CurrentUser, DbDep, SettingsDep
 from app.core.config import Settings
 from app.core.metrics import LOGIN_ATTEMPTS
 from app.core.security import CSRF_COOKIE, SESSION_COOKIE, AccessToken
@@ -13,7 +13,9 @@ from app.schemas.auth import LoginRequest, RegisterRequest, TokenResponse, UserO
 from app.services import auth, rate_limit
 from app.services.errors import AuthenticationError, RateLimitedError
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(
+    prefix="/api/auth", tags=["auth"], responses={503: {"description": "Database unavailable"}}
+)
 
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Incorrect email or password (also while the account is locked)"},
@@ -79,16 +81,12 @@ async def token(
     return await _login(form.username, form.password, response, db, settings, ip)
 
 
-@router.get("/me", response_model=UserOut, responses={401: {"description": "Not authenticated"}})
+@router.get("/me", response_model=UserOut, responses=AUTHENTICATED_RESPONSES)
 async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post(
-    "/logout",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={401: {"description": "Not authenticated"}},
-)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=AUTHENTICATED_RESPONSES)
 async def logout(user: CurrentUser, db: DbDep, ip: ClientIpDep) -> Response:
     await auth.logout(db, user, ip)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)

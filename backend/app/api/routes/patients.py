@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import ClientIpDep, CurrentUser, DbDep, PaginationDep
+from app.api.deps import AUTHENTICATED_RESPONSES, ClientIpDep, CurrentUser, DbDep, PaginationDep
 from app.models import Patient
 from app.schemas.common import Page
 from app.schemas.patients import (
@@ -18,7 +18,7 @@ from app.schemas.patients import (
 from app.schemas.sessions import SessionOut
 from app.services import patients, therapy_sessions
 
-router = APIRouter(prefix="/api/patients", tags=["patients"])
+router = APIRouter(prefix="/api/patients", tags=["patients"], responses=AUTHENTICATED_RESPONSES)
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Patient not found"}}
 CONFLICT: dict[int | str, dict[str, object]] = {

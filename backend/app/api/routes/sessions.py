@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from app.api.deps import (
+    AUTHENTICATED_RESPONSES,
     BroadcasterDep,
     ClientIpDep,
     CurrentUser,
@@ -37,7 +38,7 @@ from app.schemas.tools import ToolCallIn, ToolResultOut
 from app.services import therapy_sessions, tools
 from app.services.graph import store
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=AUTHENTICATED_RESPONSES)
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Session not found"}}
 OutT = TypeVar("OutT", bound=BaseModel)
