@@ -12,6 +12,7 @@ from tests.operator.integration.support import (
     STACK,
     Kubectl,
     Operator,
+    holds_for,
     sample,
     stack_ready,
     wait_for,
@@ -76,13 +77,43 @@ def test_upgrade_migrates_first_and_failed_migration_keeps_old_image(
     wait_for("stack Ready", lambda: stack_ready(k), 60)
     assert backend_image(k) == V1
 
-    # A new image runs its migration Job first, with that image and the migrate command.
+    # A new image runs its migration Job first, with that image and the migrate command. A pod
+    # quota holds the Job's pod back, so the Job stays running and nothing may roll meanwhile.
+    running = len([p for p in k.list("pod") if p["status"].get("phase") == "Running"])
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "hold"},
+            "spec": {"hard": {"pods": str(running)}},
+        }
+    )
+    wait_for(
+        "quota in force",
+        lambda: ((k.get("resourcequota", "hold") or {}).get("status") or {}).get("hard"),
+        15,
+    )
     set_image(k, V2)
     job = wait_for("migration Job for the new image", lambda: k.get("job", job_name(V2)), 10)
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == V2
     assert container["command"] == ["python", "-m", "app.migrate"]
-    seen = watch_rollout(k, V2, 30)
+
+    def migrating() -> bool:
+        obj = k.stack() or {}
+        conds = {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+        return obj.get("status", {}).get("phase") == "Migrating" and conds["MigrationsApplied"][
+            "reason"
+        ] in ("MigrationStarted", "MigrationRunning")
+
+    wait_for("phase Migrating", migrating, 10)
+
+    def old_image_while_job_runs() -> bool:
+        return backend_image(k) == V1 and not job_done(k.get("job", job_name(V2)), "Complete")
+
+    holds_for("old image while the migration runs", old_image_while_job_runs, 3)
+    k.run("delete", "resourcequota", "hold")
+    seen = watch_rollout(k, V2, 90)
     assert seen[-1] == "rolled"
     stack = wait_for("Ready on the new image", lambda: stack_ready(k), 60)
     assert stack["status"]["migration"]["image"] == V2
