@@ -152,6 +152,11 @@ def resources(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_hash(manifest: Manifest) -> Manifest:
-    """Stamp the manifest with a hash of itself (lets the applier skip unchanged objects)."""
-    manifest["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest(manifest)
+    """Stamp the manifest with a hash of itself (lets the applier skip unchanged objects).
+
+    Secret `data` is left out of the hash (no derivative of credentials in annotations); the
+    applier compares it field by field instead.
+    """
+    hashed = {k: v for k, v in manifest.items() if k != "data"}
+    manifest["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest(hashed)
     return manifest

@@ -339,3 +339,13 @@ def test_render_is_pure(stack: Stack) -> None:
     a = render(stack, observed(stack, applied_image="b:1"))
     b = render(stack, observed(stack, applied_image="b:1"))
     assert a.apply == b.apply
+
+
+def test_secret_hash_does_not_depend_on_credentials(stack: Stack) -> None:
+    a = by_key(render(stack, observed(stack, db_password="one", secret_key="k1")).apply)
+    b = by_key(render(stack, observed(stack, db_password="two", secret_key="k2")).apply)
+    for name in ("demo-db", "demo-app"):
+        ha = a[("Secret", name)]["metadata"]["annotations"][HASH_ANNOTATION]
+        hb = b[("Secret", name)]["metadata"]["annotations"][HASH_ANNOTATION]
+        assert ha == hb
+        assert a[("Secret", name)]["data"] != b[("Secret", name)]["data"]
