@@ -105,8 +105,8 @@ def test_valid_settings_normalise_values() -> None:
     settings = Settings(
         database_url="postgres://u:p@db:5432/dimini",
         secret_key="s" * 40,
-        allowed_origins="https://a.example, http://localhost:3000/",  # type: ignore[arg-type]
-        log_level="debug",  # type: ignore[arg-type]
+        allowed_origins="https://a.example, http://localhost:3000/",
+        log_level="debug",
     )
     assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/dimini"
     assert settings.allowed_origins == ["https://a.example", "http://localhost:3000"]
