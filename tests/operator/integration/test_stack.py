@@ -143,11 +143,18 @@ def test_generated_credentials_never_change(stack_ns: StackNs, operator: Operato
     up(stack_ns)
     before = credentials(k)
     assert all(before)
+
+    def stack_events() -> int:
+        return len([e for e in k.list("events") if e["involvedObject"]["kind"] == "DiminiStack"])
+
+    events_before = stack_events()
     for i in range(20):
         count = operator.reconciles()
         k.run("annotate", "diministack", STACK, f"test/poke={i}", "--overwrite")
         wait_for("a reconcile", lambda c=count: operator.reconciles() > c, 10)  # type: ignore[misc]
         assert credentials(k) == before
+    # Reconciles that change nothing post no Events.
+    assert stack_events() == events_before
     operator.restart()
     wait_for("reconcile after restart", lambda: operator.reconciles() >= 1, 20)
     assert credentials(k) == before
