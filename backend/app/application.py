@@ -14,7 +14,7 @@ from app import __version__
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, patients, sessions, system
 from app.core.config import Settings
-from app.core.db import create_engine, create_session_factory
+from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsMiddleware
 from app.core.security import CSRF_HEADER
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         session_factory = create_session_factory(engine)
         runner = BackgroundRunner()
         app.state.engine = engine
+        app.state.database_probe = DatabaseProbe(engine)
         app.state.session_factory = session_factory
         app.state.runner = runner
         app.state.pipeline = GraphPipeline(runner)

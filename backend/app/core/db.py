@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,37 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session in a transaction that commits on success and rolls back on error."""
     async with factory() as session, session.begin():
         yield session
+
+
+class DatabaseProbe:
+    """Whether the database answers, re-checked at most every `ttl` seconds.
+
+    /health is polled by every kubelet and load balancer; one shared probe per second keeps it
+    cheap under load, and concurrent callers wait for the same check instead of piling up.
+    """
+
+    def __init__(self, engine: AsyncEngine, ttl: float = 1.0, timeout: float = 3.0) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._timeout = timeout
+        self._checked_at = float("-inf")
+        self._answers = False
+        self._lock = asyncio.Lock()
+
+    async def answers(self) -> bool:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._checked_at < self._ttl:
+            return self._answers
+        async with self._lock:
+            if loop.time() - self._checked_at >= self._ttl:
+                try:
+                    self._answers = await asyncio.wait_for(
+                        database_answers(self._engine), self._timeout
+                    )
+                except TimeoutError:
+                    self._answers = False
+                self._checked_at = loop.time()
+        return self._answers
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

@@ -15,6 +15,7 @@ from app.models.enums import SessionStatus
 from app.schemas.patients import Demographics, PatientCreate, PatientPatch
 from app.services import audit
 from app.services.errors import ConflictError, NotFoundError
+from app.services.pagination import paginate
 
 PATIENT_NOT_FOUND = "Patient not found"
 DUPLICATE_EMAIL = "A patient with this email already exists"
@@ -50,11 +51,9 @@ async def list_patients(
                 Patient.phone.ilike(pattern, escape="\\"),
             )
         )
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await db.execute(
-        query.order_by(Patient.created_at.desc(), Patient.id.desc()).offset(offset).limit(limit)
+    return await paginate(
+        db, query.order_by(Patient.created_at.desc(), Patient.id.desc()), offset, limit
     )
-    return list(rows.scalars()), total
 
 
 async def _flush_or_conflict(db: AsyncSession) -> None:

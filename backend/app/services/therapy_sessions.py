@@ -19,6 +19,7 @@ from app.models import (
 from app.models.enums import SessionStatus
 from app.services import audit, patients
 from app.services.errors import ConflictError, NotFoundError
+from app.services.pagination import paginate
 
 SESSION_NOT_FOUND = "Session not found"
 RecordT = TypeVar("RecordT", bound=SessionNote | SessionProgress | SessionConcern)
@@ -52,13 +53,8 @@ async def list_sessions(
         query = query.where(TherapySession.patient_id == patient_id)
     if status is not None:
         query = query.where(TherapySession.status == status)
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await db.execute(
-        query.order_by(TherapySession.created_at.desc(), TherapySession.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.scalars()), total
+    ordered = query.order_by(TherapySession.created_at.desc(), TherapySession.id.desc())
+    return await paginate(db, ordered, offset, limit)
 
 
 async def start(

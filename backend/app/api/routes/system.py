@@ -11,7 +11,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import __version__
-from app.core.db import database_answers
+from app.core.db import DatabaseProbe
 from app.core.metrics import render_metrics
 from app.migrate import head_revision
 from app.schemas.system import HealthOut, ReadyOut
@@ -29,12 +29,8 @@ def _engine(request: Request) -> AsyncEngine:
 @router.get("/health", response_model=HealthOut)
 async def health(request: Request) -> HealthOut:
     """Liveness: always 200 while the process serves; reports the database without failing."""
-    try:
-        connected = await asyncio.wait_for(
-            database_answers(_engine(request)), CHECK_TIMEOUT_SECONDS
-        )
-    except TimeoutError:
-        connected = False
+    probe: DatabaseProbe = request.app.state.database_probe
+    connected = await probe.answers()
     return HealthOut(database="connected" if connected else "disconnected", version=__version__)
 
 
