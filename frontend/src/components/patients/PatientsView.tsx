@@ -35,6 +35,7 @@ export function PatientsView() {
           Add patient
         </button>
       </div>
+      <p className="muted">Only you can see these patients. Search by name, email or phone, or open one to start a session.</p>
       {saved && <Alert kind="success">{saved}</Alert>}
       <div className="field">
         <label htmlFor="patient-search">Search patients</label>
