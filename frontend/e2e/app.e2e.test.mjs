@@ -4,7 +4,7 @@
 // summary) say so in their failure message, after checking the backend's own API.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from './browser.mjs';
 import { startStack } from './stack.mjs';
@@ -64,6 +64,7 @@ async function apiPost(ctx, url, data) {
 
 describe('Dimini in Chromium', () => {
   before(async () => {
+    rmSync(SHOTS, { recursive: true, force: true }); // screenshots of this run only
     mkdirSync(SHOTS, { recursive: true });
     stack = await startStack({ log: (line) => console.log(`  [stack] ${line}`) });
     browser = await launchChromium();

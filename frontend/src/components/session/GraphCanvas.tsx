@@ -23,6 +23,7 @@ interface SimNode extends SimulationNodeDatum {
 type SimLink = SimulationLinkDatum<SimNode> & { value: number };
 
 const HEIGHT = 460;
+const LABEL_SPACE = 16;
 
 /**
  * Force-directed layout on a canvas (cheaper than SVG for many nodes). Positions survive updates:
@@ -79,7 +80,8 @@ export default function GraphCanvas({ graph }: { graph: GraphState }) {
       context.textAlign = 'center';
       for (const node of nodes) {
         const x = Math.max(node.radius, Math.min(width - node.radius, node.x ?? 0));
-        const y = Math.max(node.radius, Math.min(HEIGHT - node.radius, node.y ?? 0));
+        // Keep room below each node for its label.
+        const y = Math.max(node.radius, Math.min(HEIGHT - node.radius - LABEL_SPACE, node.y ?? 0));
         node.x = x;
         node.y = y;
         context.fillStyle = nodeColour(node.type);
