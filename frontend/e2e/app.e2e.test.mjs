@@ -248,6 +248,36 @@ describe('Dimini in Chromium', () => {
     assert.equal(await page.evaluate(() => window.__dimini_no_reload), true, 'the page was not reloaded');
   });
 
+  it('shows notes and concerns saved through the tool-call relay live in the open page', async (t) => {
+    if (!needs(t, 'sessionId')) return;
+    // The same endpoint the page's EVI client relays tool calls to.
+    const note = await apiPost(context, `/api/sessions/${state.sessionId}/tool-calls`, {
+      toolCallId: `e2e-note-${unique}`,
+      name: 'save_session_note',
+      parameters: { content: 'Patient links poor sleep to deadlines', category: 'observation', importance: 'high' },
+    });
+    assert.equal(note.status(), 200);
+    assert.equal((await note.json()).isError, false);
+    const concern = await apiPost(context, `/api/sessions/${state.sessionId}/tool-calls`, {
+      toolCallId: `e2e-concern-${unique}`,
+      name: 'flag_concern',
+      parameters: { concern_type: 'emotional_distress', severity: 'high', description: 'Persistent anger at work' },
+    });
+    assert.equal((await concern.json()).isError, false);
+    const invalid = await apiPost(context, `/api/sessions/${state.sessionId}/tool-calls`, {
+      toolCallId: `e2e-bad-${unique}`,
+      name: 'flag_concern',
+      parameters: { severity: 'apocalyptic' },
+    });
+    assert.equal((await invalid.json()).isError, true, 'invalid parameters give a tool error, not a 5xx');
+
+    const panel = page.locator('section', { has: page.getByRole('heading', { name: 'Notes, progress and concerns' }) });
+    await panel.getByText('Patient links poor sleep to deadlines').waitFor();
+    await panel.getByText('Persistent anger at work', { exact: false }).waitFor();
+    assert.equal(await page.evaluate(() => window.__dimini_no_reload), true, 'the page was not reloaded');
+    await screenshot(page, 'tool-records');
+  });
+
   it('ends the session after confirmation and shows the summary (needs the backend summary)', async (t) => {
     if (!needs(t, 'sessionId')) return;
     await page.getByRole('button', { name: 'End session' }).click();

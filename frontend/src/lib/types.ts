@@ -113,6 +113,14 @@ export interface SessionNote {
   createdAt?: string;
 }
 
+export interface SessionProgress {
+  id: string;
+  progressType: string;
+  description: string;
+  evidence?: string | null;
+  createdAt?: string;
+}
+
 export interface SessionConcern {
   id: string;
   concernType: string;

@@ -83,7 +83,7 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
         </div>
         <div className="stack">
           {isActive && <VoicePanel voice={voice} />}
-          <NotesPanel sessionId={session.id} refreshKey={notesVersion + (live.lastUpdateAt ?? 0)} />
+          <NotesPanel sessionId={session.id} refreshKey={`${notesVersion}-${live.recordsChangedAt ?? 0}`} />
         </div>
       </div>
     </section>

@@ -1,10 +1,11 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, ApiError } from '../api';
-import type { HumeToken, ToolResult } from '../types';
+import { api } from '../api';
+import type { HumeToken } from '../types';
 import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
-import { EviClient, type EmotionScore, type EviStatus, type EviToolCall, type ToolRelayResult } from './eviClient';
+import { EviClient, type EmotionScore, type EviStatus } from './eviClient';
+import { relayToolCallToBackend } from './toolRelay';
 
 export interface Utterance {
   speaker: 'patient' | 'assistant';
@@ -28,18 +29,6 @@ interface UseEviVoiceOptions {
   sessionId: string;
   patientContext: string;
   onToolResult?: (name: string) => void;
-}
-
-async function relayToolCall(sessionId: string, call: EviToolCall): Promise<ToolRelayResult> {
-  try {
-    const result = await api<ToolResult>(`/api/sessions/${sessionId}/tool-calls`, {
-      method: 'POST',
-      body: { toolCallId: call.toolCallId, name: call.name, parameters: call.parameters },
-    });
-    return result.isError ? { ok: false, error: result.content, content: result.content } : { ok: true, content: result.content };
-  } catch (error) {
-    return { ok: false, error: error instanceof ApiError ? error.message : 'Could not reach the server' };
-  }
 }
 
 /** React wrapper around EviClient plus microphone and speaker, for the live session page. */
@@ -78,7 +67,7 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
         const token = await api<HumeToken>('/api/hume/token');
         return { accessToken: token.accessToken, configId: token.configId };
       },
-      relayToolCall: (call) => relayToolCall(sessionId, call),
+      relayToolCall: (call) => relayToolCallToBackend(sessionId, call),
     });
     const player = new AudioPlayer();
     clientRef.current = client;

@@ -19,7 +19,12 @@ export interface LiveGraph {
   processing: ProcessingUpdate | null;
   pushedStatus: SessionStatus | null;
   lastUpdateAt: number | null;
+  /** Changes whenever the voice agent's tools saved a note, progress or concern. */
+  recordsChangedAt: number | null;
 }
+
+// The backend announces records saved by the voice agent's tools with these events.
+const RECORD_EVENTS = ['note_added', 'progress_marked', 'concern_flagged'] as const;
 
 /**
  * The session's graph: loaded once over REST, then kept current by Socket.IO room events. The
@@ -31,6 +36,7 @@ export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
   const [processing, setProcessing] = useState<ProcessingUpdate | null>(null);
   const [pushedStatus, setPushedStatus] = useState<SessionStatus | null>(null);
   const [lastUpdateAt, setLastUpdateAt] = useState<number | null>(null);
+  const [recordsChangedAt, setRecordsChangedAt] = useState<number | null>(null);
 
   useEffect(() => {
     if (!enabled) return;
@@ -61,6 +67,7 @@ export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
       });
       socket.on('metrics_updated', (update: { nodes?: unknown }) => setGraph((current) => applyMetrics(current, update)));
       socket.on('processing_update', (update: ProcessingUpdate) => setProcessing(update));
+      for (const event of RECORD_EVENTS) socket.on(event, () => setRecordsChangedAt(Date.now()));
       socket.on('session_update', (update: { status?: SessionStatus }) => {
         if (update.status) setPushedStatus(update.status);
       });
@@ -76,5 +83,5 @@ export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
     };
   }, [sessionId, enabled]);
 
-  return { graph, connection, processing, pushedStatus, lastUpdateAt };
+  return { graph, connection, processing, pushedStatus, lastUpdateAt, recordsChangedAt };
 }
