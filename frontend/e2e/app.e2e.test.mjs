@@ -206,6 +206,21 @@ describe('Dimini in Chromium', () => {
     await alert.getByRole('button', { name: 'Retry' }).waitFor();
     assert.equal(await page.getByTestId('voice-status').textContent(), 'Voice error');
     await screenshot(page, 'voice-error-retry');
+
+    // A browser where the microphone permission is refused explains that, with Retry.
+    const deniedBrowser = await launchChromium({ grantMicrophone: false });
+    try {
+      const denied = await deniedBrowser.newContext({ baseURL: stack.baseUrl });
+      await denied.addCookies(await context.cookies(stack.baseUrl));
+      const deniedPage = await denied.newPage();
+      await deniedPage.goto(state.sessionPath);
+      await deniedPage.getByRole('button', { name: 'Start voice' }).click();
+      await deniedPage.getByText('Microphone access was blocked').waitFor({ timeout: 15_000 });
+      await deniedPage.getByRole('button', { name: 'Retry' }).waitFor();
+      await screenshot(deniedPage, 'microphone-denied');
+    } finally {
+      await deniedBrowser.close();
+    }
   });
 
   it('shows transcript text as graph nodes in the open page without a reload (needs the backend graph pipeline)', async (t) => {

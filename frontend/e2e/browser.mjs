@@ -13,11 +13,12 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  // A fake microphone that is granted without a prompt, so the voice controls can be exercised.
-  '--use-fake-ui-for-media-stream',
+  // A fake microphone, so the voice controls can be exercised without hardware.
   '--use-fake-device-for-media-stream',
 ];
 
-export function launchChromium() {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+/** `grantMicrophone: false` leaves the permission prompt unanswered, which headless Chromium denies. */
+export function launchChromium({ grantMicrophone = true } = {}) {
+  const args = grantMicrophone ? [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream'] : CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
 }
