@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, patients, sessions, system
+from app.api.routes import auth, hume, patients, sessions, system, webhooks
 from app.core.config import Settings
 from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
@@ -23,6 +23,7 @@ from app.realtime.pg_manager import PostgresPubSubManager
 from app.realtime.server import SOCKETIO_PATH, create_socket_server, register_handlers
 from app.services.background import BackgroundRunner
 from app.services.graph.pipeline import GraphPipeline
+from app.services.hume import HumeGateway
 
 logger = logging.getLogger("app")
 
@@ -48,8 +49,10 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         app.state.database_probe = DatabaseProbe(engine)
         app.state.session_factory = session_factory
         app.state.runner = runner
-        app.state.pipeline = GraphPipeline(runner)
-        app.state.broadcaster = SocketBroadcaster(sio)
+        app.state.hume = HumeGateway(settings)
+        broadcaster = SocketBroadcaster(sio)
+        app.state.broadcaster = broadcaster
+        app.state.pipeline = GraphPipeline(runner, session_factory, broadcaster, settings)
         register_handlers(sio, settings, session_factory)
         await manager.start()
         logger.info("backend started", extra={"version": __version__})
@@ -80,7 +83,15 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     )
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
-    for router in (system.router, auth.router, patients.router, sessions.router):
+    routers = (
+        system.router,
+        auth.router,
+        patients.router,
+        sessions.router,
+        hume.router,
+        webhooks.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app, sio
 

@@ -24,7 +24,6 @@ from app.models import SessionConcern, SessionNote, SessionProgress, TherapySess
 from app.models.enums import (
     ConcernType,
     Importance,
-    NodeType,
     NoteCategory,
     ProgressType,
     SessionStatus,
@@ -111,7 +110,7 @@ async def _save_note(context: ToolContext, session: TherapySession, p: SaveSessi
                 "importance": p.importance.value,
             },
         )
-        context.pipeline.submit_entity(session.id, p.content, NodeType.topic, p.category.value)
+        context.pipeline.submit_text(session.id, p.content)
 
     return Outcome(f"Note saved ({p.category.value}, {p.importance.value}).", after_commit=after)
 
@@ -166,9 +165,7 @@ async def _flag_concern(context: ToolContext, session: TherapySession, p: FlagCo
                 "description": p.description,
             },
         )
-        context.pipeline.submit_entity(
-            session.id, p.description, NodeType.emotion, p.concern_type.value
-        )
+        context.pipeline.submit_text(session.id, p.description)
 
     return Outcome(
         f"Concern flagged ({p.concern_type.value}, {p.severity.value}); the therapist "

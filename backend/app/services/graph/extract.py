@@ -1,0 +1,161 @@
+"""Entity extraction: transcript text -> TOPIC and EMOTION entities.
+
+`OfflineExtractor` needs no network and no model: emotions come from a shipped lexicon, topics are
+keyphrases (runs of content words between stopwords and punctuation, RAKE-style). `OpenAIExtractor`
+asks the chat model for the same shape and is used when OPENAI_API_KEY is set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Protocol
+
+from openai import AsyncOpenAI
+from pydantic import BaseModel, Field, ValidationError
+
+from app.models.enums import NodeType
+
+MAX_ENTITIES_PER_TEXT = 12
+MAX_LABEL_LENGTH = 60
+
+_WORD = re.compile(r"[a-z][a-z'\-]*")
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]\"\n]+")
+
+
+@dataclass(frozen=True)
+class Entity:
+    key: str
+    type: NodeType
+    label: str
+    context: str
+
+
+class Extractor(Protocol):
+    async def extract(self, text: str) -> list[Entity]: ...
+
+
+def entity_key(node_type: NodeType, label: str) -> str:
+    """Stable per-session identity: the same concept mentioned again is the same node."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:150]
+    return f"{node_type.value}:{slug}"
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    text = resources.files(__package__).joinpath("stopwords.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line and line[0] != "#")
+
+
+@lru_cache(maxsize=1)
+def emotion_lexicon() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("emotion_lexicon.json").read_text("utf-8")
+    raw: dict[str, str] = json.loads(text)
+    return {word: label for word, label in raw.items() if not word.startswith("_")}
+
+
+def _sentences(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"(?<=[.!?])\s+|\n+", text) if part.strip()]
+
+
+class OfflineExtractor:
+    async def extract(self, text: str) -> list[Entity]:
+        return extract_offline(text)
+
+
+def extract_offline(text: str) -> list[Entity]:
+    lexicon = emotion_lexicon()
+    stop = stopwords()
+    found: dict[str, Entity] = {}
+    for sentence in _sentences(text):
+        context = sentence[:500]
+        for clause in _CLAUSE_BREAK.split(sentence.lower()):
+            phrase: list[str] = []
+            for word in [*_WORD.findall(clause), ""]:  # "" flushes the last phrase
+                word = word.strip("'-")
+                if word in lexicon:
+                    entity = Entity(
+                        entity_key(NodeType.emotion, lexicon[word]),
+                        NodeType.emotion,
+                        lexicon[word],
+                        context,
+                    )
+                    found.setdefault(entity.key, entity)
+                if not word or word in stop or word in lexicon or len(word) < 3:
+                    _add_topic(found, phrase, context)
+                    phrase = []
+                else:
+                    phrase.append(_singular(word))
+    return list(found.values())[:MAX_ENTITIES_PER_TEXT]
+
+
+def _add_topic(found: dict[str, Entity], phrase: list[str], context: str) -> None:
+    if not phrase:
+        return
+    label = " ".join(phrase[-3:])[:MAX_LABEL_LENGTH]  # the head of a long run carries meaning
+    entity = Entity(entity_key(NodeType.topic, label), NodeType.topic, label, context)
+    found.setdefault(entity.key, entity)
+
+
+# -- OpenAI --------------------------------------------------------------------------------------
+
+EXTRACTION_PROMPT = """You extract a knowledge graph from a therapy-session transcript excerpt.
+Return JSON: {"entities": [{"type": "topic"|"emotion", "label": str, "context": str}]}.
+- topic: a concrete subject the patient talks about (e.g. "work deadlines", "sleep").
+- emotion: a feeling the patient expresses (e.g. "anxiety", "exhaustion").
+Labels are short (1-3 words, lower case). context is the sentence that mentions it.
+At most 12 entities. No entities when nothing qualifies."""
+
+
+class _ExtractedEntity(BaseModel):
+    type: NodeType
+    label: str = Field(min_length=1, max_length=MAX_LABEL_LENGTH)
+    context: str = Field(default="", max_length=2000)
+
+
+class _Extraction(BaseModel):
+    entities: list[_ExtractedEntity] = Field(default_factory=list)
+
+
+class LlmOutputError(Exception):
+    """The model answered, but not with what was asked for."""
+
+
+class OpenAIExtractor:
+    def __init__(self, client: AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._model = model
+
+    async def extract(self, text: str) -> list[Entity]:
+        completion = await self._client.chat.completions.create(
+            model=self._model,
+            messages=[
+                {"role": "system", "content": EXTRACTION_PROMPT},
+                {"role": "user", "content": text},
+            ],
+            response_format={"type": "json_object"},
+        )
+        content = completion.choices[0].message.content or "{}"
+        try:
+            extraction = _Extraction.model_validate_json(content)
+        except ValidationError as error:
+            raise LlmOutputError(
+                f"unexpected extraction output: {error.error_count()} errors"
+            ) from None
+        entities: dict[str, Entity] = {}
+        for item in extraction.entities[:MAX_ENTITIES_PER_TEXT]:
+            label = item.label.strip().lower()
+            key = entity_key(item.type, label)
+            entities.setdefault(key, Entity(key, item.type, label, item.context or text[:500]))
+        return list(entities.values())
