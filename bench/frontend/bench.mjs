@@ -104,6 +104,8 @@ async function lighthouseScores(baseUrl, cookie) {
           config,
         );
         const lhr = result?.lhr;
+        mkdirSync(RESULTS, { recursive: true });
+        writeFileSync(path.join(RESULTS, `lighthouse-${route === '/' ? 'landing' : route.slice(1)}-${preset}.json`), JSON.stringify(lhr));
         const audit = (id) => lhr?.audits[id]?.displayValue ?? '';
         rows.push({
           route,
