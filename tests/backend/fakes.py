@@ -87,6 +87,7 @@ def openai_app(upstream: Upstream) -> Starlette:
         if failure is not None:
             return failure
         system = body["messages"][0]["content"]
+        content: dict[str, Any]
         if "knowledge graph" in system:
             content = {
                 "entities": [

@@ -79,7 +79,7 @@ async def api_client(
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.05
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 15.0, interval: float = 0.05
 ) -> T:
     """Polls `probe` until it returns a truthy value (returned) or `within` seconds pass."""
     deadline = time.monotonic() + within
