@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("kopf").setLevel(logging.WARNING)
     operator.CONFIG["resync"] = args.resync_seconds
+    operator.CONFIG["concurrency"] = args.concurrency
     if args.metrics_port:
         start_metrics_server(args.metrics_port, args.bind)
     liveness = f"http://{args.bind}:{args.liveness_port}/healthz" if args.liveness_port else None
@@ -114,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             type=float,
             default=300.0,
             help="safety timer: reconcile every stack at least this often",
+        )
+        p.add_argument(
+            "--concurrency",
+            type=int,
+            default=8,
+            help="stacks reconciled in parallel at most (default 8)",
         )
         p.add_argument("--verbose", "-v", action="store_true")
     sub.add_parser("crd", help="print the CustomResourceDefinition YAML")

@@ -8,8 +8,8 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
-from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
@@ -32,12 +32,35 @@ CHILD_KINDS: tuple[tuple[str, str], ...] = (
     ("policy/v1", "PodDisruptionBudget"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
 )
+PLURALS = {
+    "Secret": "secrets",
+    "ServiceAccount": "serviceaccounts",
+    "Service": "services",
+    "StatefulSet": "statefulsets",
+    "Deployment": "deployments",
+    "Job": "jobs",
+    "Ingress": "ingresses",
+    "NetworkPolicy": "networkpolicies",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+    "Event": "events",
+}
+_GENERIC: dict[tuple[str, str], Any] = {}
 
 
 def _res(api_version: str, kind: str) -> Any:
+    """A lightkube resource class for the kind.
+
+    Generic (dict-backed) resources rather than lightkube's typed models: objects stay plain JSON,
+    which is several times cheaper than converting every listed object to dataclasses and back.
+    """
     if kind == crd.KIND:
         return DiminiStack
-    return resource_registry.load(api_version, kind)
+    key = (api_version, kind)
+    if key not in _GENERIC:
+        group, _, version = api_version.rpartition("/")
+        _GENERIC[key] = create_namespaced_resource(group, version, kind, PLURALS[kind])
+    return _GENERIC[key]
 
 
 def _to_dict(obj: Any) -> dict[str, Any]:
@@ -53,7 +76,7 @@ class Kube:
     """Every call is counted in dimini_operator_api_calls_total{verb,kind}."""
 
     def __init__(self, client: AsyncClient | None = None) -> None:
-        self.client = client or AsyncClient(field_manager=FIELD_MANAGER)
+        self.client = client or AsyncClient(field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30))
         self.instance = socket.gethostname() + f"-{os.getpid()}"
 
     def _count(self, verb: str, kind: str) -> None:
@@ -80,7 +103,7 @@ class Kube:
     ) -> list[dict[str, Any]]:
         self._count("list", kind)
         try:
-            return [
+            items = [
                 _to_dict(o)
                 async for o in self.client.list(
                     _res(api_version, kind), namespace=namespace, labels=dict(labels.items())
@@ -89,6 +112,11 @@ class Kube:
         except ApiError as exc:
             self._error("list", kind, exc)
             raise
+        # Items of a List carry no apiVersion/kind; put them back so they compare with manifests.
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
 
     async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply under the one field manager, taking over conflicting fields."""
@@ -143,7 +171,7 @@ class Kube:
         res = _res(manifest["apiVersion"], kind)
         self._count("create", kind)
         try:
-            obj = await self.client.create(res.from_dict(manifest), field_manager=FIELD_MANAGER)
+            obj = await self.client.create(res(manifest), field_manager=FIELD_MANAGER)
         except ApiError as exc:
             self._error("create", kind, exc)
             raise

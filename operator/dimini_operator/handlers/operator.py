@@ -22,7 +22,7 @@ from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAG
 log = logging.getLogger("dimini_operator")
 
 # Set by __main__ before kopf starts.
-CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05}
+CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05, "concurrency": 8}
 STATE: dict[str, Any] = {}
 
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
@@ -56,7 +56,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     async def run(namespace: str, name: str) -> Any:
         return await reconcile(kube, namespace, name)
 
-    STATE["workers"] = Workers(run, resync=CONFIG["resync"], debounce=CONFIG["debounce"])
+    STATE["workers"] = Workers(
+        run, resync=CONFIG["resync"], debounce=CONFIG["debounce"], concurrency=CONFIG["concurrency"]
+    )
 
 
 @kopf.on.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import logging
@@ -30,6 +31,7 @@ from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
 log = logging.getLogger("dimini_operator.reconcile")
 
 API_VERSION = {kind: api for api, kind in CHILD_KINDS}
+FIRST_WAVE = frozenset({"Secret", "ServiceAccount", "Service", "NetworkPolicy"})
 STACK_API = f"{crd.GROUP}/{crd.VERSION}"
 
 
@@ -55,9 +57,15 @@ def _now() -> str:
 
 async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
     selector = {LABEL_INSTANCE: stack.name, LABEL_MANAGED_BY: MANAGED_BY}
+    lists = await asyncio.gather(
+        *(
+            kube.list(api_version, kind, stack.namespace, selector)
+            for api_version, kind in CHILD_KINDS
+        )
+    )
     children: dict[Key, dict[str, Any]] = {}
-    for api_version, kind in CHILD_KINDS:
-        for obj in await kube.list(api_version, kind, stack.namespace, selector):
+    for (_, kind), objs in zip(CHILD_KINDS, lists, strict=True):
+        for obj in objs:
             owners = obj.get("metadata", {}).get("ownerReferences") or []
             # Leftovers of a deleted stack with the same name are adopted, but a child owned by
             # another live object is not ours to judge.
@@ -172,17 +180,32 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     writes = 0
     apply_errors: list[str] = []
     if not paused:
-        for manifest in plan.apply:
-            key = (manifest["kind"], manifest["metadata"]["name"])
-            try:
-                obj, n = await ensure(kube, manifest, children.get(key))
-                writes += n
-                children[key] = obj
-            except ApiError as exc:
-                apply_errors.append(f"{key[0]} {key[1]}: {exc.status.message}")
-                log.warning(
-                    "apply of %s %s/%s failed: %s", key[0], namespace, key[1], exc.status.message
-                )
+        # Two waves: what pods refer to (Secrets, ServiceAccounts, Services) first, so no pod is
+        # ever refused for a missing ServiceAccount; within a wave, in parallel.
+        first = [m for m in plan.apply if m["kind"] in FIRST_WAVE]
+        second = [m for m in plan.apply if m["kind"] not in FIRST_WAVE]
+        for wave in (first, second):
+            results = await asyncio.gather(
+                *(ensure(kube, m, children.get((m["kind"], m["metadata"]["name"]))) for m in wave),
+                return_exceptions=True,
+            )
+            for manifest, outcome in zip(wave, results, strict=True):
+                key = (manifest["kind"], manifest["metadata"]["name"])
+                if isinstance(outcome, ApiError):
+                    apply_errors.append(f"{key[0]} {key[1]}: {outcome.status.message}")
+                    log.warning(
+                        "apply of %s %s/%s failed: %s",
+                        key[0],
+                        namespace,
+                        key[1],
+                        outcome.status.message,
+                    )
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                else:
+                    obj, n = outcome
+                    writes += n
+                    children[key] = obj
         for manifest in plan.create_only:
             key = (manifest["kind"], manifest["metadata"]["name"])
             if key in children:

@@ -20,8 +20,16 @@ ReconcileFn = Callable[[str, str], Awaitable[Result]]
 
 
 class Worker:
-    def __init__(self, key: StackKey, fn: ReconcileFn, resync: float, debounce: float) -> None:
+    def __init__(
+        self,
+        key: StackKey,
+        fn: ReconcileFn,
+        resync: float,
+        debounce: float,
+        limit: asyncio.Semaphore,
+    ) -> None:
         self.key = key
+        self.limit = limit
         self.fn = fn
         self.resync = resync
         self.debounce = debounce
@@ -44,7 +52,8 @@ class Worker:
             await asyncio.sleep(self.debounce)
             self.wakeup.clear()
             try:
-                result = await self.fn(*self.key)
+                async with self.limit:
+                    result = await self.fn(*self.key)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -74,8 +83,16 @@ class Worker:
 class Workers:
     """Registry of per-stack workers plus an index of referenced Secrets → stacks."""
 
-    def __init__(self, fn: ReconcileFn, resync: float = 300.0, debounce: float = 0.05) -> None:
+    def __init__(
+        self,
+        fn: ReconcileFn,
+        resync: float = 300.0,
+        debounce: float = 0.05,
+        concurrency: int = 8,
+    ) -> None:
         self.fn = fn
+        # Bounded parallelism across stacks: many stacks at once must not flood the API server.
+        self.limit = asyncio.Semaphore(concurrency)
         self.resync = resync
         self.debounce = debounce
         self.workers: dict[StackKey, Worker] = {}
@@ -90,7 +107,7 @@ class Workers:
         if worker is None:
             if not create:
                 return
-            worker = Worker(key, self.fn, self.resync, self.debounce)
+            worker = Worker(key, self.fn, self.resync, self.debounce, self.limit)
             worker.on_result = self._record
             self.workers[key] = worker
             STACKS.set(len(self.workers))
