@@ -121,3 +121,79 @@ async def test_fan_out_resumes_after_postgres_restarts(
     finally:
         await emitter.close()
         await recorder.disconnect()
+
+
+async def test_transcript_events_arrive_in_pipeline_order(
+    backends: tuple[BackendProcess, BackendProcess],
+) -> None:
+    first, second = backends
+    owner, session_id = await _owner_with_session(first.url)
+    recorder = await _joined(first.url, owner.token, session_id)
+    try:
+        async with httpx.AsyncClient(base_url=second.url) as client:
+            response = await client.post(
+                f"/api/sessions/{session_id}/transcript",
+                json={"text": "I'm stressed about work and I can't sleep."},
+                headers=owner.headers,
+            )
+            assert response.status_code == 202
+        metrics = await recorder.wait_for_event("metrics_updated", within=30)
+        names = [name for name, _ in recorder.events]
+        assert names.index("processing_update") < names.index("graph_batch_update")
+        assert names.index("graph_batch_update") < names.index("metrics_updated")
+        statuses = [data["status"] for data in recorder.received("processing_update")]
+        assert statuses[:4] == ["extracting", "embedding", "linking", "done"]
+        batch = recorder.received("graph_batch_update")[0]
+        assert {node["type"] for node in batch["nodes"]} == {"topic", "emotion"}
+        assert batch["edges"]
+        assert {node["id"] for node in metrics["nodes"]} == {node["id"] for node in batch["nodes"]}
+    finally:
+        await recorder.disconnect()
+
+
+async def test_each_tool_writes_and_broadcasts(
+    backends: tuple[BackendProcess, BackendProcess],
+) -> None:
+    first, second = backends
+    owner, session_id = await _owner_with_session(first.url)
+    recorder = await _joined(first.url, owner.token, session_id)
+    calls = {
+        "save_session_note": (
+            {"content": "Sleep and mood", "category": "observation"},
+            "note_added",
+            "notes",
+        ),
+        "mark_progress": (
+            {"progress_type": "insight_gained", "description": "Named a trigger"},
+            "progress_marked",
+            "progress",
+        ),
+        "flag_concern": (
+            {"concern_type": "risk_behavior", "severity": "high", "description": "Skipping meals"},
+            "concern_flagged",
+            "concerns",
+        ),
+    }
+    try:
+        async with httpx.AsyncClient(base_url=second.url) as client:
+            for name, (parameters, event, records) in calls.items():
+                response = await client.post(
+                    f"/api/sessions/{session_id}/tool-calls",
+                    json={
+                        "toolCallId": f"{name}-{session_id}",
+                        "name": name,
+                        "parameters": parameters,
+                    },
+                    headers=owner.headers,
+                )
+                assert response.json()["isError"] is False
+                broadcast = await recorder.wait_for_event(event)
+                assert broadcast["sessionId"] == session_id
+                listing = await client.get(
+                    f"/api/sessions/{session_id}/{records}", headers=owner.headers
+                )
+                assert listing.json()["total"] == 1
+        # Notes and concerns also join the graph.
+        await recorder.wait_for_event("graph_batch_update", within=30)
+    finally:
+        await recorder.disconnect()
