@@ -172,6 +172,22 @@ describe('Dimini in Chromium', () => {
     await page.getByText('Added Grace Hopper.').waitFor();
     await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
 
+    // Edit keeps the patient and shows server-side conflicts (email unique per therapist) on the field.
+    await page.getByRole('button', { name: 'Edit Grace Hopper' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit patient' });
+    assert.equal(await edit.getByLabel('Age').inputValue(), '41');
+    await edit.getByLabel('Occupation').fill('Rear admiral');
+    await edit.getByRole('button', { name: 'Save patient' }).click();
+    await page.getByText('Updated Grace Hopper.').waitFor();
+    await page.getByRole('button', { name: 'Add patient' }).click();
+    const duplicate = page.getByRole('dialog', { name: 'Add patient' });
+    await duplicate.getByLabel('Name').fill('Grace Twin');
+    await duplicate.getByLabel('Email').fill(`grace-${unique}@example.com`);
+    await duplicate.getByRole('button', { name: 'Save patient' }).click();
+    await duplicate.getByText('Another of your patients already uses this email.').waitFor();
+    await screenshot(page, 'patient-duplicate-email');
+    await duplicate.getByRole('button', { name: 'Cancel' }).click();
+
     // Search narrows the list (server-side search over name/email/phone).
     await page.getByLabel('Search patients').fill('nobody-matches-this');
     await page.getByText('No patients match your search.').waitFor();

@@ -75,6 +75,11 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
     client.on('status', (event) => {
       setStatus(event.status);
       setStatusMessage(event.message ?? null);
+      // Once EVI has given up, stop listening: the microphone indicator must not stay on.
+      if (event.status === 'error') {
+        micRef.current?.stop();
+        micRef.current = null;
+      }
     });
     client.on('audioOutput', ({ data }) => player.enqueue(data));
     client.on('userInterruption', () => player.stop());
