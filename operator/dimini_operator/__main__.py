@@ -30,6 +30,7 @@ def _run(args: argparse.Namespace) -> int:
         logging.getLogger("kopf").setLevel(logging.WARNING)
     operator.CONFIG["resync"] = args.resync_seconds
     operator.CONFIG["concurrency"] = args.concurrency
+    operator.CONFIG["namespaces"] = list(args.namespace or [])
     if args.metrics_port:
         start_metrics_server(args.metrics_port, args.bind)
     liveness = f"http://{args.bind}:{args.liveness_port}/healthz" if args.liveness_port else None

@@ -217,5 +217,17 @@ class Kube:
             }
         )
 
+    async def resource_installed(self, namespace: str | None) -> bool:
+        """Whether the API server serves DiminiStacks (the CRD is installed)."""
+        self._count("list", crd.KIND)
+        try:
+            async for _ in self.client.list(DiminiStack, namespace=namespace, chunk_size=1):
+                break
+        except httpx2.HTTPStatusError as exc:  # ApiError, or a plain 404 for an unknown group
+            if exc.response is not None and exc.response.status_code == 404:
+                return False
+            raise
+        return True
+
     async def close(self) -> None:
         await self.client.close()

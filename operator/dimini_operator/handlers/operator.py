@@ -22,7 +22,7 @@ from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAG
 log = logging.getLogger("dimini_operator")
 
 # Set by __main__ before kopf starts.
-CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05, "concurrency": 8}
+CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05, "concurrency": 8, "namespaces": []}
 STATE: dict[str, Any] = {}
 
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
@@ -52,6 +52,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     kube = Kube()
     STATE["kube"] = kube
+    # kopf resolves the watched resources once, after the startup handlers: wait here for the CRD
+    # rather than start without it and never notice it being installed.
+    namespaces = CONFIG.get("namespaces") or [None]
+    if not await kube.resource_installed(namespaces[0]):
+        await kube.close()
+        raise kopf.TemporaryError(
+            f"CRD {crd.CRD_NAME} is not installed (kubectl apply --server-side -f "
+            "manifests/crds/); retrying",
+            delay=5,
+        )
 
     async def run(namespace: str, name: str) -> Any:
         return await reconcile(kube, namespace, name)
