@@ -82,6 +82,9 @@ def test_sample_becomes_ready_with_every_child(stack_ns: StackNs, operator: Oper
         assert conds[t]["lastTransitionTime"]
     assert conds["Degraded"]["status"] == "False"
     assert stack["status"]["url"] == "http://dimini.localhost"
+    # kopf keeps no state on the object: no finalizers, no kopf annotations.
+    assert not stack["metadata"].get("finalizers")
+    assert not [a for a in stack["metadata"].get("annotations") or {} if "kopf" in a]
 
     for kind, name, owned in CHILDREN:
         obj = k.get(kind, name)
@@ -158,6 +161,8 @@ def test_generated_credentials_never_change(stack_ns: StackNs, operator: Operato
     operator.restart()
     wait_for("reconcile after restart", lambda: operator.reconciles() >= 1, 20)
     assert credentials(k) == before
+    # Level-triggered: a restarted operator finds the stack converged and writes nothing.
+    assert operator.writes() == 0
     k.patch("diministack", STACK, {"spec": {"config": {"logLevel": "DEBUG"}}})
     wait_for("spec change rolled out", lambda: stack_ready(k), 60)
 
