@@ -362,6 +362,8 @@ describe('Dimini in Chromium', () => {
   it('logging out clears access everywhere, including a copy of the old cookie', async () => {
     const oldCookies = await context.cookies(stack.baseUrl);
     await page.goto('/dashboard');
+    // The finished session is listed with its patient's name among recent sessions.
+    await page.getByRole('cell', { name: 'Grace Hopper' }).first().waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/login');
     await page.goto(state.patientPath ?? '/patients');

@@ -2,12 +2,14 @@
 
 import Link from 'next/link';
 import { useApiResource } from '@/lib/useApiResource';
+import { usePatientNames } from '@/lib/usePatientNames';
 import type { Page, Patient, TherapySession } from '@/lib/types';
 import { useCurrentUser } from './AppShell';
 import { SessionList } from './SessionList';
 
 export function DashboardView() {
   const user = useCurrentUser();
+  const patientNames = usePatientNames();
   const patients = useApiResource<Page<Patient>>('/api/patients?pageSize=1');
   const active = useApiResource<Page<TherapySession>>('/api/sessions?status=active&pageSize=10');
   const recent = useApiResource<Page<TherapySession>>('/api/sessions?pageSize=5');
@@ -30,11 +32,11 @@ export function DashboardView() {
       {active.data && active.data.items.length > 0 && (
         <>
           <h2>In progress</h2>
-          <SessionList sessions={active.data.items} showPatient />
+          <SessionList sessions={active.data.items} patientNames={patientNames} />
         </>
       )}
       <h2>Recent sessions</h2>
-      {recent.data ? <SessionList sessions={recent.data.items} showPatient /> : <p aria-busy="true">Loading…</p>}
+      {recent.data ? <SessionList sessions={recent.data.items} patientNames={patientNames} /> : <p aria-busy="true">Loading…</p>}
     </section>
   );
 }

@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import Link from 'next/link';
 import { useApiResource } from '@/lib/useApiResource';
+import { usePatientNames } from '@/lib/usePatientNames';
 import { useDebouncedValue } from '@/lib/useDebouncedValue';
 import type { Page, Patient, TherapySession } from '@/lib/types';
 import { StartSessionButton } from './StartSessionButton';
@@ -10,6 +11,7 @@ import { SessionList } from './SessionList';
 
 export function QuickStart() {
   const [search, setSearch] = useState('');
+  const patientNames = usePatientNames();
   const query = useDebouncedValue(search.trim());
   const params = new URLSearchParams({ pageSize: '10' });
   if (query) params.set('search', query);
@@ -22,7 +24,7 @@ export function QuickStart() {
       {active.data && active.data.items.length > 0 && (
         <>
           <h2>Resume an active session</h2>
-          <SessionList sessions={active.data.items} showPatient />
+          <SessionList sessions={active.data.items} patientNames={patientNames} />
         </>
       )}
       <h2>Start a new session</h2>

@@ -3,7 +3,14 @@ import type { TherapySession } from '@/lib/types';
 import { formatDateTime, humanise } from '@/lib/format';
 import { sessionPath } from '@/lib/sessions';
 
-export function SessionList({ sessions, showPatient = false }: { sessions: TherapySession[]; showPatient?: boolean }) {
+interface SessionListProps {
+  sessions: TherapySession[];
+  /** When given, a Patient column shows each session's patient by name. */
+  patientNames?: Map<string, string>;
+}
+
+export function SessionList({ sessions, patientNames }: SessionListProps) {
+  const showPatient = patientNames !== undefined;
   if (sessions.length === 0) return <p className="muted">No sessions yet.</p>;
   return (
     <table>
@@ -21,7 +28,7 @@ export function SessionList({ sessions, showPatient = false }: { sessions: Thera
       <tbody>
         {sessions.map((session) => (
           <tr key={session.id}>
-            {showPatient && <td>{session.patientName ?? 'Patient'}</td>}
+            {showPatient && <td>{patientNames.get(session.patientId) ?? 'Patient'}</td>}
             <td>{formatDateTime(session.startedAt)}</td>
             <td>{formatDateTime(session.endedAt)}</td>
             <td>

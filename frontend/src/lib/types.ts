@@ -58,7 +58,6 @@ export interface TherapySession {
   id: string;
   patientId: string;
   therapistId?: string;
-  patientName?: string | null;
   status: SessionStatus;
   startedAt: string;
   endedAt?: string | null;

@@ -1,6 +1,6 @@
 'use client';
 
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import Link from 'next/link';
 import { useApiResource } from '@/lib/useApiResource';
 import { useLiveGraph } from '@/lib/graph/useLiveGraph';
@@ -34,16 +34,20 @@ export function LiveSessionView({ patientId, sessionId }: { patientId: string; s
 function SessionWorkspace({ initialSession, patient }: { initialSession: TherapySession; patient: Patient }) {
   const [session, setSession] = useState(initialSession);
   const [notesVersion, setNotesVersion] = useState(0);
-  const pushedActive = session.status === 'active';
-  const live = useLiveGraph(session.id, true);
+  const live = useLiveGraph(session.id);
+  // A session ended elsewhere (another tab, the voice agent) arrives as a session_update.
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
-  const isActive = pushedActive && status === 'active';
+  const isActive = status === 'active';
   const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
   const voice = useEviVoice({
     sessionId: session.id,
     patientContext: describePatientForEvi(patient),
     onToolResult: refreshNotes,
   });
+  const stopVoice = voice.stop;
+  useEffect(() => {
+    if (!isActive) stopVoice();
+  }, [isActive, stopVoice]);
   const emotionFromGraph = rankedNodes(live.graph).find((node) => node.type === 'emotion');
   const topEmotion = voice.topEmotion?.name ?? emotionFromGraph?.label ?? null;
 

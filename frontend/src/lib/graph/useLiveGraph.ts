@@ -30,7 +30,7 @@ const RECORD_EVENTS = ['note_added', 'progress_marked', 'concern_flagged'] as co
  * The session's graph: loaded once over REST, then kept current by Socket.IO room events. The
  * socket authenticates with the httpOnly cookie sent on the same-origin handshake.
  */
-export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
+export function useLiveGraph(sessionId: string): LiveGraph {
   const [graph, setGraph] = useState<GraphState>(emptyGraph);
   const [connection, setConnection] = useState<LiveConnection>('connecting');
   const [processing, setProcessing] = useState<ProcessingUpdate | null>(null);
@@ -39,7 +39,6 @@ export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
   const [recordsChangedAt, setRecordsChangedAt] = useState<number | null>(null);
 
   useEffect(() => {
-    if (!enabled) return;
     const controller = new AbortController();
     api<GraphSnapshot>(`/api/sessions/${sessionId}/graph`, { signal: controller.signal })
       .then((snapshot) => setGraph(applySnapshot(snapshot)))
@@ -81,7 +80,7 @@ export function useLiveGraph(sessionId: string, enabled: boolean): LiveGraph {
         socket.disconnect();
       }
     };
-  }, [sessionId, enabled]);
+  }, [sessionId]);
 
   return { graph, connection, processing, pushedStatus, lastUpdateAt, recordsChangedAt };
 }
