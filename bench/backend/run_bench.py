@@ -322,21 +322,27 @@ def main() -> None:
         token = prepare_data(backend.url)
         results: dict[str, Any] = {"cpus": os.cpu_count(), "workers": args.workers}
 
-        results["wrk_bare_health"] = wrk(f"{bare.url}/health", None, args.duration)
-        results["wrk_health"] = wrk(f"{backend.url}/health", None, args.duration)
-        results["wrk_patients"] = wrk(f"{backend.url}/api/patients", token, args.duration)
+        def report(name: str, value: Any) -> None:
+            results[name] = value
+            print(f"{name}: {json.dumps(value)}", flush=True)  # progress, in case of a stop
+
+        report("wrk_bare_health", wrk(f"{bare.url}/health", None, args.duration))
+        report("wrk_health", wrk(f"{backend.url}/health", None, args.duration))
+        report("wrk_patients", wrk(f"{backend.url}/api/patients", token, args.duration))
         if results["wrk_bare_health"] and results["wrk_health"]:
-            results["health_vs_bare_ratio"] = round(
-                results["wrk_health"]["rps"] / results["wrk_bare_health"]["rps"], 3
+            report(
+                "health_vs_bare_ratio",
+                round(results["wrk_health"]["rps"] / results["wrk_bare_health"]["rps"], 3),
             )
-        results["open_loop_health"] = open_loop(
-            f"{backend.url}/health", None, args.rate, args.duration
+        report(
+            "open_loop_health", open_loop(f"{backend.url}/health", None, args.rate, args.duration)
         )
-        results["open_loop_patients"] = open_loop(
-            f"{backend.url}/api/patients", token, args.rate, args.duration
+        report(
+            "open_loop_patients",
+            open_loop(f"{backend.url}/api/patients", token, args.rate, args.duration),
         )
         dsn = postgres.url(database, driver="postgresql")
-        results["socketio_fan_out"] = fan_out(backend.url, dsn, token, args.clients, args.events)
+        report("socketio_fan_out", fan_out(backend.url, dsn, token, args.clients, args.events))
         print(json.dumps(results, indent=2))
     finally:
         for server in servers:

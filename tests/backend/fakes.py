@@ -185,10 +185,32 @@ def hume_app(upstream: Upstream, api_key: str, secret_key: str) -> Starlette:
             return failure
         return Response(status_code=200)
 
+    async def create_tool(request: Request) -> Response:
+        body = await request.json()
+        upstream.record("tools", body)
+        return JSONResponse(
+            {
+                "tool_type": "FUNCTION",
+                "id": f"tool-{body['name']}",
+                "version": 0,
+                "version_type": "FIXED",
+                "name": body["name"],
+                "created_on": 0,
+                "modified_on": 0,
+                "parameters": body["parameters"],
+            }
+        )
+
+    async def create_config(request: Request) -> Response:
+        upstream.record("configs", await request.json())
+        return JSONResponse({"id": "config-123", "version": 0, "name": "Dimini voice agent"})
+
     return Starlette(
         routes=[
             Route("/oauth2-cc/token", token, methods=["POST"]),
             Route("/v0/evi/chat/{chat_id}/send", send, methods=["POST"]),
+            Route("/v0/evi/tools", create_tool, methods=["POST"]),
+            Route("/v0/evi/configs", create_config, methods=["POST"]),
         ]
     )
 

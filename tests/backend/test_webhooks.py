@@ -299,3 +299,47 @@ async def test_hume_token_without_credentials_is_503(client: httpx.AsyncClient) 
     therapist = await register_therapist(client)
     response = await client.get("/api/hume/token", headers=therapist.headers)
     assert response.status_code == 503
+
+
+async def test_tools_and_prompt_are_registered_in_a_hume_config(migrated_url: str) -> None:
+    from app.tools import agent_prompt, tool_definitions
+    from app.tools.register_hume import register
+
+    upstream = Upstream()
+    async with serve(hume_app(upstream, HUME_KEY, HUME_SECRET), upstream):
+        settings = make_settings(migrated_url, hume_api_key=HUME_KEY, hume_base_url=upstream.url)
+        config_id = await register(
+            settings, "Dimini test", "https://dimini.example/api/webhooks/hume"
+        )
+    assert config_id == "config-123"
+    names = [tool["name"] for tool in upstream.calls["tools"]]
+    assert names == [definition["name"] for definition in tool_definitions()]
+    assert names == [
+        "save_session_note",
+        "mark_progress",
+        "flag_concern",
+        "generate_session_summary",
+    ]
+    schema = json.loads(upstream.calls["tools"][0]["parameters"])
+    assert schema["properties"]["category"]["enum"] == [
+        "insight",
+        "observation",
+        "concern",
+        "progress",
+    ]
+    config = upstream.calls["configs"][0]
+    assert config["prompt"]["text"] == agent_prompt()
+    assert [tool["id"] for tool in config["tools"]] == [f"tool-{name}" for name in names]
+    assert config["webhooks"][0]["events"] == ["chat_started", "chat_ended", "tool_call"]
+
+
+def test_shipped_tool_schemas_match_the_handlers() -> None:
+    from app.services.tools import TOOLS
+    from app.tools import tool_definitions
+
+    for definition in tool_definitions():
+        model, _ = TOOLS[definition["name"]]
+        schema = definition["parameters"]
+        assert set(schema["properties"]) == set(model.model_fields), definition["name"]
+        required = {name for name, field in model.model_fields.items() if field.is_required()}
+        assert set(schema.get("required", [])) == required, definition["name"]
