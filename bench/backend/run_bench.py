@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -302,6 +303,8 @@ def fan_out(url: str, dsn: str, token: str, clients: int, events: int) -> dict[s
 
 
 def main() -> None:
+    # `timeout` and Ctrl-C stop the run through SystemExit, so the finally blocks clean up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)

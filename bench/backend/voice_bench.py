@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -142,6 +143,8 @@ def metrics_time(nodes: int = 300, edges: int = 900) -> float:
 
 
 def main() -> None:
+    # `timeout` and Ctrl-C stop the run through SystemExit, so the finally blocks clean up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--duration", type=int, default=10)
