@@ -407,6 +407,49 @@ def spec_schema() -> Schema:
         },
         default={},
     )
+    tunnel = _o(
+        "A public URL for Hume's webhooks: a cloudflared Deployment `<stack>-tunnel` runs a "
+        "Cloudflare Tunnel whose public hostname routes to the backend Service "
+        "(`http://<stack>-backend.<namespace>.svc:8000`, configured with the tunnel in "
+        "Cloudflare). status.webhookUrl then holds the URL to paste into Hume.",
+        {
+            "enabled": _b("Run the tunnel.", False),
+            "provider": _s("Tunnel implementation.", enum=["cloudflared"], default="cloudflared"),
+            "image": _s(
+                "Container image of cloudflared.",
+                minLength=1,
+                maxLength=512,
+                default="cloudflare/cloudflared:2025.11.1",
+            ),
+            "tokenSecretRef": _o(
+                "Secret holding the tunnel token (from `cloudflared tunnel token` or the "
+                "Cloudflare dashboard).",
+                {
+                    "name": _secret_name("Name of the Secret in the stack's namespace."),
+                    "key": _s("Key of the token in the Secret.", default="token", maxLength=253),
+                },
+                required=["name"],
+            ),
+            "publicHostname": _s(
+                "The tunnel's public host name (a DNS-1123 name); the webhook URL is "
+                "https://<publicHostname>/api/webhooks/hume.",
+                maxLength=253,
+                pattern=DNS1123_SUBDOMAIN,
+            ),
+        },
+        default={},
+        **{
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.enabled) || !self.enabled || (has(self.tokenSecretRef) && "
+                    "has(self.publicHostname))",
+                    "message": "spec.tunnel.tokenSecretRef and spec.tunnel.publicHostname are "
+                    "required when spec.tunnel.enabled is true",
+                    "reason": "FieldValueRequired",
+                },
+            ]
+        },
+    )
     scheduling = _o(
         "Placement applied to every pod of the stack, migration Job included.",
         {
@@ -454,6 +497,7 @@ def spec_schema() -> Schema:
             "ingress": ingress,
             "config": config,
             "secretRefs": secret_refs,
+            "tunnel": tunnel,
             "scheduling": scheduling,
         },
         required=["backend", "frontend"],
@@ -501,6 +545,7 @@ def status_schema() -> Schema:
                 enum=["Pending", "Provisioning", "Migrating", "Ready", "Degraded", "Paused"],
             ),
             "url": _s("Where the stack is served."),
+            "webhookUrl": _s("Public URL for Hume's webhooks (when spec.tunnel is enabled)."),
             "version": _s("Tag of the backend image that is migrated and rolled out."),
             "conditions": {
                 "type": "array",

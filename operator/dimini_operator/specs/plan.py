@@ -15,6 +15,7 @@ from dimini_operator.specs import (
     postgres,
     secrets,
     serviceaccounts,
+    tunnel,
 )
 from dimini_operator.specs.common import Manifest, Stack, with_hash
 
@@ -160,6 +161,7 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += ingress.render(stack)
     objects += availability.pdbs(stack)
     objects += availability.hpas(stack)
+    objects += tunnel.render(stack)
     create_only: list[Manifest] = []
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dimini_operator.specs import tunnel
 from dimini_operator.specs.common import Stack, image_hash, image_tag
 from dimini_operator.specs.plan import Migration, Observed, database_ready, deployment_image
 
@@ -190,6 +191,9 @@ def derive(
         "frontend": _component(frontend_obj, "frontend"),
         "migration": {"job": mig.job_name},
     }
+    webhook_url = tunnel.webhook_url(stack)
+    if webhook_url:
+        status["webhookUrl"] = webhook_url
     if mig.applied_image:
         status["version"] = image_tag(mig.applied_image)
         status["migration"]["image"] = mig.applied_image

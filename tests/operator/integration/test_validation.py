@@ -64,6 +64,12 @@ INVALID_CREATES = [
     ),
     ("missing backend image", "spec.backend", {"replicas": 1}, "spec.backend.image"),
     ("bad database name", "spec.postgres.database", "Robert'); DROP", "spec.postgres.database"),
+    (
+        "tunnel without its token and host",
+        "spec.tunnel",
+        {"enabled": True},
+        "spec.tunnel.publicHostname",
+    ),
 ]
 
 # (what, merge patch, text the error must contain) applied to an existing stack
