@@ -93,7 +93,10 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
     base: dict[str, Any] = {
         "image": image,
         "env": env(stack),
-        "securityContext": container_security_context(read_only_root=True),
+        # Development: Tilt's live update writes the synced code into the container.
+        "securityContext": container_security_context(
+            read_only_root=stack.spec["mode"] != "development"
+        ),
         "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
     }
     res = resources(stack.spec["backend"])
