@@ -325,6 +325,10 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
             f"--authorization-kubeconfig={kcfg}",
             "--bind-address=127.0.0.1",
             "--leader-elect=false",
+            # Client-side rate limits well above the defaults (20/30): the sandbox is one
+            # machine, and benches create many objects at once.
+            "--kube-api-qps=100",
+            "--kube-api-burst=200",
         ]
         launcher.start(
             "kube-controller-manager",
