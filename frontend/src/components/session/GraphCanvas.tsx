@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   forceCenter,
   forceCollide,
@@ -33,13 +33,24 @@ export default function GraphCanvas({ graph }: { graph: GraphState }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const simulationRef = useRef<Simulation<SimNode, SimLink> | null>(null);
   const nodesRef = useRef<Map<string, SimNode>>(new Map());
+  const [width, setWidth] = useState(0);
+
+  // Re-layout when the panel's width changes (window resize, summary appearing above).
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(([entry]) => {
+      if (entry) setWidth(Math.round(entry.contentRect.width));
+    });
+    observer.observe(canvas);
+    return () => observer.disconnect();
+  }, []);
 
   useEffect(() => {
     const canvas = canvasRef.current;
-    if (!canvas) return;
+    if (!canvas || width === 0) return;
     const context = canvas.getContext('2d');
     if (!context) return;
-    const width = canvas.clientWidth || 600;
     const ratio = window.devicePixelRatio || 1;
     canvas.width = width * ratio;
     canvas.height = HEIGHT * ratio;
@@ -106,7 +117,7 @@ export default function GraphCanvas({ graph }: { graph: GraphState }) {
     return () => {
       simulation.stop();
     };
-  }, [graph]);
+  }, [graph, width]);
 
   return (
     <canvas
