@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,3 +237,24 @@ async def serve(app: Starlette, upstream: Upstream) -> AsyncIterator[Upstream]:
         upstream.gate.set()
         server.should_exit = True
         await task
+
+
+@contextmanager
+def serve_in_thread(app: Starlette, upstream: Upstream) -> Iterator[Upstream]:
+    """The same fake for synchronous (module-scoped) fixtures: its own loop in a thread."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=upstream.port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:  # a sync fixture: poll the flag with a deadline
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake upstream did not start")
+        time.sleep(0.01)
+    try:
+        yield upstream
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -184,3 +184,16 @@ async def test_patient_sessions_list(client: httpx.AsyncClient) -> None:
 async def test_patient_routes_require_authentication(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/patients")).status_code == 401
     assert (await client.post("/api/patients", json={"name": "x"})).status_code == 401
+
+
+async def test_nul_characters_are_refused_with_422(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    create = await client.post("/api/patients", json={"name": "a\x00b"}, headers=therapist.headers)
+    assert create.status_code == 422
+    search = await client.get(
+        "/api/patients", params={"search": "a\x00"}, headers=therapist.headers
+    )
+    assert search.status_code == 422
+    token = await client.post("/api/auth/token", data={"username": "a\x00b", "password": "x"})
+    assert token.status_code == 422
+    assert isinstance(token.json()["detail"], list)  # FastAPI's validation-error shape

@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.backend.fakes import Upstream, hume_app, serve_in_thread
 from tests.backend.helpers import PASSWORD, BackendProcess, backend_env, start_backend
 
 
@@ -26,9 +27,18 @@ def fuzz_backend(
     migrated_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BackendProcess]:
     log = tmp_path_factory.mktemp("schemathesis") / "backend.log"
-    process = start_backend(backend_env(migrated_url), log)
-    yield process
-    process.stop()
+    upstream = Upstream()
+    # A local fake Hume, so /api/hume/token answers 200 instead of "not configured" (503).
+    with serve_in_thread(hume_app(upstream, "fuzz-hume-key", "fuzz-hume-secret"), upstream):
+        env = backend_env(
+            migrated_url,
+            HUME_API_KEY="fuzz-hume-key",
+            HUME_SECRET_KEY="fuzz-hume-secret",
+            HUME_BASE_URL=upstream.url,
+        )
+        process = start_backend(env, log)
+        yield process
+        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,15 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _data_error(request: Request, error: Exception) -> JSONResponse:
     # Input the database refuses (out-of-range value, bad encoding) is the client's to fix.
-    return JSONResponse({"detail": "Invalid input"}, status_code=422)
+    # Same shape as FastAPI's own validation errors, so clients parse one 422 format.
+    detail = [
+        {
+            "type": "invalid_input",
+            "loc": ["request"],
+            "msg": "The input contains a value the database cannot store",
+        }
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _integrity_error(request: Request, error: Exception) -> JSONResponse:

@@ -18,6 +18,9 @@ from app.schemas.patients import (
 from app.schemas.sessions import SessionOut
 from app.services import patients, therapy_sessions
 
+# Postgres text cannot hold NUL characters.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
 router = APIRouter(prefix="/api/patients", tags=["patients"], responses=AUTHENTICATED_RESPONSES)
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Patient not found"}}
@@ -36,7 +39,7 @@ async def list_patients(
     user: CurrentUser,
     db: DbDep,
     page: PaginationDep,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> Page[PatientOut]:
     """Newest first; `search` matches name, email or phone (case-insensitive substring)."""
     items, total = await patients.list_patients(db, user.id, search, page.offset, page.page_size)
