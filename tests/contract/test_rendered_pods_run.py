@@ -178,9 +178,10 @@ def test_frontend_production_command_serves_pages(
 ) -> None:
     standalone = REPO / "frontend" / ".next" / "standalone"
     if not (standalone / "server.js").exists():
+        # The frontend's Makefile installs its dependencies first when they are missing.
         build = subprocess.run(
-            shlex.split("npm run build"),
-            cwd=REPO / "frontend",
+            shlex.split("make -C frontend build"),
+            cwd=REPO,
             capture_output=True,
             text=True,
             timeout=900,
