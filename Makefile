@@ -31,7 +31,7 @@ test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgr
 test-frontend: ## ESLint, type-check, Vitest, next build and the Chromium end-to-end run
 	@if [ -f frontend/package.json ]; then $(MAKE) -C frontend test; else echo "frontend: nothing yet"; fi
 
-test: lint test-python test-frontend ## everything testable here (what CI runs)
+test: lint test-frontend test-python ## everything testable here (what CI runs)
 
 sandbox-build: ## build (or reuse) the control-plane binaries; cold: several minutes
 	@bash sandbox/build.sh >/dev/null
