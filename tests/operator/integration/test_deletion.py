@@ -32,10 +32,12 @@ def test_retain_keeps_volume_and_secret_for_a_new_stack(
     volume = pvc["spec"]["volumeName"]
 
     k.run("delete", "diministack", STACK, "--wait=true", "--timeout=30s")
+    # The garbage collector learns about a new CRD's objects on its 30 s discovery refresh, so
+    # on a freshly started sandbox the first cascade can take that long on top.
     wait_for(
         "children garbage-collected",
         lambda: not k.list("deployment,statefulset,service", SELECTOR),
-        30,
+        75,
     )
     kept = k.get("pvc", PVC)
     assert kept is not None and kept["metadata"]["uid"] == pvc["metadata"]["uid"]
