@@ -5,6 +5,7 @@
 - `namespace` (per test): a fresh namespace in the sandbox, deleted afterwards.
 - `postgres` (session): a Postgres 15 server on a free loopback port.
 - `database_url` (per module): a fresh database on it, as an asyncpg SQLAlchemy URL.
+- `helm` (session): path of the helm binary built with the sandbox.
 - `chromium` (session): path of Debian's Chromium for browser tests.
 """
 
@@ -67,6 +68,12 @@ def database_url(postgres: PostgresServer) -> Iterator[str]:
     name = postgres.create_database()
     yield postgres.url(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The helm binary built with the sandbox's binaries."""
+    return str(cluster.binaries() / "helm")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ API (tests/support/tiltfile.py) because Tilt itself cannot be built here."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,13 @@ from tests.support.tiltfile import REPO, TiltfileResult, evaluate
 
 
 @pytest.fixture(scope="module")
-def helm() -> Path:
-    out = subprocess.run(
-        ["bash", str(REPO / "sandbox" / "build.sh")], check=True, capture_output=True, text=True
-    )
-    return Path(out.stdout.strip().splitlines()[-1]) / "helm"
+def cluster_mode(helm: str) -> TiltfileResult:
+    return evaluate(helm_bin=Path(helm))
 
 
 @pytest.fixture(scope="module")
-def cluster_mode(helm: Path) -> TiltfileResult:
-    return evaluate(helm_bin=helm)
-
-
-@pytest.fixture(scope="module")
-def host_mode(helm: Path) -> TiltfileResult:
-    return evaluate({"operator": "host"}, helm_bin=helm)
+def host_mode(helm: str) -> TiltfileResult:
+    return evaluate({"operator": "host"}, helm_bin=Path(helm))
 
 
 def _workdir(dockerfile: Path, target: str) -> str:

@@ -19,14 +19,6 @@ sys.path.insert(0, str(REPO / "hack"))
 import manifests as generated  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def helm() -> str:
-    out = subprocess.run(
-        ["bash", str(REPO / "sandbox" / "build.sh")], check=True, capture_output=True, text=True
-    )
-    return str(Path(out.stdout.strip().splitlines()[-1]) / "helm")
-
-
 def run(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
