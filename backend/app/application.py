@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,6 +56,9 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         app.state.pipeline = GraphPipeline(runner, session_factory, broadcaster, settings)
         register_handlers(sio, settings, session_factory)
         await manager.start()
+        # Start-up objects live for the whole process: keep them out of every GC pass.
+        gc.collect()
+        gc.freeze()
         logger.info("backend started", extra={"version": __version__})
         try:
             yield

@@ -20,6 +20,8 @@ from app.services.errors import AuthenticationError, CsrfError
 from app.services.graph.pipeline import GraphPipeline
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Every dependency is `async def`: FastAPI runs plain `def` dependencies in a thread pool, and
+# those thread hops dominated request cost under load.
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from /api/auth/login")
 cookie_scheme = APIKeyCookie(
@@ -29,7 +31,7 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -39,17 +41,17 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_broadcaster(request: Request) -> SocketBroadcaster:
+async def get_broadcaster(request: Request) -> SocketBroadcaster:
     broadcaster: SocketBroadcaster = request.app.state.broadcaster
     return broadcaster
 
 
-def get_pipeline(request: Request) -> GraphPipeline:
+async def get_pipeline(request: Request) -> GraphPipeline:
     pipeline: GraphPipeline = request.app.state.pipeline
     return pipeline
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -95,7 +97,7 @@ class Pagination:
         return (self.page - 1) * self.page_size
 
 
-def pagination(
+async def pagination(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> Pagination:

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher, Type
@@ -77,6 +78,16 @@ def create_access_token(
 
 
 def decode_access_token(token: str, secret_key: str) -> TokenClaims:
+    claims, expires_at = _verified_claims(token, secret_key)
+    # The signature check is cached; expiry is checked on every use.
+    if datetime.now(UTC).timestamp() >= expires_at:
+        raise InvalidTokenError("token expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret_key: str) -> tuple[TokenClaims, float]:
+    """Signature and shape check of a token; cached because every request repeats it."""
     try:
         claims = jwt.decode(
             token,
@@ -86,10 +97,13 @@ def decode_access_token(token: str, secret_key: str) -> TokenClaims:
         )
         if claims.get("typ") != "access":
             raise InvalidTokenError("wrong token type")
-        return TokenClaims(
-            user_id=uuid.UUID(str(claims["sub"])),
-            token_version=int(claims["ver"]),
-            csrf=str(claims["csrf"]),
+        return (
+            TokenClaims(
+                user_id=uuid.UUID(str(claims["sub"])),
+                token_version=int(claims["ver"]),
+                csrf=str(claims["csrf"]),
+            ),
+            float(claims["exp"]),
         )
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise InvalidTokenError(str(error)) from None

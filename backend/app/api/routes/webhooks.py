@@ -23,12 +23,12 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_runner(request: Request) -> BackgroundRunner:
+async def get_runner(request: Request) -> BackgroundRunner:
     runner: BackgroundRunner = request.app.state.runner
     return runner
 
 
-def get_hume(request: Request) -> HumeGateway:
+async def get_hume(request: Request) -> HumeGateway:
     gateway: HumeGateway = request.app.state.hume
     return gateway
 
