@@ -55,11 +55,14 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def _webhook_load(url: str, session_id: str, rate: int, duration: int, queue: Any) -> None:
-    async def run() -> list[float]:
+    async def run() -> tuple[list[float], int]:
         latencies: list[float] = []
-        async with httpx.AsyncClient(timeout=10) as client:
+        errors = 0
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
             async def one(index: int) -> None:
+                nonlocal errors
                 body = json.dumps(
                     {
                         "event_name": "tool_call",
@@ -100,7 +103,7 @@ def _webhook_load(url: str, session_id: str, rate: int, duration: int, queue: An
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(one(index)))
             await asyncio.gather(*tasks)
-        return latencies
+        return latencies, errors
 
     queue.put(asyncio.run(run()))
 
@@ -210,10 +213,12 @@ def main() -> None:
             target=_webhook_load, args=(url, session_id, args.rate, args.duration, queue)
         )
         loader.start()
-        webhook = queue.get()
+        webhook, errors = queue.get()
         loader.join()
         print(
-            f"webhook_tool_call_at_{args.rate}_rps:", json.dumps(percentiles(webhook)), flush=True
+            f"webhook_tool_call_at_{args.rate}_rps:",
+            json.dumps({**percentiles(webhook), "errors": errors}),
+            flush=True,
         )
     finally:
         if process is not None:
