@@ -68,22 +68,21 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def stop(self) -> None:
-        """Fast shutdown: connections are cut, committed data stays on disk."""
-        subprocess.run(
-            [
-                *self.run_as,
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
-            ],
-            check=True,
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), *args],
             capture_output=True,
+            text=True,
         )
+
+    def is_running(self) -> bool:
+        return self._pg_ctl("status").returncode == 0
+
+    def stop(self, mode: str = "fast") -> None:
+        """Shut down (fast: connections are cut, committed data stays on disk)."""
+        done = self._pg_ctl("-m", mode, "-w", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop -m {mode} failed: {done.stderr.strip()}")
 
     def start(self) -> None:
         log = self.root / "postgres.log"
@@ -108,8 +107,13 @@ class PostgresServer:
         )
 
     def destroy(self) -> None:
+        """Stop the server if it runs (a test may have stopped it) and remove its files."""
         try:
-            self.stop()
+            if self.is_running():
+                try:
+                    self.stop()
+                except RuntimeError:
+                    self.stop("immediate")  # the data is thrown away next anyway
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
