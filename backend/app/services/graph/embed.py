@@ -11,9 +11,10 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from openai import AsyncOpenAI
+if TYPE_CHECKING:  # imported for real only with a key (app.services.graph.llm)
+    from openai import AsyncOpenAI
 
 from app.services.graph.extract import Entity
 

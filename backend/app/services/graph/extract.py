@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from openai import AsyncOpenAI
 from pydantic import BaseModel, Field, ValidationError
 
 from app.models.enums import NodeType
+
+if TYPE_CHECKING:  # imported for real only with a key (app.services.graph.llm)
+    from openai import AsyncOpenAI
 
 MAX_ENTITIES_PER_TEXT = 12
 MAX_LABEL_LENGTH = 60

@@ -1,12 +1,18 @@
-"""Graph metrics with networkx: weighted degree, PageRank and betweenness centrality."""
+"""Graph metrics with networkx: weighted degree, PageRank and betweenness centrality.
+
+networkx is imported on first use (in the worker thread), not at start-up: the development
+loop's `uvicorn --reload` restarts the app on every save.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ def compute_metrics(
     node_ids: Sequence[uuid.UUID], edges: Sequence[tuple[uuid.UUID, uuid.UUID, float]]
 ) -> dict[uuid.UUID, NodeMetrics]:
     """CPU-bound: callers run it in a worker thread."""
+    import networkx as nx
+
     graph = nx.Graph()
     graph.add_nodes_from(node_ids)
     for source, target, similarity in edges:

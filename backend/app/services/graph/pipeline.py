@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from openai import OpenAIError
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -34,18 +33,16 @@ from app.services.graph.embed import Embedder, OfflineEmbedder, OpenAIEmbedder
 from app.services.graph.extract import (
     Entity,
     Extractor,
-    LlmOutputError,
     OfflineExtractor,
     OpenAIExtractor,
 )
-from app.services.graph.llm import llm_summary, openai_client
+from app.services.graph.llm import llm_errors, llm_summary, openai_client
 from app.services.graph.metrics import compute_metrics
 from app.services.graph.store import link_out, node_out
 from app.services.graph.summary import offline_summary
 
 logger = logging.getLogger(__name__)
 
-LLM_ERRORS = (OpenAIError, LlmOutputError)
 METRICS_COALESCE_SECONDS = 0.5
 
 
@@ -111,7 +108,7 @@ class GraphPipeline:
     async def _extract(self, session_id: uuid.UUID, text: str) -> list[Entity]:
         try:
             return await self._extractor.extract(text)
-        except LLM_ERRORS as error:
+        except llm_errors() as error:
             # The graph keeps growing without the LLM rather than losing this utterance.
             logger.warning(
                 "LLM extraction failed (%s); using the offline extractor", type(error).__name__
@@ -293,7 +290,7 @@ class GraphPipeline:
             return facts
         try:
             return await llm_summary(self._llm, self._model, session.transcript, facts)
-        except LLM_ERRORS as error:
+        except llm_errors() as error:
             logger.warning(
                 "LLM summary failed (%s); using the offline summary", type(error).__name__
             )
