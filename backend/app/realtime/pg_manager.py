@@ -59,11 +59,13 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
         self.initialize()
 
     async def close(self) -> None:
-        self._closing = True
+        # Cancel the listening task before flagging the close: a listener that saw the flag
+        # first would return, which python-socketio reports as an unexpected exit.
         thread = getattr(self, "thread", None)
         if thread is not None:
             thread.cancel()
             await asyncio.gather(thread, return_exceptions=True)
+        self._closing = True
         for connection in (self._listener, self._publisher):
             if connection is not None and not connection.is_closed():
                 await connection.close(timeout=2)
