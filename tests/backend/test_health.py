@@ -125,6 +125,11 @@ async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
         "/api/sessions/{session_id}/concerns",
         "/api/sessions/{session_id}/summary",
         "/api/sessions/{session_id}/tool-calls",
+        "/api/hume/token",
+        "/api/webhooks/hume",
+        "/api/webhooks/hume/tool_call",
+        "/api/webhooks/hume/chat_started",
+        "/api/webhooks/hume/chat_ended",
     }
     assert expected <= set(spec["paths"])
     assert (await client.get("/docs")).status_code == 200

@@ -26,6 +26,7 @@ NOTIFY_LIMIT_BYTES = 7900
 REFERENCE_PREFIX = "ref:"
 PAYLOAD_RETENTION = timedelta(minutes=5)
 LISTENER_PING_SECONDS = 10.0
+CLOSE_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -59,13 +60,13 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
         self.initialize()
 
     async def close(self) -> None:
-        # Cancel the listening task before flagging the close: a listener that saw the flag
-        # first would return, which python-socketio reports as an unexpected exit.
+        self._closing = True
         thread = getattr(self, "thread", None)
         if thread is not None:
             thread.cancel()
-            await asyncio.gather(thread, return_exceptions=True)
-        self._closing = True
+            # Bounded: a cancellation swallowed by wait_for (a Python 3.11 race) cannot hang
+            # shutdown; the closing flag parks the listener anyway.
+            await asyncio.wait({thread}, timeout=CLOSE_TIMEOUT_SECONDS)
         for connection in (self._listener, self._publisher):
             if connection is not None and not connection.is_closed():
                 await connection.close(timeout=2)
@@ -163,7 +164,10 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
             return None
 
     async def _listen(self) -> AsyncIterator[str]:
-        while not self._closing:
+        while True:
+            if self._closing:
+                # Park until cancelled: returning would be logged as an unexpected exit.
+                await asyncio.Event().wait()
             if self._listener is None or self._listener.is_closed():
                 self._listener = None
                 await self._connect_listener_with_retry()
