@@ -12,6 +12,7 @@ from dimini_operator.specs.common import (
     Manifest,
     Stack,
     container_security_context,
+    http_service,
     labels,
     metadata,
     pod_security_context,
@@ -171,15 +172,4 @@ def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
 
 
 def service(stack: Stack) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(stack, stack.child("backend"), "backend"),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector_labels(stack, "backend"),
-            "ports": [
-                {"name": "http", "port": BACKEND_PORT, "targetPort": "http", "protocol": "TCP"}
-            ],
-        },
-    }
+    return http_service(stack, "backend", BACKEND_PORT)

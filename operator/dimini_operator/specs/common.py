@@ -160,3 +160,17 @@ def with_hash(manifest: Manifest) -> Manifest:
     hashed = {k: v for k, v in manifest.items() if k != "data"}
     manifest["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest(hashed)
     return manifest
+
+
+def http_service(stack: Stack, component: str, port: int) -> Manifest:
+    """ClusterIP Service `<stack>-<component>` to the pods' `http` port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(stack, stack.child(component), component),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(stack, component),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }

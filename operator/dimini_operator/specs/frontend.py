@@ -10,6 +10,7 @@ from dimini_operator.specs.common import (
     Manifest,
     Stack,
     container_security_context,
+    http_service,
     labels,
     metadata,
     pod_security_context,
@@ -72,18 +73,7 @@ def deployment(stack: Stack) -> Manifest:
 
 
 def service(stack: Stack) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(stack, stack.child("frontend"), "frontend"),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector_labels(stack, "frontend"),
-            "ports": [
-                {"name": "http", "port": FRONTEND_PORT, "targetPort": "http", "protocol": "TCP"}
-            ],
-        },
-    }
+    return http_service(stack, "frontend", FRONTEND_PORT)
 
 
 def render(stack: Stack) -> list[Manifest]:
