@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -411,13 +411,27 @@ def _stop_processes(sb: Sandbox) -> None:
                 os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    if _wait_gone(pids.values(), timeout=10):
+        return
     for pid in pids.values():
         if _alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: wait until the kernel has really ended them.
+    if not _wait_gone(pids.values(), timeout=10):
+        left = [p for p in pids.values() if _alive(p)]
+        raise SandboxError(f"processes {left} survived SIGKILL")
+
+
+def _wait_gone(pids: Iterable[int], timeout: float) -> bool:
+    pending = list(pids)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [p for p in pending if _alive(p)]
+        if not pending:
+            return True
+        time.sleep(0.05)
+    return not any(_alive(p) for p in pending)
 
 
 def down(root: Path | None = None, quiet: bool = False) -> None:
