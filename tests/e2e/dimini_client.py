@@ -1,0 +1,213 @@
+"""A typed, synchronous client for Dimini as a browser or Hume would reach it: over HTTP only.
+
+Every request goes to `base_url` (e.g. the Ingress' port on the host) with an explicit Host header,
+because the Ingress routes on the host name and tests cannot rely on DNS for `*.localhost`.
+Authentication is the Bearer path (no cookie, so no CSRF token is needed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from types import TracebackType
+from typing import Any
+
+import httpx
+from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for
+
+from tests.e2e.realtime import RealtimeSession
+
+JsonObject = dict[str, Any]
+
+
+class DiminiApiError(AssertionError):
+    """A response with another status than the call expects; carries the response for asserts."""
+
+    def __init__(self, response: httpx.Response, expected: int) -> None:
+        request = response.request
+        super().__init__(
+            f"{request.method} {request.url.path}: expected {expected}, "
+            f"got {response.status_code}: {response.text[:500]}"
+        )
+        self.response = response
+
+
+class DiminiClient:
+    def __init__(
+        self,
+        base_url: str,
+        host: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.host = host
+        self.token: str | None = None
+        self._http = httpx.Client(
+            base_url=base_url, headers={"Host": host}, timeout=timeout, transport=transport
+        )
+
+    # -- probes ---------------------------------------------------------------------------------
+
+    def health(self) -> int:
+        return self._http.get("/health").status_code
+
+    def ready(self) -> int:
+        return self._http.get("/ready").status_code
+
+    # -- auth -----------------------------------------------------------------------------------
+
+    def register(self, email: str, password: str, name: str) -> JsonObject:
+        body = {"email": email, "password": password, "name": name}
+        return self._json(self._http.post("/api/auth/register", json=body), 201)
+
+    def login(self, email: str, password: str) -> str:
+        """Logs in and uses the returned JWT as Bearer token for every later call."""
+        response = self._http.post("/api/auth/login", json={"email": email, "password": password})
+        # Login also sets the session cookie; dropping it keeps every request on the Bearer path,
+        # where unsafe methods need no CSRF header.
+        self._http.cookies.clear()
+        token = self._json(response, 200)["accessToken"]
+        assert isinstance(token, str)
+        self.token = token
+        return token
+
+    def me(self) -> JsonObject:
+        return self._json(self._http.get("/api/auth/me", headers=self._auth()), 200)
+
+    # -- patients -------------------------------------------------------------------------------
+
+    def create_patient(self, name: str, **fields: Any) -> JsonObject:
+        """`fields` are further camelCase patient fields: email, phone, demographics."""
+        response = self._http.post(
+            "/api/patients", json={"name": name, **fields}, headers=self._auth()
+        )
+        return self._json(response, 201)
+
+    def get_patient(self, patient_id: str) -> JsonObject:
+        return self._json(self._http.get(f"/api/patients/{patient_id}", headers=self._auth()), 200)
+
+    def list_patients(self, search: str | None = None) -> JsonObject:
+        """A page: {items, total, page, pageSize}."""
+        params = {"search": search} if search else None
+        response = self._http.get("/api/patients", params=params, headers=self._auth())
+        return self._json(response, 200)
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def start_session(self, patient_id: str) -> JsonObject:
+        response = self._http.post(
+            "/api/sessions/start", json={"patientId": patient_id}, headers=self._auth()
+        )
+        return self._json(response, 201)
+
+    def post_transcript(self, session_id: str, text: str) -> JsonObject:
+        """Accepted at once (202); the graph is built in the background, pushed over Socket.IO."""
+        response = self._http.post(
+            f"/api/sessions/{session_id}/transcript", json={"text": text}, headers=self._auth()
+        )
+        return self._json(response, 202)
+
+    def end_session(self, session_id: str) -> JsonObject:
+        response = self._http.post(f"/api/sessions/{session_id}/end", headers=self._auth())
+        return self._json(response, 200)
+
+    def session_notes(self, session_id: str) -> JsonObject:
+        """A page of notes: {items, total, page, pageSize}."""
+        response = self._http.get(f"/api/sessions/{session_id}/notes", headers=self._auth())
+        return self._json(response, 200)
+
+    # -- real time ------------------------------------------------------------------------------
+
+    def realtime(self, session_id: str, *, timeout: float = 10.0) -> RealtimeSession:
+        """A WebSocket-only Socket.IO connection, authenticated and joined to the session's room.
+
+        Use it as a context manager and trigger the event while it is open:
+            with client.realtime(sid) as live:
+                client.post_transcript(sid, "...")
+                update = live.wait_for("graph_batch_update")
+        """
+        live = RealtimeSession(self.base_url, self.host, self._token(), timeout=timeout)
+        live.connect()
+        try:
+            live.join_session(session_id)
+        except BaseException:
+            live.close()
+            raise
+        return live
+
+    # -- Hume webhooks --------------------------------------------------------------------------
+
+    def signed_webhook_tool_call(
+        self,
+        session_id: str,
+        tool_name: str,
+        parameters: JsonObject,
+        signing_key: str,
+        *,
+        tool_call_id: str | None = None,
+        chat_id: str | None = None,
+    ) -> httpx.Response:
+        """POSTs a Hume `tool_call` webhook for the session (its `custom_session_id`), signed.
+
+        The backend binds a chat to the first session it reaches, so the default chat id is
+        derived from the session; a fresh tool_call_id per call unless a replay is wanted.
+        """
+        body = {
+            "event_name": "tool_call",
+            "chat_id": chat_id or f"e2e-chat-{session_id}",
+            "chat_group_id": f"e2e-group-{session_id}",
+            "timestamp": int(time.time() * 1000),
+            "tool_call_message": {
+                "tool_call_id": tool_call_id or f"e2e-{uuid.uuid4()}",
+                "name": tool_name,
+                "type": "tool_call",
+                "tool_type": "function",
+                "response_required": True,
+                # Hume sends the tool's arguments as a JSON string, not an object.
+                "parameters": json.dumps(parameters),
+                "custom_session_id": session_id,
+            },
+        }
+        raw = json.dumps(body).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            SIGNATURE_HEADER: signature_for(signing_key, raw, timestamp),
+            TIMESTAMP_HEADER: timestamp,
+            "Content-Type": "application/json",
+        }
+        return self._http.post("/api/webhooks/hume", content=raw, headers=headers)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DiminiClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _token(self) -> str:
+        if self.token is None:
+            raise RuntimeError("not logged in: call login() first")
+        return self.token
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token()}"}
+
+    @staticmethod
+    def _json(response: httpx.Response, expected: int) -> JsonObject:
+        if response.status_code != expected:
+            raise DiminiApiError(response, expected)
+        body = response.json()
+        assert isinstance(body, dict), body
+        return body
