@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build manifests dev
+.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build manifests dev images
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,3 +47,6 @@ manifests: venv sandbox-build ## regenerate manifests/ (CRD, operator install) f
 
 dev: ## kind cluster + local registry + tilt up (needs Docker, kind, tilt, helm, kubectl)
 	@bash hack/dev.sh
+
+images: venv ## backend, frontend, operator, postgres images (buildah; cold ~10 min); loaded into the sandbox's containerd if it runs
+	$(PY) -m images load --if-running

@@ -1,0 +1,114 @@
+"""The Postgres image honours the env contract the operator uses, as uid 70 with no capabilities."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from tests.images import runc
+from tests.support.ports import free_port
+
+PROBE = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'  # the operator's probe
+
+
+def _volume(tmp_path: Path) -> Path:
+    """A volume as Kubernetes prepares it with fsGroup 70: group 70, setgid, group-writable."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    os.chown(volume, 0, 70)
+    volume.chmod(0o2770)
+    return volume
+
+
+def _run(ref: str, bundle: Path, volume: Path, port: int) -> AbstractContextManager[runc.Container]:
+    return runc.run(
+        ref,
+        bundle,
+        user=(70, 70),
+        env={
+            "POSTGRES_USER": "dimini",
+            "POSTGRES_PASSWORD": "s3cret pass'word",
+            "POSTGRES_DB": "dimini_app",
+            "PGDATA": "/var/lib/postgresql/data/pgdata",
+            "PGPORT": str(port),  # host network in the test; 5432 may be taken on the host
+        },
+        tmpfs=["/tmp", "/var/run/postgresql"],
+        binds={"/var/lib/postgresql/data": volume},
+    )
+
+
+def _ready(container: runc.Container) -> bool:
+    if container.process.poll() is not None:
+        raise AssertionError(f"postgres exited:\n{container.output()}")
+    return container.exec("sh", "-c", PROBE).returncode == 0
+
+
+async def _query(port: int, password: str, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=port, user="dimini", password=password, database="dimini_app"
+    )
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+def test_initialises_then_restarts_on_existing_data(postgres_image: str, tmp_path: Path) -> None:
+    volume = _volume(tmp_path)
+    port = free_port()
+    password = "s3cret pass'word"
+
+    with _run(postgres_image, tmp_path / "first", volume, port) as pg:
+        runc.wait_for(lambda: _ready(pg), 60, "the first start's pg_isready")
+        rows = asyncio.run(
+            _query(
+                port,
+                password,
+                "CREATE TABLE kept (v int); INSERT INTO kept VALUES (7); "
+                "SELECT current_user, current_database(), "
+                "current_setting('password_encryption') AS enc",
+            )
+        )
+        assert tuple(rows[0]) == ("dimini", "dimini_app", "scram-sha-256")
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(_query(port, "wrong", "SELECT 1"))
+        assert pg.stop() == 0, pg.output()  # the image's STOPSIGNAL: fast shutdown
+        first_log = pg.output()
+    assert "initialising /var/lib/postgresql/data/pgdata" in first_log
+    assert "database system is shut down" in first_log
+    data = volume / "pgdata"
+    assert data.stat().st_uid == 70
+    hba = (data / "pg_hba.conf").read_text()
+    assert "host all all all scram-sha-256" in hba
+    assert "trust" not in "".join(ln for ln in hba.splitlines() if not ln.startswith("#"))
+
+    with _run(postgres_image, tmp_path / "second", volume, port) as pg:
+        runc.wait_for(lambda: _ready(pg), 60, "the restart's pg_isready")
+        rows = asyncio.run(_query(port, password, "SELECT v FROM kept"))
+        assert [r["v"] for r in rows] == [7]
+        assert pg.stop("TERM") == 0, pg.output()  # SIGTERM reaches postgres (PID 1) too
+        second_log = pg.output()
+    assert "starting without initialisation" in second_log
+    assert "initialising" not in second_log
+
+
+def test_refuses_an_empty_data_dir_without_a_password(postgres_image: str, tmp_path: Path) -> None:
+    volume = _volume(tmp_path)
+    with runc.run(
+        postgres_image,
+        tmp_path / "bundle",
+        user=(70, 70),
+        env={"PGDATA": "/var/lib/postgresql/data/pgdata"},
+        tmpfs=["/tmp", "/var/run/postgresql"],
+        binds={"/var/lib/postgresql/data": volume},
+    ) as pg:
+        code = pg.wait(timeout=30)
+        out = pg.output()
+    assert code != 0
+    assert "POSTGRES_PASSWORD is not set" in out
+    assert not (volume / "pgdata" / "PG_VERSION").exists()
