@@ -32,6 +32,23 @@ def head_revision() -> str:
     return heads[0]
 
 
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Every revision this code ships; a database revision outside it was written by a newer
+    release."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(r.revision for r in scripts.walk_revisions())
+
+
+def schema_is_compatible(revision: str | None) -> bool:
+    """At the head, or ahead of it: during a rolling upgrade the migration Job has already moved
+    the schema on while pods of the previous release still serve. Migrations are expand-only
+    (backward compatible) for exactly this reason; a schema behind the head is not compatible."""
+    if revision is None:
+        return False
+    return revision == head_revision() or revision not in known_revisions()
+
+
 def upgrade_to_head() -> None:
     command.upgrade(alembic_config(), "head")
 

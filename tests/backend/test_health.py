@@ -76,12 +76,28 @@ async def test_ready_is_503_when_the_schema_is_behind_head(
     database = migrated_url.rsplit("/", 1)[1]
     async with api_client(make_settings(migrated_url)) as client:
         assert (await client.get("/ready")).status_code == 200
-        postgres.psql("UPDATE alembic_version SET version_num = 'old'", database)
+        # Only one revision ships so far: "behind" is a database that was never stamped.
+        postgres.psql("DELETE FROM alembic_version", database)
         try:
             behind = await client.get("/ready")
             assert behind.status_code == 503
-            assert behind.json()["schemaRevision"] == "old"
+            assert behind.json()["schemaRevision"] is None
             assert behind.json()["database"] == "connected"
+        finally:
+            postgres.psql(f"INSERT INTO alembic_version VALUES ('{head_revision()}')", database)  # noqa: S608
+
+
+async def test_ready_stays_200_when_a_newer_release_migrated_first(
+    postgres: PostgresServer, migrated_url: str
+) -> None:
+    """A rolling upgrade: the new release's Job migrates before the old pods are replaced."""
+    database = migrated_url.rsplit("/", 1)[1]
+    async with api_client(make_settings(migrated_url)) as client:
+        postgres.psql("UPDATE alembic_version SET version_num = 'from_a_newer_release'", database)
+        try:
+            ahead = await client.get("/ready")
+            assert ahead.status_code == 200
+            assert ahead.json()["schemaRevision"] == "from_a_newer_release"
         finally:
             postgres.psql(f"UPDATE alembic_version SET version_num = '{head_revision()}'", database)  # noqa: S608
 

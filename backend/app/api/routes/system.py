@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import __version__
 from app.core.db import DatabaseProbe
 from app.core.metrics import render_metrics
-from app.migrate import head_revision
+from app.migrate import head_revision, schema_is_compatible
 from app.schemas.system import HealthOut, ReadyOut
 
 router = APIRouter(tags=["system"])
@@ -42,7 +42,8 @@ async def _schema_revision(engine: AsyncEngine) -> str | None:
 
 @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 async def ready(request: Request) -> JSONResponse:
-    """Readiness: 200 only when the database answers and its schema is at the Alembic head."""
+    """Readiness: 200 only when the database answers and its schema is at the Alembic head, or
+    ahead of it (a newer release's migration ran first; see app.migrate.schema_is_compatible)."""
     expected = head_revision()
     revision: str | None = None
     connected = False
@@ -53,7 +54,7 @@ async def ready(request: Request) -> JSONResponse:
         connected = True
     except Exception:  # unreachable or timed out
         connected = False
-    is_ready = connected and revision == expected
+    is_ready = connected and schema_is_compatible(revision)
     body = ReadyOut(
         status="ready" if is_ready else "not_ready",
         database="connected" if connected else "disconnected",
