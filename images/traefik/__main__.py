@@ -1,0 +1,5 @@
+"""`python -m images.traefik`: build localhost/dimini/traefik:<version> with buildah; print it."""
+
+from images.traefik import build
+
+print(build())
