@@ -12,6 +12,7 @@ from dimini_operator.specs.common import (
     Manifest,
     Stack,
     container_security_context,
+    drain_lifecycle,
     http_service,
     labels,
     metadata,
@@ -146,6 +147,7 @@ def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
             "periodSeconds": 5,
             "timeoutSeconds": 5,
         },
+        "lifecycle": drain_lifecycle(),
     }
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(stack, "backend")},

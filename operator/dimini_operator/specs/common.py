@@ -133,6 +133,16 @@ def container_security_context(*, read_only_root: bool) -> dict[str, Any]:
     }
 
 
+# Keep serving for a few seconds after a pod is told to stop: the ingress controller and
+# kube-proxy drop it from their endpoints asynchronously, and requests still routed to it in
+# that window would fail during every rolling update. The kubelet sleeps (no binary needed).
+DRAIN_SECONDS = 5
+
+
+def drain_lifecycle() -> dict[str, Any]:
+    return {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
+
+
 def scheduling(stack: Stack) -> dict[str, Any]:
     """nodeSelector / tolerations / affinity for every pod of the stack."""
     sched = stack.spec.get("scheduling", {})

@@ -10,6 +10,7 @@ from dimini_operator.specs.common import (
     Manifest,
     Stack,
     container_security_context,
+    drain_lifecycle,
     http_service,
     labels,
     metadata,
@@ -40,6 +41,7 @@ def deployment(stack: Stack) -> Manifest:
             "initialDelaySeconds": 15,
             "periodSeconds": 15,
         },
+        "lifecycle": drain_lifecycle(),
     }
     if dev:
         # The dev image's `next dev` proxies /api and /socket.io to the backend Service.
