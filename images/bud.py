@@ -10,6 +10,8 @@ from images import cmd, config
 # pip and npm read these system-wide config files; mounted only while RUN steps execute, so the
 # images themselves carry no host configuration (the CA bundle is mounted over Debian's).
 PIP_CONF = f"[global]\ncert = {config.HOST_CA_BUNDLE}\n"
+# docker, not oci: keeps HEALTHCHECK (the OCI image config has no field for it).
+FORMAT = "docker"
 NPMRC = f"cafile={config.HOST_CA_BUNDLE}\nfund=false\naudit=false\nupdate-notifier=false\n"
 
 
@@ -42,7 +44,7 @@ def bud(
         "--layers",
         "--network=host",
         "--pull=never",  # bases are local images; never ask a registry for them
-        "--format=oci",
+        f"--format={FORMAT}",
         f"--file={dockerfile}",
         *_mounts(),
     ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from images import bases, cmd, config, context
-from images.bud import bud
+from images.bud import FORMAT, bud
 from images.log import say, step
 
 
@@ -52,7 +52,12 @@ TAG_LENGTH = 12
 def content_tag(image: Image, base_ref: str, extra_files: Mapping[str, str] | None = None) -> str:
     """Hash of what the build reads: context files, extra files, base image ID, target, args."""
     base_id = cmd.image_id(base_ref) or ""
-    inputs = [base_id, image.target or "", *sorted(f"{k}={v}" for k, v in image.build_args.items())]
+    inputs = [
+        FORMAT,
+        base_id,
+        image.target or "",
+        *sorted(f"{k}={v}" for k, v in image.build_args.items()),
+    ]
     return context.digest(image.context, extra_files or {}, *inputs)[:TAG_LENGTH]
 
 

@@ -20,13 +20,11 @@ from typing import Any
 
 
 def _image_config(ref: str) -> dict[str, Any]:
+    """The image's OCI config: user, env, entrypoint, cmd, working dir, stop signal."""
     out = subprocess.run(
-        ["buildah", "inspect", "--type", "image", "--format", "{{json .OCIv1.Config}}", ref],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["buildah", "inspect", "--type", "image", ref], capture_output=True, text=True, check=True
     ).stdout
-    config: dict[str, Any] = json.loads(out)
+    config: dict[str, Any] = json.loads(out)["OCIv1"]["config"]
     return config
 
 

@@ -48,5 +48,7 @@ def test_load_imports_the_ref_and_its_alias(postgres_image: str, containerd: Pat
          f"name=={postgres_image}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert "complete" in check
-    assert "unpacked" in check or "yes" in check
+    row = check.splitlines()[-1].split()
+    assert row[0] == postgres_image
+    assert "complete" in row
+    assert row[-1] == "true", check  # the UNPACKED column

@@ -48,12 +48,15 @@ def _ready(container: runc.Container) -> bool:
     return container.exec("sh", "-c", PROBE).returncode == 0
 
 
-async def _query(port: int, password: str, sql: str) -> list[asyncpg.Record]:
+async def _query(port: int, password: str, *statements: str) -> list[asyncpg.Record]:
+    """Run `statements` over TCP with a password; return the last one's rows."""
     conn = await asyncpg.connect(
         host="127.0.0.1", port=port, user="dimini", password=password, database="dimini_app"
     )
     try:
-        return list(await conn.fetch(sql))
+        for sql in statements[:-1]:
+            await conn.execute(sql)
+        return list(await conn.fetch(statements[-1]))
     finally:
         await conn.close()
 
@@ -69,9 +72,9 @@ def test_initialises_then_restarts_on_existing_data(postgres_image: str, tmp_pat
             _query(
                 port,
                 password,
-                "CREATE TABLE kept (v int); INSERT INTO kept VALUES (7); "
-                "SELECT current_user, current_database(), "
-                "current_setting('password_encryption') AS enc",
+                "CREATE TABLE kept (v int)",
+                "INSERT INTO kept VALUES (7)",
+                "SELECT current_user, current_database(), current_setting('password_encryption')",
             )
         )
         assert tuple(rows[0]) == ("dimini", "dimini_app", "scram-sha-256")

@@ -7,6 +7,11 @@ from pathlib import Path
 import images
 from tests.images import runc
 
+# Settings are validated at import; these are valid and point nowhere (nothing connects).
+BACKEND_ENV = {
+    "DATABASE_URL": "postgresql+asyncpg://dimini:pw@127.0.0.1:1/dimini",
+    "SECRET_KEY": "x" * 64,
+}
 BACKEND_PROBE = (
     "import os, sys, app.main, app.migrate; "
     "print(os.getuid(), os.getgid(), sys.version_info[:2], app.main.__file__)"
@@ -15,7 +20,11 @@ BACKEND_PROBE = (
 
 def test_backend_imports_its_app_as_uid_10001(backend_image: str, tmp_path: Path) -> None:
     with runc.run(
-        backend_image, tmp_path, args=["python", "-c", BACKEND_PROBE], user=(10001, 10001)
+        backend_image,
+        tmp_path,
+        args=["python", "-c", BACKEND_PROBE],
+        user=(10001, 10001),
+        env=BACKEND_ENV,
     ) as container:
         code = container.wait(timeout=60)
         out = container.output()
