@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint test test-python test-frontend sandbox sandbox-down sandbox-build manifests dev images
+.PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ venv: $(VENV)/.installed ## create .venv with the operator, the backend and the 
 lint: venv ## ruff and mypy (strict) over all Python
 	ruff check .
 	ruff format --check .
-	mypy operator/dimini_operator backend/app sandbox tests bench hack
+	mypy operator/dimini_operator backend/app sandbox images tests bench hack
 
 test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgres tests
 	pytest
@@ -31,13 +31,17 @@ test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgr
 test-frontend: ## ESLint, type-check, Vitest, next build and the Chromium end-to-end run
 	@if [ -f frontend/package.json ]; then $(MAKE) -C frontend test; else echo "frontend: nothing yet"; fi
 
-test: lint test-frontend test-python ## everything testable here (what CI runs)
+test: lint test-frontend test-python e2e ## everything testable here (what CI runs)
+
+e2e: venv sandbox-build ## the whole stack on real pods: images, a real node, Traefik, the operator's chart, Dimini through the Ingress
+	$(PY) -m images build
+	pytest -m e2e tests/sandbox/test_real_node.py tests/e2e
 
 sandbox-build: ## build (or reuse) the control-plane binaries; cold: several minutes
 	@bash sandbox/build.sh >/dev/null
 
-sandbox: venv sandbox-build ## start the local control plane; writes .sandbox/kubeconfig
-	$(PY) -m sandbox up
+sandbox: venv sandbox-build ## start the local control plane; writes .sandbox/kubeconfig (REAL_NODE=1: also a real node)
+	$(PY) -m sandbox up $(if $(REAL_NODE),--real-node)
 
 sandbox-down: venv ## stop every sandbox process and remove its state
 	$(PY) -m sandbox down

@@ -13,6 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the control plane + KWOK; writes .sandbox/kubeconfig")
     up.add_argument("--nodes", type=int, default=2, help="simulated nodes (default 2)")
+    up.add_argument(
+        "--real-node",
+        action="store_true",
+        help="also run a real node (containerd, kubelet, kube-proxy, CoreDNS) so pods really run",
+    )
     sub.add_parser("down", help="stop every sandbox process and remove its state")
     sub.add_parser("status", help="say whether the sandbox is running")
     sub.add_parser("build", help="build or reuse the control-plane binaries; print their dir")
@@ -20,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "up":
-            cluster.up(nodes=args.nodes)
+            cluster.up(nodes=args.nodes, real_node=args.real_node)
         elif args.command == "down":
             cluster.down()
         elif args.command == "build":

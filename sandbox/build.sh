@@ -2,6 +2,8 @@
 # Builds the sandbox's control-plane binaries from the Go module proxy, once per pinned version.
 #
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
+#   kubelet, kube-proxy and pause (C, gcc -static) for the real node        (k8s.io/kubernetes)
+#   coredns (the real node's cluster DNS)                                   (github.com/coredns/coredns)
 #   kwok                                                                    (sigs.k8s.io/kwok)
 #   helm (for the chart tests)                                              (helm.sh/helm/v4)
 #
@@ -13,10 +15,12 @@ set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
 CACHE="${DIMINI_SANDBOX_CACHE:-$HOME/.cache/dimini-sandbox}"
 DEST="$CACHE/k8s-$K8S_VERSION-kwok-$KWOK_VERSION"
 BIN="$DEST/bin"
-BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
+          kubelet kube-proxy pause coredns)
 
 helm_current() { [ -x "$BIN/helm" ] && "$BIN/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; }
 have_all() {
@@ -55,16 +59,32 @@ if [ ! -f go.mod ] || ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod; then
   go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-proxy@$K8S_VERSION" \
     "go.etcd.io/etcd/server/v3@$etcd_version" >&2
 fi
 for pkg in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-           k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3; do
+           k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3 \
+           k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy; do
   name=${pkg##*/}; [ "$name" = v3 ] && name=etcd
   [ -x "$BIN/$name" ] && continue
   step "compiling $name"
-  go build -trimpath -ldflags="-s -w" -o "$BIN/$name.tmp" "$pkg"
+  go build -trimpath -ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION" \
+    -o "$BIN/$name.tmp" "$pkg"
   mv "$BIN/$name.tmp" "$BIN/$name"
 done
+if [ ! -x "$BIN/pause" ]; then
+  # The pod sandbox ("pause") container's program, from the same module; registry.k8s.io/pause
+  # cannot be pulled here. Static, so it runs in an image FROM scratch.
+  step "compiling pause (gcc -static)"
+  k8s_dir=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  gcc -Os -static -DVERSION="$K8S_VERSION" -o "$BIN/pause.tmp" "$k8s_dir/build/pause/linux/pause.c"
+  mv "$BIN/pause.tmp" "$BIN/pause"
+fi
+if [ ! -x "$BIN/coredns" ]; then
+  step "compiling coredns $COREDNS_VERSION"
+  GOBIN="$DEST/coredns" go install -trimpath -ldflags="-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  mv "$DEST/coredns/coredns" "$BIN/coredns"
+fi
 
 if [ ! -x "$BIN/kwok" ]; then
   step "compiling kwok $KWOK_VERSION"

@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from sandbox import pki as pki_mod
+from sandbox import realnode as realnode_mod
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE_CIDR = "10.96.0.0/16"
@@ -65,6 +65,17 @@ class Sandbox:
         data: dict[str, object] = json.loads(self.state_file.read_text())
         return data
 
+    @property
+    def containerd_socket(self) -> Path:
+        """The real node's containerd (only with `up(real_node=True)`): load images here."""
+        return realnode_mod.NodePaths(self.root).containerd_socket
+
+    def has_real_node(self) -> bool:
+        return self.state_file.exists() and bool(self.state().get("real_node"))
+
+    def components(self) -> tuple[str, ...]:
+        return COMPONENTS + (realnode_mod.COMPONENTS if self.has_real_node() else ())
+
     def pids(self) -> dict[str, int]:
         if not self.state_file.exists():
             return {}
@@ -76,7 +87,7 @@ class Sandbox:
         if not self.state_file.exists():
             return False
         pids = self.pids()
-        if set(pids) != set(COMPONENTS) or not all(_alive(p) for p in pids.values()):
+        if set(pids) != set(self.components()) or not all(_alive(p) for p in pids.values()):
             return False
         return _ready(self, "/readyz")
 
@@ -242,15 +253,22 @@ def _exclusive(root: Path) -> Iterator[None]:
         yield
 
 
-def up(root: Path | None = None, nodes: int = 2) -> Sandbox:
-    """Start the sandbox unless it is already running; return it once nodes are Ready."""
+def up(root: Path | None = None, nodes: int = 2, real_node: bool = False) -> Sandbox:
+    """Start the sandbox unless it is already running; return it once nodes are Ready.
+
+    real_node: also run a real kubelet node (containerd, CNI, kube-proxy, CoreDNS; see realnode).
+    """
     sb = Sandbox(root or default_root())
     with _exclusive(sb.root):
-        return _up(sb, nodes)
+        return _up(sb, nodes, real_node)
 
 
-def _up(sb: Sandbox, nodes: int) -> Sandbox:
+def _up(sb: Sandbox, nodes: int, real_node: bool) -> Sandbox:
     if sb.is_running():
+        if real_node and not sb.has_real_node():
+            raise SandboxError(
+                f"the sandbox in {sb.root} runs without a real node; `python -m sandbox down` first"
+            )
         _say(f"already running; KUBECONFIG={sb.kubeconfig}")
         return sb
     _down(sb, quiet=True)
@@ -258,14 +276,17 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
     started = time.monotonic()
     sb.logs.mkdir(parents=True)
     (sb.root / "etcd").mkdir(mode=0o700)
-    ports = {
-        name: _free_port()
-        for name in ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler")
-    }
-    state: dict[str, object] = {"bin": str(bin_dir), "ports": ports}
+    port_names = ["etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler"]
+    if real_node:
+        port_names += ["kubelet", "kubelet_healthz", "kube_proxy_healthz", "kube_proxy_metrics",
+                       "coredns_ready"]  # fmt: skip
+    ports = {name: _free_port() for name in port_names}
+    state: dict[str, object] = {"bin": str(bin_dir), "ports": ports, "real_node": real_node}
     launcher = _Launcher(sb, state)
     launcher.save()
-    pki = pki_mod.generate(sb.root / "pki", SERVICE_IP)
+    # With a real node, pods reach the API server (the `kubernetes` Service) on the host address.
+    host = realnode_mod.host_ip() if real_node else "127.0.0.1"
+    pki = pki_mod.generate(sb.root / "pki", SERVICE_IP, extra_ips=(host,) if real_node else ())
     sb.kubeconfig.write_text(yaml.safe_dump(_kubeconfig(pki, ports["apiserver"])))
     sb.kubeconfig.chmod(0o600)
     kcfg = str(sb.kubeconfig)
@@ -298,8 +319,8 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
             [
                 str(bin_dir / "kube-apiserver"),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={'0.0.0.0' if real_node else '127.0.0.1'}",  # noqa: S104
+                f"--advertise-address={host}",
                 f"--secure-port={ports['apiserver']}",
                 f"--tls-cert-file={pki.apiserver_cert}",
                 f"--tls-private-key-file={pki.apiserver_key}",
@@ -308,7 +329,11 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
                 f"--service-account-signing-key-file={pki.sa_key}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--authorization-mode=RBAC",
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                # kubectl logs/exec on the real node.
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
                 # Privileged pods are allowed by the server so that Pod Security admission (on by
                 # default) is what refuses them in namespaces that enforce `restricted`.
                 "--allow-privileged=true",
@@ -369,11 +394,13 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
         from sandbox import nodes as nodes_mod
 
         nodes_mod.register(sb, nodes)
-        for name in COMPONENTS:
+        if real_node:
+            _start_real_node(sb, launcher, pki, bin_dir, host, ports)
+        for name in sb.components():
             launcher.check_alive(name, sb.logs / f"{name}.log")()
         _wait(
-            "Ready simulated nodes",
-            lambda: nodes_mod.ready_count(sb) == nodes,
+            "Ready nodes",
+            lambda: nodes_mod.ready_count(sb) == nodes + real_node,
             60,
             sb.logs / "kwok.log",
         )
@@ -393,6 +420,53 @@ def _up(sb: Sandbox, nodes: int) -> Sandbox:
     return sb
 
 
+def _start_real_node(
+    sb: Sandbox,
+    launcher: _Launcher,
+    pki: pki_mod.Pki,
+    bin_dir: Path,
+    host: str,
+    ports: dict[str, int],
+) -> None:
+    _say("starting the real node: containerd, kubelet, kube-proxy, CoreDNS")
+    paths = realnode_mod.NodePaths(sb.root)
+    realnode_mod.prepare_host()
+    server = f"https://{host}:{ports['apiserver']}"
+    files = realnode_mod.write_files(paths, pki, server, host, ports, sb.kubeconfig)
+    cmds = realnode_mod.commands(bin_dir, paths, files, host)
+    log = launcher.start("containerd", cmds["containerd"])
+    alive = launcher.check_alive("containerd", log)
+
+    def containerd_up() -> bool:
+        if not (alive() and paths.containerd_socket.exists()):
+            return False
+        try:
+            realnode_mod.ctr(paths, "version")
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    _wait("containerd", containerd_up, 30, log)
+    realnode_mod.ensure_pause_image(paths, bin_dir)
+    for name in ("kubelet", "kube-proxy", "coredns"):
+        launcher.start(name, cmds[name])
+    alive = launcher.check_alive("kubelet", sb.logs / "kubelet.log")
+    _wait(
+        "the real node Ready",
+        lambda: alive() and realnode_mod.node_ready(sb.kubeconfig),
+        90,
+        sb.logs / "kubelet.log",
+    )
+    alive = launcher.check_alive("coredns", sb.logs / "coredns.log")
+    _wait(
+        "CoreDNS",
+        lambda: alive() and _http_ok(f"http://127.0.0.1:{ports['coredns_ready']}/ready"),
+        30,
+        sb.logs / "coredns.log",
+    )
+    realnode_mod.apply_storage(sb.kubeconfig, paths)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback http
@@ -404,7 +478,7 @@ def _http_ok(url: str) -> bool:
 def _stop_processes(sb: Sandbox) -> None:
     pids = sb.pids()
     # Reverse start order: clients first, etcd last.
-    for name in reversed(COMPONENTS):
+    for name in reversed(sb.components()):
         pid = pids.get(name)
         if pid and _alive(pid):
             try:
@@ -443,9 +517,13 @@ def down(root: Path | None = None, quiet: bool = False) -> None:
 
 def _down(sb: Sandbox, quiet: bool) -> None:
     if sb.state_file.exists():
+        real_node = sb.has_real_node()
+        bin_dir = Path(str(sb.state()["bin"]))
         _stop_processes(sb)
+        if real_node:
+            realnode_mod.cleanup(sb.root, bin_dir)
     if sb.root.exists():
-        shutil.rmtree(sb.root)
+        realnode_mod.remove_tree(sb.root)
         if not quiet:
             _say(f"stopped; removed {sb.root}")
     elif not quiet:

@@ -122,8 +122,11 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def generate(directory: Path, service_ip: str) -> Pki:
-    """Write a fresh CA, serving and client certs and the service-account key into `directory`."""
+def generate(directory: Path, service_ip: str, extra_ips: tuple[str, ...] = ()) -> Pki:
+    """Write a fresh CA, serving and client certs and the service-account key into `directory`.
+
+    `extra_ips`: more addresses the API server is reached on (the real node's host address).
+    """
     pki = Pki(directory)
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -143,7 +146,9 @@ def generate(directory: Path, service_ip: str) -> Pki:
             "kubernetes.default.svc.cluster.local",
         )
     ]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
+    sans += [
+        x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip, *extra_ips)
+    ]
     _write_key(pki.apiserver_key, server_key)
     _write_cert(
         pki.apiserver_cert,
@@ -179,3 +184,18 @@ def generate(directory: Path, service_ip: str) -> Pki:
         )
     )
     return pki
+
+
+def issue_client(pki: Pki, name: str, cn: str, org: str | None = None) -> tuple[Path, Path]:
+    """A client certificate signed by the sandbox CA (e.g. a kubelet's system:node:<name>)."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = _key()
+    cert_path, key_path = pki.dir / f"{name}.crt", pki.dir / f"{name}.key"
+    _write_key(key_path, key)
+    cert = _issue(
+        _name(cn, org), key, ca_cert.subject, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH
+    )
+    _write_cert(cert_path, cert)
+    return cert_path, key_path

@@ -2,6 +2,8 @@
 
 - `sandbox` (session): the local control plane (started if not running, see sandbox/).
 - `kube` (session): a lightkube client for it.
+- `real_sandbox`, `real_kube`, `real_namespace`: the same for the sandbox with a real node
+  (marker `e2e`, `make e2e`).
 - `namespace` (per test): a fresh namespace in the sandbox, deleted afterwards.
 - `postgres` (session): a Postgres 15 server on a free loopback port.
 - `database_url` (per module): a fresh database on it, as an asyncpg SQLAlchemy URL.
@@ -37,6 +39,35 @@ def sandbox() -> Iterator[cluster.Sandbox]:
     yield sb
     if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
         cluster.down(sb.root)
+
+
+@pytest.fixture(scope="session")
+def real_sandbox() -> Iterator[cluster.Sandbox]:
+    """A second sandbox with a real node and no simulated ones (`make e2e`), in .sandbox-e2e.
+
+    DIMINI_SANDBOX_KEEP=1 keeps it running afterwards, as for `sandbox`.
+    """
+    root = cluster.REPO / ".sandbox-e2e"
+    already_running = cluster.Sandbox(root).is_running()
+    sb = cluster.up(root, nodes=0, real_node=True)
+    yield sb
+    if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
+        cluster.down(sb.root)
+
+
+@pytest.fixture(scope="session")
+def real_kube(real_sandbox: cluster.Sandbox) -> Client:
+    """A lightkube client for the real-node sandbox (admin)."""
+    return sandbox_client(real_sandbox)
+
+
+@pytest.fixture
+def real_namespace(real_kube: Client) -> Iterator[str]:
+    """A fresh namespace in the real-node sandbox, deleted afterwards."""
+    name = f"e-{uuid.uuid4().hex[:8]}"
+    real_kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "true"})))
+    yield name
+    real_kube.delete(Namespace, name)
 
 
 @pytest.fixture(scope="session")

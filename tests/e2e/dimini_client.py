@@ -57,6 +57,10 @@ class DiminiClient:
     def ready(self) -> int:
         return self._http.get("/ready").status_code
 
+    def page(self, path: str = "/") -> httpx.Response:
+        """A page of the web app (the frontend), as a browser would fetch it."""
+        return self._http.get(path)
+
     # -- auth -----------------------------------------------------------------------------------
 
     def register(self, email: str, password: str, name: str) -> JsonObject:

@@ -1,0 +1,149 @@
+"""The e2e world: the real-node sandbox with the project's images, Traefik, the operator installed
+from its chart, and one DiminiStack from the sample — the way a cluster admin would set it up.
+
+Built once per run (module scope in test_stack.py); each step of the scenario is its own test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import Client
+
+import images
+from images import traefik as traefik_image
+from sandbox import cluster, ingress
+from tests.operator.integration.support import SAMPLE, Kubectl
+
+HOST = "dimini.localhost"
+STACK_NAMESPACE = "dimini-e2e"
+OPERATOR_NAMESPACE = "dimini-system"
+RELEASE = "dimini-operator"
+CHART = cluster.REPO / "charts" / "dimini-operator"
+HUME_SECRET = "dimini-hume"
+# Figures for bench/e2e (timings of the scenario's steps); a JSON object, written as they come.
+FIGURES = Path(os.environ.get("DIMINI_E2E_FIGURES", cluster.REPO / ".sandbox-e2e" / "figures.json"))
+APP_IMAGES = ("backend", "frontend", "operator", "postgres")
+
+
+@dataclass
+class World:
+    """What the scenario's steps share: how to reach the stack and what earlier steps made."""
+
+    sandbox: cluster.Sandbox
+    kube: Client
+    kubectl: Kubectl
+    refs: dict[str, str]
+    base_url: str
+    signing_key: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, name: str, value: float | int) -> None:
+        figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+        figures[name] = value
+        FIGURES.parent.mkdir(parents=True, exist_ok=True)
+        FIGURES.write_text(json.dumps(figures, indent=2))
+
+
+def stack_manifest(refs: dict[str, str]) -> dict[str, Any]:
+    """manifests/samples/diministack.yaml with the locally built images and the Hume Secret."""
+    doc: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
+    spec = doc["spec"]
+    spec["backend"]["image"] = refs["backend"]
+    spec["frontend"]["image"] = refs["frontend"]
+    spec["postgres"]["image"] = refs["postgres"]
+    spec["ingress"]["host"] = HOST
+    spec["secretRefs"] = {"hume": {"name": HUME_SECRET}}
+    return doc
+
+
+def _repository_and_tag(ref: str) -> tuple[str, str]:
+    repository, _, tag = ref.rpartition(":")
+    return repository, tag
+
+
+def install_operator(sb: cluster.Sandbox, helm: str, operator_ref: str) -> None:
+    repository, tag = _repository_and_tag(operator_ref)
+    subprocess.run(
+        [
+            helm, "upgrade", "--install", RELEASE, str(CHART),
+            "--namespace", OPERATOR_NAMESPACE, "--create-namespace",
+            "--set", f"image.repository={repository}",
+            "--set", f"image.tag={tag}",
+            "--set", "image.pullPolicy=Never",
+            "--wait", "--timeout", "5m",
+        ],
+        env=sb.env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def e2e_images(real_sandbox: cluster.Sandbox) -> dict[str, str]:
+    """Build (or reuse) the project's images and Traefik's, and load them into the node."""
+    refs = {name: images.build(name) for name in APP_IMAGES}
+    refs["traefik"] = traefik_image.build()
+    for ref in refs.values():
+        images.load(ref, real_sandbox.containerd_socket)
+    return refs
+
+
+@pytest.fixture(scope="module")
+def world(
+    real_sandbox: cluster.Sandbox, real_kube: Client, e2e_images: dict[str, str], helm: str
+) -> Iterator[World]:
+    ingress.install(real_kube, e2e_images["traefik"])
+    install_operator(real_sandbox, helm, e2e_images["operator"])
+    kubectl = Kubectl(real_sandbox.env(), STACK_NAMESPACE)
+    # A clean namespace per run (a kept sandbox may hold the previous run's stack).
+    if kubectl.get("namespace", STACK_NAMESPACE):
+        kubectl.run("delete", "namespace", STACK_NAMESPACE, "--wait=true", namespaced=False)
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": STACK_NAMESPACE,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            },
+        }
+    )
+    signing_key = f"e2e-{uuid.uuid4().hex}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": HUME_SECRET},
+            # Hume itself is out of reach; the webhook signing key is what this run exercises.
+            "stringData": {
+                "HUME_API_KEY": "e2e-unused",
+                "HUME_SECRET_KEY": "e2e-unused",
+                "HUME_WEBHOOK_SIGNING_KEY": signing_key,
+            },
+        }
+    )
+    FIGURES.unlink(missing_ok=True)
+    yield World(
+        sandbox=real_sandbox,
+        kube=real_kube,
+        kubectl=kubectl,
+        refs=dict(e2e_images),
+        base_url=f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}",
+        signing_key=signing_key,
+    )
+
+
+def since(start: float) -> float:
+    return round(time.monotonic() - start, 2)
