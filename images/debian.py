@@ -82,7 +82,7 @@ def ensure() -> str:
     if cmd.image_label(ref, config.RECIPE_LABEL) == wanted:
         say(f"{ref}: cached")
         return ref
-    with step(f"{ref}: debootstrap {config.DEBIAN_SUITE} minbase (cold: 2-5 min)"):
+    with step(f"{ref}: debootstrap {config.DEBIAN_SUITE} minbase (cold: 1-4 min)"):
         _build(ref, wanted)
     return ref
 
