@@ -18,6 +18,16 @@ BIN="$DEST/traefik"
 
 if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
 
+# One build per version at a time (tests and `python -m images` may both ask); a waiter finds the
+# binary when it gets the lock.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/traefik-$TRAEFIK_VERSION.lock"
+if ! flock -n 9; then
+  printf '[traefik build] waiting for another build of %s\n' "$TRAEFIK_VERSION" >&2
+  flock 9
+fi
+if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
+
 started=$(date +%s)
 step() { printf '[traefik build %s +%ss] %s\n' "$(date +%H:%M:%S)" "$(( $(date +%s) - started ))" "$*" >&2; }
 step "cold build of Traefik $TRAEFIK_VERSION into $DEST (once per version)"
@@ -94,12 +104,12 @@ step "compiling traefik (CGO_ENABLED=0)"
 pkg=$MODULE/pkg/version
 go build -trimpath \
   -ldflags="-s -w -X $pkg.Version=${TRAEFIK_VERSION#v} -X $pkg.BuildDate=$release_time" \
-  -o "$BIN.tmp" "$MODULE/cmd/traefik"
+  -o "$BIN.tmp.$$" "$MODULE/cmd/traefik"
 # A static binary has no program interpreter; FROM scratch depends on that.
-if readelf -l "$BIN.tmp" | grep -q 'Requesting program interpreter'; then
-  step "$BIN.tmp is dynamically linked"; exit 1
+if readelf -l "$BIN.tmp.$$" | grep -q 'Requesting program interpreter'; then
+  step "$BIN.tmp.$$ is dynamically linked"; exit 1
 fi
-mv "$BIN.tmp" "$BIN"
+mv "$BIN.tmp.$$" "$BIN"
 took=$(( $(date +%s) - started ))
 echo "$took" > "$DEST/build-seconds"
 step "done in ${took}s: $BIN ($("$BIN" version | awk '/^Version:/ {print $2}'))"
