@@ -28,6 +28,7 @@ from dimini_operator.specs import ingress as stack_ingress
 from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
 from lightkube import Client, codecs
 from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, ServiceAccount
 from lightkube.resources.networking_v1 import Ingress, IngressClass
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
@@ -213,7 +214,10 @@ def routed(
         )
 
         token = kube.create(
-            ServiceAccount.Token(spec=TokenRequestSpec(audiences=[], expirationSeconds=3600)),
+            ServiceAccount.Token(
+                metadata=ObjectMeta(name="traefik", namespace=namespace),
+                spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
+            ),
             name="traefik",
             namespace=namespace,
         )
