@@ -12,6 +12,7 @@ it on 127.0.0.1:<http_port>; the IngressClass is the cluster default, so a Dimin
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from typing import Any
@@ -98,7 +99,7 @@ def render(
     default_class: bool = True,
 ) -> list[Manifest]:
     """Namespace, ServiceAccount, ClusterRole + binding, IngressClass and the Deployment."""
-    meta = {"name": NAME, "namespace": namespace, "labels": LABELS}
+    meta = {"name": NAME, "namespace": namespace, "labels": dict(LABELS)}
     role = cluster_role_name(namespace)
     return [
         {
@@ -115,13 +116,13 @@ def render(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": {"name": role, "labels": LABELS},
-            "rules": RBAC_RULES,
+            "metadata": {"name": role, "labels": dict(LABELS)},
+            "rules": copy.deepcopy(RBAC_RULES),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": {"name": role, "labels": LABELS},
+            "metadata": {"name": role, "labels": dict(LABELS)},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
                 "kind": "ClusterRole",
@@ -139,7 +140,7 @@ def ingress_class(class_name: str = CLASS_NAME, default: bool = True) -> Manifes
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IngressClass",
-        "metadata": {"name": class_name, "labels": LABELS, "annotations": annotations},
+        "metadata": {"name": class_name, "labels": dict(LABELS), "annotations": annotations},
         "spec": {"controller": CONTROLLER},
     }
 
@@ -160,8 +161,8 @@ def deployment(
             {"name": "web", "containerPort": http_port, "protocol": "TCP"},
             {"name": "health", "containerPort": health_port_for(http_port), "protocol": "TCP"},
         ],
-        "readinessProbe": probe,
-        "livenessProbe": {**probe, "failureThreshold": 6},
+        "readinessProbe": copy.deepcopy(probe),
+        "livenessProbe": {**copy.deepcopy(probe), "failureThreshold": 6},
         "resources": {
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"memory": "256Mi"},
@@ -179,14 +180,14 @@ def deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": NAME, "namespace": namespace, "labels": LABELS},
+        "metadata": {"name": NAME, "namespace": namespace, "labels": dict(LABELS)},
         "spec": {
             "replicas": 1,
             # Two pods cannot bind the same host port on one node: a surge pod would never start.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
             "template": {
-                "metadata": {"labels": LABELS},
+                "metadata": {"labels": dict(LABELS)},
                 "spec": {
                     "serviceAccountName": NAME,
                     "hostNetwork": True,
@@ -237,7 +238,11 @@ def rolled_out(dep: Deployment) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.ingress", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.ingress",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["install", "render"])
     parser.add_argument("--image", required=True, help="e.g. localhost/dimini/traefik:v3.6.12")
     parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help="host HTTP port")
