@@ -68,12 +68,13 @@ def health_port_for(http_port: int) -> int:
     return http_port + 1
 
 
-def args(http_port: int, class_name: str = CLASS_NAME) -> list[str]:
-    """Traefik's command line: entrypoint `web` on http_port, /ping on the next port, only
-    Ingresses of class_name, JSON logs, no access log, no calls home."""
+def args(http_port: int, class_name: str = CLASS_NAME, address: str = "") -> list[str]:
+    """Traefik's command line: entrypoint `web` on http_port, /ping on the next port (both on
+    every interface unless address is given), only Ingresses of class_name, JSON logs, no access
+    log, no calls home."""
     return [
-        f"--entryPoints.web.address=:{http_port}",
-        f"--entryPoints.traefik.address=:{health_port_for(http_port)}",
+        f"--entryPoints.web.address={address}:{http_port}",
+        f"--entryPoints.traefik.address={address}:{health_port_for(http_port)}",
         "--ping=true",
         "--ping.entryPoint=traefik",
         "--providers.kubernetesingress=true",

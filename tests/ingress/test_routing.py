@@ -9,6 +9,7 @@ servers on the host; selector-less Services with hand-written EndpointSlices poi
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import subprocess
 import threading
@@ -35,7 +36,6 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBi
 
 from images import traefik
 from sandbox import cluster, ingress
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.sandbox
 
@@ -147,15 +147,48 @@ def stack_ingress_manifest(namespace: str, class_name: str) -> dict[str, Any]:
 
 
 def free_port_pair() -> int:
-    """A free port whose successor is free too (Traefik's web and health entrypoints)."""
+    """A free loopback port whose successor is free too (Traefik's web and health entrypoints),
+    below the ephemeral range so that outgoing connections do not take it meanwhile."""
     while True:
-        port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
+        port = random.randrange(20000, 32000)
+        try:
+            for p in (port, port + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
         return port
+
+
+def start_traefik(
+    command: Callable[[int], list[str]], log: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Traefik on a free port pair, listening. Another process may still bind a port between the
+    check and Traefik's own bind: then Traefik exits and new ports are tried."""
+    for _ in range(5):
+        port = free_port_pair()
+        with log.open("wb") as out:
+            process = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT)
+
+        def up_or_exited(process: subprocess.Popen[bytes] = process, port: int = port) -> bool:
+            if process.poll() is not None:
+                return True
+            url = f"http://127.0.0.1:{ingress.health_port_for(port)}/ping"
+            try:
+                return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        try:
+            wait_for(f"Traefik up or exited (log: {log})", up_or_exited)
+        except TimeoutError:
+            process.kill()
+            raise
+        if process.poll() is None:
+            return process, port
+        if "address already in use" not in log.read_text():
+            raise AssertionError(log.read_text())
+    raise AssertionError(f"no free port pair for Traefik after 5 tries: {log.read_text()}")
 
 
 @dataclass(frozen=True)
@@ -226,18 +259,19 @@ def routed(
         kubeconfig = yaml.safe_load(sandbox.kubeconfig.read_text())
         api = kubeconfig["clusters"][0]["cluster"]
 
-        port = free_port_pair()
         log = tmp / "traefik.log"
-        command = [
-            str(traefik_binary),
-            *ingress.args(port, class_name),
-            f"--providers.kubernetesingress.endpoint={api['server']}",
-            f"--providers.kubernetesingress.token={tmp / 'token'}",
-            f"--providers.kubernetesingress.certAuthFilePath={api['certificate-authority']}",
-            f"--providers.kubernetesingress.namespaces={namespace}",
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+        def command(port: int) -> list[str]:
+            return [
+                str(traefik_binary),
+                *ingress.args(port, class_name, address="127.0.0.1"),
+                f"--providers.kubernetesingress.endpoint={api['server']}",
+                f"--providers.kubernetesingress.token={tmp / 'token'}",
+                f"--providers.kubernetesingress.certAuthFilePath={api['certificate-authority']}",
+                f"--providers.kubernetesingress.namespaces={namespace}",
+            ]
+
+        process, port = start_traefik(command, log)
         routed = Routed(namespace, port, process, log)
 
         def ready() -> bool:
