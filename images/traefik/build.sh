@@ -111,6 +111,5 @@ if readelf -l "$BIN.tmp.$$" | grep -q 'Requesting program interpreter'; then
 fi
 mv "$BIN.tmp.$$" "$BIN"
 took=$(( $(date +%s) - started ))
-echo "$took" > "$DEST/build-seconds"
 step "done in ${took}s: $BIN ($("$BIN" version | awk '/^Version:/ {print $2}'))"
 echo "$BIN"
