@@ -23,11 +23,17 @@ BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwo
           kubelet kube-proxy pause coredns)
 
 helm_current() { [ -x "$BIN/helm" ] && "$BIN/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; }
+# Kubernetes binaries report their version (helm checks a chart's kubeVersion against it); early
+# builds of this cache lacked it and are rebuilt.
+k8s_versioned() { [ -x "$BIN/kube-apiserver" ] && "$BIN/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION"; }
 have_all() {
   for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done
-  helm_current
+  helm_current && k8s_versioned
 }
 if have_all; then echo "$BIN"; exit 0; fi
+if [ -x "$BIN/kube-apiserver" ] && ! k8s_versioned; then
+  rm -f "$BIN/kube-apiserver" "$BIN/kube-controller-manager" "$BIN/kube-scheduler" "$BIN/kubectl"
+fi
 
 started=$(date +%s)
 step() { printf '[sandbox build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

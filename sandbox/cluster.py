@@ -331,7 +331,8 @@ def _up(sb: Sandbox, nodes: int, real_node: bool) -> Sandbox:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
-                # kubectl logs/exec on the real node.
+                # kubectl logs/exec on the real node, which has no DNS name the host resolves.
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--kubelet-client-certificate={pki.admin_cert}",
                 f"--kubelet-client-key={pki.admin_key}",
                 # Privileged pods are allowed by the server so that Pod Security admission (on by

@@ -188,6 +188,8 @@ def render_kubelet_config(
             "nodefs.inodesFree": "1%",
         },
         "serializeImagePulls": False,
+        # Container logs with the sandbox, not in the host's /var/log/pods.
+        "podLogsDir": str(paths.dir / "pod-logs"),
         "nodeStatusReportFrequency": "10s",
     }
 
@@ -496,6 +498,12 @@ def cleanup(sandbox_root: Path, bin_dir: Path | None) -> None:
             )
     _kill_shims(paths)
     _unmount_under(paths.dir)
+    # The kubelet links every container log into the fixed /var/log/containers.
+    links = Path("/var/log/containers")
+    if links.is_dir():
+        for link in links.iterdir():
+            if link.is_symlink() and str(os.readlink(link)).startswith(str(paths.dir)):
+                link.unlink()
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
     if bin_dir and (bin_dir / "kube-proxy").exists():
         subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True, check=False)

@@ -27,7 +27,7 @@ QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 C_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 # Paths the operator routes itself; extra paths must not shadow them.
-RESERVED_PATHS = ["/api", "/socket.io", "/docs", "/openapi.json", "/health"]
+RESERVED_PATHS = ["/api", "/socket.io", "/docs", "/openapi.json", "/health", "/ready"]
 # Environment variables the operator sets and users must not override.
 MANAGED_ENV = ["DATABASE_URL", "SECRET_KEY", "DB_USER", "DB_PASSWORD"]
 

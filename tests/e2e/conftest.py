@@ -74,7 +74,7 @@ def _repository_and_tag(ref: str) -> tuple[str, str]:
 
 def install_operator(sb: cluster.Sandbox, helm: str, operator_ref: str) -> None:
     repository, tag = _repository_and_tag(operator_ref)
-    subprocess.run(
+    proc = subprocess.run(
         [
             helm, "upgrade", "--install", RELEASE, str(CHART),
             "--namespace", OPERATOR_NAMESPACE, "--create-namespace",
@@ -84,10 +84,11 @@ def install_operator(sb: cluster.Sandbox, helm: str, operator_ref: str) -> None:
             "--wait", "--timeout", "5m",
         ],
         env=sb.env(),
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )  # fmt: skip
+    assert proc.returncode == 0, f"helm install of the operator failed: {proc.stderr}"
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,16 @@ from dimini_operator.specs.common import (
     metadata,
 )
 
-# (path, pathType) routed to the backend.
+# (path, pathType) routed to the backend. /health and /ready are Prefix, not Exact: Traefik (the
+# dev loop's and the e2e sandbox's controller) orders routes by the length of their rule text, so
+# `Path(/ready)` loses to the frontend's `PathPrefix(/)`; `PathPrefix(/ready)` wins.
 BACKEND_PATHS = [
     ("/api", "Prefix"),
     ("/socket.io", "Prefix"),
     ("/docs", "Prefix"),
     ("/openapi.json", "Exact"),
-    ("/health", "Exact"),
+    ("/health", "Prefix"),
+    ("/ready", "Prefix"),
 ]
 
 

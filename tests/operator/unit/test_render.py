@@ -179,7 +179,7 @@ def test_ingress_routes_backend_paths_and_frontend(stack: Stack) -> None:
     rule = ing["spec"]["rules"][0]
     assert rule["host"] == "dimini.localhost"
     routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
-    for path in ("/api", "/socket.io", "/docs", "/openapi.json", "/health"):
+    for path in ("/api", "/socket.io", "/docs", "/openapi.json", "/health", "/ready"):
         assert routes[path] == "demo-backend"
     assert routes["/"] == "demo-frontend"
     spec = sample_body()["spec"]
