@@ -50,6 +50,9 @@ init_database() {
 
 if [ -s "$PGDATA/PG_VERSION" ]; then
   log "existing data directory $PGDATA: starting without initialisation"
+  # A kubelet applying the pod's fsGroup opens the directory to the group; postgres refuses to
+  # start on that (as the official image does, put the owner-only mode back on every start).
+  chmod 700 "$PGDATA"
 else
   init_database
 fi

@@ -89,6 +89,8 @@ def test_initialises_then_restarts_on_existing_data(postgres_image: str, tmp_pat
     hba = (data / "pg_hba.conf").read_text()
     assert "host all all all scram-sha-256" in hba
     assert "trust" not in "".join(ln for ln in hba.splitlines() if not ln.startswith("#"))
+    # What a kubelet's recursive fsGroup pass leaves on the next pod's start.
+    data.chmod(0o2770)
 
     with _run(postgres_image, tmp_path / "second", volume, port) as pg:
         runc.wait_for(lambda: _ready(pg), 60, "the restart's pg_isready")

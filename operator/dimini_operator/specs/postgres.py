@@ -98,7 +98,13 @@ def statefulset(stack: Stack) -> Manifest:
                 "spec": {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
-                    "securityContext": pod_security_context(uid),
+                    # Change the volume's ownership only when its root does not already match:
+                    # a recursive pass on every start is slow on big volumes and opens PGDATA
+                    # to the group, which postgres refuses.
+                    "securityContext": {
+                        **pod_security_context(uid),
+                        "fsGroupChangePolicy": "OnRootMismatch",
+                    },
                     "containers": [container],
                     "volumes": [
                         {"name": "run", "emptyDir": {}},
