@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from images import cmd, config
-from images.log import step
+from images.log import say, step
 
 NAMESPACE = "k8s.io"
 
@@ -28,12 +28,17 @@ def loaded(address: Path) -> set[str]:
 
 def load(ref: str, address: Path, aliases: Sequence[str] = ()) -> None:
     """Import `ref` (and tag `aliases` of it) into containerd; fail if the names do not resolve."""
-    archives = config.cache_dir() / "archives"
-    archives.mkdir(exist_ok=True)
-    with step(f"load {ref} into {address}"), tempfile.TemporaryDirectory(dir=archives) as tmp:
-        archive = Path(tmp) / "image.tar"
-        cmd.run(["buildah", "push", "--quiet", ref, f"docker-archive:{archive}:{ref}"], quiet=True)
-        cmd.run(_ctr(address, "images", "import", str(archive)), quiet=True)
+    if ref in loaded(address):
+        # A content tag names exactly one build, so a present ref is this image already.
+        say(f"{ref}: already in {address}")
+    else:
+        archives = config.cache_dir() / "archives"
+        archives.mkdir(exist_ok=True)
+        with step(f"load {ref} into {address}"), tempfile.TemporaryDirectory(dir=archives) as tmp:
+            archive = Path(tmp) / "image.tar"
+            push = ["buildah", "push", "--quiet", ref, f"docker-archive:{archive}:{ref}"]
+            cmd.run(push, quiet=True)
+            cmd.run(_ctr(address, "images", "import", str(archive)), quiet=True)
     for alias in aliases:
         cmd.run(_ctr(address, "images", "tag", "--force", ref, alias), quiet=True)
     missing = {ref, *aliases} - loaded(address)

@@ -415,6 +415,8 @@ def _up(sb: Sandbox, nodes: int, real_node: bool) -> Sandbox:
     except BaseException:
         _say(f"start failed; logs kept in {sb.logs}")
         _stop_processes(sb)
+        if real_node:
+            realnode_mod.cleanup(sb.root, bin_dir)
         raise
     _say(f"ready in {time.monotonic() - started:.1f}s")
     _say(f"export KUBECONFIG={sb.kubeconfig} PATH={bin_dir}:$PATH")
@@ -430,6 +432,10 @@ def _start_real_node(
     ports: dict[str, int],
 ) -> None:
     _say("starting the real node: containerd, kubelet, kube-proxy, CoreDNS")
+    try:
+        realnode_mod.claim_host(sb.root, lambda root: Sandbox(root).is_running())
+    except RuntimeError as e:
+        raise SandboxError(str(e)) from None
     paths = realnode_mod.NodePaths(sb.root)
     realnode_mod.prepare_host()
     server = f"https://{host}:{ports['apiserver']}"

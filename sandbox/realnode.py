@@ -24,6 +24,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,26 @@ class NodePaths:
     @property
     def volumes(self) -> Path:
         return self.sandbox_root / "volumes"
+
+
+def owner_file() -> Path:
+    """Which sandbox runs this host's real node (the bridge, iptables rules and ports are
+    host-wide, so there is at most one)."""
+    return cache_dir() / "real-node-owner"
+
+
+def claim_host(sandbox_root: Path, running: Callable[[Path], bool]) -> None:
+    """Record `sandbox_root` as the real node's owner; refuse while another one runs."""
+    owner = owner_file()
+    if owner.exists():
+        other = Path(owner.read_text().strip())
+        if other != sandbox_root and running(other):
+            raise RuntimeError(
+                f"a real node already runs in the sandbox {other}; one per host: stop it first "
+                f"(DIMINI_SANDBOX_DIR={other} python -m sandbox down)"
+            )
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    owner.write_text(str(sandbox_root))
 
 
 def host_ip() -> str:
@@ -504,9 +525,37 @@ def cleanup(sandbox_root: Path, bin_dir: Path | None) -> None:
         for link in links.iterdir():
             if link.is_symlink() and str(os.readlink(link)).startswith(str(paths.dir)):
                 link.unlink()
+    owner = owner_file()
+    if not owner.exists() or Path(owner.read_text().strip()) != sandbox_root:
+        return  # the host-wide parts belong to another sandbox's real node
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
     if bin_dir and (bin_dir / "kube-proxy").exists():
         subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True, check=False)
+    _remove_kubelet_chains()
+    owner.unlink()
+
+
+# The chains the kubelet itself adds (kube-proxy --cleanup leaves them).
+KUBELET_CHAINS = (
+    ("filter", "INPUT", "KUBE-FIREWALL"),
+    ("filter", "OUTPUT", "KUBE-FIREWALL"),
+    ("filter", None, "KUBE-KUBELET-CANARY"),
+    ("nat", None, "KUBE-KUBELET-CANARY"),
+    ("mangle", None, "KUBE-KUBELET-CANARY"),
+    ("mangle", None, "KUBE-IPTABLES-HINT"),
+)
+
+
+def _remove_kubelet_chains() -> None:
+    def iptables(*args: str) -> None:
+        subprocess.run(["iptables", *args], capture_output=True, check=False)
+
+    for table, parent, chain in KUBELET_CHAINS:
+        if parent:
+            iptables("-t", table, "-D", parent, "-j", chain)
+    for table, _, chain in KUBELET_CHAINS:
+        iptables("-t", table, "-F", chain)
+        iptables("-t", table, "-X", chain)
 
 
 def _kill_shims(paths: NodePaths) -> None:
