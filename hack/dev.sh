@@ -59,6 +59,7 @@ if ! helm --kube-context "kind-$CLUSTER" status traefik -n traefik >/dev/null 2>
     --repo https://traefik.github.io/charts --version "${TRAEFIK_CHART_VERSION:-38.0.2}" \
     --namespace traefik --create-namespace --wait \
     --set ingressClass.isDefaultClass=true \
+    --set 'additionalArguments[0]=--providers.kubernetesingress.strictPrefixMatching=true' \
     --set service.type=ClusterIP \
     --set ports.web.hostPort=80 --set ports.websecure.hostPort=443 \
     --set nodeSelector.ingress-ready=true \

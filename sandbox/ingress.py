@@ -80,6 +80,8 @@ def args(http_port: int, class_name: str = CLASS_NAME, address: str = "") -> lis
         "--providers.kubernetesingress=true",
         f"--providers.kubernetesingress.ingressClass={class_name}",
         f"--providers.kubernetesingress.ingressEndpoint.ip={STATUS_IP}",
+        # Prefix paths per the Ingress spec (path elements): /health must not match /healthz.
+        "--providers.kubernetesingress.strictPrefixMatching=true",
         "--log.format=json",
         "--log.level=INFO",
         "--global.checkNewVersion=false",

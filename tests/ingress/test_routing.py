@@ -298,10 +298,11 @@ def routed(
 def test_api_paths_go_to_the_backend_and_the_rest_to_the_frontend(routed: Routed) -> None:
     assert routed.get("/api/patients").text == "backend /api/patients"
     assert routed.get("/health").text == "backend /health"
+    assert routed.get("/ready").text == "backend /ready"
     assert routed.get("/openapi.json").text == "backend /openapi.json"
     assert routed.get("/").text == "frontend /"
     assert routed.get("/patients/42").text == "frontend /patients/42"
-    # /health is an Exact path: anything below it is the frontend's.
+    # /health is a Prefix path matched by path element (strictPrefixMatching): not /healthz.
     assert routed.get("/healthz").text == "frontend /healthz"
 
 
