@@ -432,6 +432,9 @@ def _start_real_node(
     ports: dict[str, int],
 ) -> None:
     _say("starting the real node: containerd, kubelet, kube-proxy, CoreDNS")
+    missing = [b for b in realnode_mod.BINARIES if not (bin_dir / b).is_file()]
+    if missing:
+        raise SandboxError(f"{bin_dir} lacks the real node's {', '.join(missing)} (build.sh)")
     try:
         realnode_mod.claim_host(sb.root, lambda root: Sandbox(root).is_running())
     except RuntimeError as e:

@@ -42,6 +42,7 @@ STORAGE_CLASS = "local"
 VOLUME_COUNT = 8
 VOLUME_CAPACITY = "10Gi"
 COMPONENTS = ("containerd", "kubelet", "kube-proxy", "coredns")
+BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")  # from build.sh; containerd from Debian
 
 
 def cache_dir() -> Path:
