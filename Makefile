@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# mypy's cache outside the repository: a fresh clone (CI) checks in seconds instead of a minute.
+MYPY_CACHE_DIR ?= $(HOME)/.cache/dimini-stack/mypy
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images
@@ -23,7 +25,7 @@ venv: $(VENV)/.installed ## create .venv with the operator, the backend and the 
 lint: venv ## ruff and mypy (strict) over all Python
 	ruff check .
 	ruff format --check .
-	mypy operator/dimini_operator backend/app sandbox images tests bench hack
+	mypy --cache-dir "$(MYPY_CACHE_DIR)" operator/dimini_operator backend/app sandbox images tests bench hack
 
 test-python: venv sandbox-build ## pytest: unit, sandbox (Kubernetes) and Postgres tests
 	pytest
