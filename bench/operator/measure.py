@@ -62,13 +62,8 @@ from lightkube.resources.storage_v1 import StorageClass  # noqa: E402
 from sandbox import cluster  # noqa: E402
 from sandbox.nodes import client as sandbox_client  # noqa: E402
 from tests.operator.integration.conftest import add_volume  # noqa: E402
-from tests.operator.integration.support import (  # noqa: E402
-    CRD_FILE,
-    Kubectl,
-    Operator,
-    sample,
-    wait_for,
-)
+from tests.operator.integration.support import CRD_FILE, Kubectl, Operator, sample  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 Key = tuple[str, str]  # (kind, name)
 BENCH_LABEL = "dimini.io/bench"

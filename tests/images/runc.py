@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,12 +159,3 @@ def run(
                 subprocess.run(["runc", "kill", container_id, "KILL"], check=False)
                 process.wait(timeout=30)
             subprocess.run(["runc", "delete", "--force", container_id], check=False)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.images import runc
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 
 def _get(url: str) -> tuple[int, str] | None:
@@ -33,7 +34,7 @@ def test_standalone_server_serves_pages(frontend_image: str, tmp_path: Path) -> 
                 raise AssertionError(f"the server exited:\n{server.output()}")
             return _get(url) is not None
 
-        runc.wait_for(answers, 60, f"the frontend on {url}")
+        wait_for(f"the frontend on {url}", answers, 60)
         answer = _get(url)
         assert answer is not None
         status, body = answer

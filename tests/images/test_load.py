@@ -10,7 +10,7 @@ import pytest
 
 import images
 from images.load import loaded
-from tests.images import runc
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def containerd(tmp_path: Path) -> Iterator[Path]:
             ["containerd", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        runc.wait_for(lambda: socket.is_socket(), 30, "containerd's socket")
+        wait_for("containerd's socket", lambda: socket.is_socket(), 30)
         yield socket
     finally:
         process.terminate()

@@ -12,6 +12,7 @@ import pytest
 
 from tests.images import runc
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 PROBE = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'  # the operator's probe
 
@@ -67,7 +68,7 @@ def test_initialises_then_restarts_on_existing_data(postgres_image: str, tmp_pat
     password = "s3cret pass'word"
 
     with _run(postgres_image, tmp_path / "first", volume, port) as pg:
-        runc.wait_for(lambda: _ready(pg), 60, "the first start's pg_isready")
+        wait_for("the first start's pg_isready", lambda: _ready(pg), 60)
         rows = asyncio.run(
             _query(
                 port,
@@ -93,7 +94,7 @@ def test_initialises_then_restarts_on_existing_data(postgres_image: str, tmp_pat
     data.chmod(0o2770)
 
     with _run(postgres_image, tmp_path / "second", volume, port) as pg:
-        runc.wait_for(lambda: _ready(pg), 60, "the restart's pg_isready")
+        wait_for("the restart's pg_isready", lambda: _ready(pg), 60)
         rows = asyncio.run(_query(port, password, "SELECT v FROM kept"))
         assert [r["v"] for r in rows] == [7]
         assert pg.stop("TERM") == 0, pg.output()  # SIGTERM reaches postgres (PID 1) too

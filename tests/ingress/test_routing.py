@@ -13,7 +13,6 @@ import random
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,27 +34,13 @@ from lightkube.resources.networking_v1 import Ingress, IngressClass
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
 from images import traefik
-from sandbox import cluster, ingress
+from sandbox import cluster, ingress, realnode
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
 HOST = "dimini.localhost"
 STACK = "demo"
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not within {timeout}s")
-        time.sleep(0.2)
-
-
-def host_ip() -> str:
-    """The host's address on its primary interface: EndpointSlices refuse loopback addresses."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("192.0.2.1", 9))  # TEST-NET-1; a UDP connect only picks the route, sends nothing
-        return str(s.getsockname()[0])
 
 
 class Upstream:
@@ -180,7 +165,7 @@ def start_traefik(
                 return False
 
         try:
-            wait_for(f"Traefik up or exited (log: {log})", up_or_exited)
+            wait_for(f"Traefik up or exited (log: {log})", up_or_exited, 30)
         except TimeoutError:
             process.kill()
             raise
@@ -235,7 +220,7 @@ def routed(
     try:
         for m in install:
             kube.apply(codecs.from_dict(m), field_manager="dimini-tests", force=True)
-        address = host_ip()
+        address = realnode.host_ip()
         for name, port in (("backend", BACKEND_PORT), ("frontend", FRONTEND_PORT)):
             child = f"{STACK}-{name}"
             for m in service_and_endpoints(namespace, child, port, address, upstreams[name].port):
@@ -281,7 +266,7 @@ def routed(
             except httpx.TransportError:
                 return False
 
-        wait_for(f"Traefik routing (log: {log})", ready)
+        wait_for(f"Traefik routing (log: {log})", ready, 30)
         yield routed
     finally:
         if process is not None:
@@ -328,4 +313,4 @@ def test_ingress_status_reports_the_controllers_address(routed: Routed, kube: Cl
         lb = ing.status.loadBalancer if ing.status else None
         return [i.ip or "" for i in (lb.ingress or [])] if lb else []
 
-    wait_for("Ingress status", lambda: addresses() == [ingress.STATUS_IP])
+    wait_for("Ingress status", lambda: addresses() == [ingress.STATUS_IP], 30)

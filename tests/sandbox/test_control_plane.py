@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -18,6 +17,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from sandbox.cluster import Sandbox
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -31,14 +31,6 @@ def kubectl(sandbox: Sandbox, *args: str, check: bool = True) -> subprocess.Comp
         check=check,
         timeout=60,
     )
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}")
-        time.sleep(0.25)
 
 
 def test_kubectl_lists_ready_simulated_nodes(sandbox: Sandbox) -> None:

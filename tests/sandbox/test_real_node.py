@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,16 +14,9 @@ from lightkube.types import CascadeType
 
 from sandbox import cluster, realnode
 from tests.support import busybox
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def create(kube: Client, manifest: dict[str, Any], namespace: str) -> None:
@@ -104,7 +96,7 @@ def test_a_service_routes_by_name_to_a_running_pod(
         status = real_kube.get(Pod, "web", namespace=ns).status
         return bool(status and any(c.ready for c in status.containerStatuses or []))
 
-    wait_for("the web pod to be ready", web_ready)
+    wait_for("the web pod to be ready", web_ready, 90)
     pod_ip = real_kube.get(Pod, "web", namespace=ns).status.podIP  # type: ignore[union-attr]
     assert pod_ip and pod_ip.startswith(realnode.POD_CIDR.split("0/")[0])
     # Through CoreDNS (the Service's name) and kube-proxy (its ClusterIP) from another pod.
@@ -112,7 +104,7 @@ def test_a_service_routes_by_name_to_a_running_pod(
         f"wget -qO- http://web.{ns}.svc.{realnode.CLUSTER_DOMAIN}/ | grep -qx served-by-a-real-pod"
     )
     real_kube.create(job("fetch", image, fetch), namespace=ns)
-    wait_for("the fetching job", job_succeeded(real_kube, "fetch", ns))
+    wait_for("the fetching job", job_succeeded(real_kube, "fetch", ns), 90)
 
 
 def test_a_volume_keeps_its_data_after_the_pod_is_gone(
@@ -129,7 +121,7 @@ def test_a_volume_keeps_its_data_after_the_pod_is_gone(
     create(real_kube, claim, ns)
     volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     real_kube.create(job("write", image, "echo kept > /data/marker", volumes), namespace=ns)
-    wait_for("the writing job", job_succeeded(real_kube, "write", ns))
+    wait_for("the writing job", job_succeeded(real_kube, "write", ns), 90)
     real_kube.delete(Job, "write", namespace=ns, cascade=CascadeType.FOREGROUND)
     real_kube.create(job("read", image, "grep -qx kept /data/marker", volumes), namespace=ns)
-    wait_for("the reading job", job_succeeded(real_kube, "read", ns))
+    wait_for("the reading job", job_succeeded(real_kube, "read", ns), 90)

@@ -18,13 +18,8 @@ from lightkube.resources.core_v1 import PersistentVolume
 from lightkube.resources.storage_v1 import StorageClass
 
 from sandbox.cluster import Sandbox
-from tests.operator.integration.support import (
-    CRD_FILE,
-    STACK,
-    Kubectl,
-    Operator,
-    wait_for,
-)
+from tests.operator.integration.support import CRD_FILE, STACK, Kubectl, Operator
+from tests.support.waiting import wait_for
 
 
 @dataclass

@@ -19,6 +19,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "manifests" / "crds" / "diministacks.dimini.io.yaml"
@@ -27,24 +28,6 @@ STACK = "dimini"
 LOGS = ROOT / ".sandbox" / "operator-test-logs"
 
 T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.2) -> T:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = check()
-        except Exception as exc:  # a transient API error counts as "not yet"
-            last = exc
-        else:
-            if value:
-                return value
-            last = value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def holds_for(what: str, check: Callable[[], bool], seconds: float, interval: float = 0.25) -> None:

@@ -6,13 +6,8 @@ import pytest
 from lightkube import Client
 
 from tests.operator.integration.conftest import StackNs
-from tests.operator.integration.support import (
-    STACK,
-    Operator,
-    sample,
-    stack_ready,
-    wait_for,
-)
+from tests.operator.integration.support import STACK, Operator, sample, stack_ready
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 

@@ -11,14 +11,8 @@ import yaml
 
 from sandbox.cluster import Sandbox
 from tests.operator.integration.conftest import StackNs
-from tests.operator.integration.support import (
-    ROOT,
-    STACK,
-    Operator,
-    sample,
-    stack_ready,
-    wait_for,
-)
+from tests.operator.integration.support import ROOT, STACK, Operator, sample, stack_ready
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 

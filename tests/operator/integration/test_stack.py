@@ -17,9 +17,9 @@ from tests.operator.integration.support import (
     holds_for,
     sample,
     stack_ready,
-    wait_for,
 )
 from tests.operator.pss import pod_spec_of, restricted_violations
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 

@@ -15,8 +15,8 @@ from tests.operator.integration.support import (
     holds_for,
     sample,
     stack_ready,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
