@@ -17,6 +17,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lightkube import Client
@@ -28,31 +29,45 @@ from sandbox.nodes import client as sandbox_client
 from tests.support.postgres import PostgresServer, start_postgres
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[cluster.Sandbox]:
-    """The sandbox, started for this test run unless already running (then left running).
-
-    DIMINI_SANDBOX_KEEP=1 keeps a sandbox this run started, for a faster next run.
-    """
-    already_running = cluster.Sandbox(cluster.default_root()).is_running()
-    sb = cluster.up()
+def _running_sandbox(root: Path, nodes: int, real_node: bool) -> Iterator[cluster.Sandbox]:
+    """Start the sandbox in `root` unless it runs (then leave it running); stop it afterwards
+    unless DIMINI_SANDBOX_KEEP=1 (a faster next run)."""
+    already_running = cluster.Sandbox(root).is_running()
+    sb = cluster.up(root, nodes=nodes, real_node=real_node)
     yield sb
     if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
         cluster.down(sb.root)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[cluster.Sandbox]:
+    """The sandbox: control plane and simulated nodes."""
+    yield from _running_sandbox(cluster.default_root(), nodes=2, real_node=False)
 
 
 @pytest.fixture(scope="session")
 def real_sandbox() -> Iterator[cluster.Sandbox]:
-    """A second sandbox with a real node and no simulated ones (`make e2e`), in .sandbox-e2e.
+    """A second sandbox with a real node and no simulated ones (`make e2e`), in .sandbox-e2e."""
+    yield from _running_sandbox(cluster.REPO / ".sandbox-e2e", nodes=0, real_node=True)
 
-    DIMINI_SANDBOX_KEEP=1 keeps it running afterwards, as for `sandbox`.
-    """
-    root = cluster.REPO / ".sandbox-e2e"
-    already_running = cluster.Sandbox(root).is_running()
-    sb = cluster.up(root, nodes=0, real_node=True)
-    yield sb
-    if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
-        cluster.down(sb.root)
+
+@pytest.fixture
+def namespace(kube: Client) -> Iterator[str]:
+    """A fresh namespace for one test; deleted afterwards (without waiting for it to go)."""
+    yield from _fresh_namespace(kube, "t")
+
+
+@pytest.fixture
+def real_namespace(real_kube: Client) -> Iterator[str]:
+    """A fresh namespace in the real-node sandbox, deleted afterwards."""
+    yield from _fresh_namespace(real_kube, "e")
+
+
+def _fresh_namespace(kube: Client, prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "true"})))
+    yield name
+    kube.delete(Namespace, name)
 
 
 @pytest.fixture(scope="session")
@@ -61,28 +76,10 @@ def real_kube(real_sandbox: cluster.Sandbox) -> Client:
     return sandbox_client(real_sandbox)
 
 
-@pytest.fixture
-def real_namespace(real_kube: Client) -> Iterator[str]:
-    """A fresh namespace in the real-node sandbox, deleted afterwards."""
-    name = f"e-{uuid.uuid4().hex[:8]}"
-    real_kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "true"})))
-    yield name
-    real_kube.delete(Namespace, name)
-
-
 @pytest.fixture(scope="session")
 def kube(sandbox: cluster.Sandbox) -> Client:
     """A lightkube client for the sandbox (admin)."""
     return sandbox_client(sandbox)
-
-
-@pytest.fixture
-def namespace(kube: Client) -> Iterator[str]:
-    """A fresh namespace for one test; deleted afterwards (without waiting for it to go)."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "true"})))
-    yield name
-    kube.delete(Namespace, name)
 
 
 @pytest.fixture(scope="session")

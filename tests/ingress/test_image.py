@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
 from images import traefik
-
-pytestmark = pytest.mark.skipif(not shutil.which("buildah"), reason="needs buildah")
 
 
 def _buildah(*args: str) -> str:
