@@ -13,7 +13,7 @@ interface LoginErrors {
   password?: string;
 }
 
-export function LoginForm({ next, justRegistered }: { next?: string; justRegistered: boolean }) {
+export function LoginForm({ next, justRegistered }: { next?: string | string[]; justRegistered: boolean }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<LoginErrors>({});
