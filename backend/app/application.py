@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsMiddleware
+from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.security import CSRF_HEADER
 from app.realtime.broadcast import SocketBroadcaster
 from app.realtime.pg_manager import PostgresPubSubManager
@@ -38,7 +39,9 @@ def asyncpg_dsn(settings: Settings) -> str:
 
 def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     configure_logging(settings.log_level, settings.secret_values())
-    manager = PostgresPubSubManager(asyncpg_dsn(settings))
+    manager = PostgresPubSubManager(
+        asyncpg_dsn(settings), publish_timeout=settings.realtime_publish_timeout_seconds
+    )
     sio = create_socket_server(settings, manager)
 
     @asynccontextmanager
@@ -74,6 +77,10 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         version=__version__,
         description="Therapy sessions with a live knowledge graph. JSON keys are camelCase.",
         lifespan=lifespan,
+        # Public API docs map the attack surface for anyone: development only.
+        docs_url="/docs" if settings.api_docs_enabled else None,
+        redoc_url="/redoc" if settings.api_docs_enabled else None,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
         responses={400: {"description": "Malformed request body (not JSON, or not UTF-8)"}},
     )
     app.state.settings = settings
@@ -85,6 +92,13 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         allow_methods=["*"],
         allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
     )
+    # Added last = outermost: the body limit applies before any other layer reads the body.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.cookie_secure,
+        exempt_prefixes=("/docs", "/redoc") if settings.api_docs_enabled else (),
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
     routers = (

@@ -35,6 +35,7 @@ def fuzz_backend(
             HUME_API_KEY="fuzz-hume-key",
             HUME_SECRET_KEY="fuzz-hume-secret",
             HUME_BASE_URL=upstream.url,
+            ENVIRONMENT="development",  # serves /openapi.json
         )
         process = start_backend(env, log)
         yield process

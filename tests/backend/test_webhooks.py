@@ -270,7 +270,9 @@ async def test_webhooks_are_refused_without_a_signing_key(migrated_url: str) -> 
     async with api_client(make_settings(migrated_url)) as client:
         response = await client.post("/api/webhooks/hume", content=raw, headers=headers)
         assert response.status_code == 401
-    dev: Settings = make_settings(migrated_url, hume_webhook_insecure_skip_verify=True)
+    dev: Settings = make_settings(
+        migrated_url, environment="development", hume_webhook_insecure_skip_verify=True
+    )
     async with api_client(dev) as client:
         response = await client.post("/api/webhooks/hume", content=raw)
         assert response.status_code == 200

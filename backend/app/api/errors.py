@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -64,7 +66,24 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     )
 
 
+# What a 422 says about each error: never `input` (a login's 422 would return the password).
+VALIDATION_KEYS = ("type", "loc", "msg")
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    detail = [{key: item[key] for key in VALIDATION_KEYS if key in item} for item in error.errors()]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+async def _too_deep(request: Request, error: Exception) -> JSONResponse:
+    # json.loads recurses per nesting level: a hostile, deeply nested body is malformed input.
+    return JSONResponse({"detail": "Malformed request body"}, status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RecursionError, _too_deep)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +33,9 @@ class SettingsError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # "production" (the default) hides the API docs and refuses development-only switches.
+    environment: Literal["development", "production"] = "production"
 
     # Postgres, as postgresql+asyncpg://user:password@host:port/db (postgres:// is accepted too).
     database_url: SecretStr
@@ -66,6 +70,34 @@ class Settings(BaseSettings):
     login_rate_limit: int = Field(default=20, ge=1, le=10_000)
     login_rate_window_seconds: int = Field(default=60, ge=1, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    # Largest request body accepted, checked before it is read (the API takes small JSON only).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Bound on each realtime publish (NOTIFY) attempt, so a stalled connection cannot hang writes.
+    realtime_publish_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator(
+        "openai_api_key", "hume_api_key", "hume_secret_key", "hume_webhook_signing_key"
+    )
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key would count as configured: webhooks signed with "" would be accepted.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is set but blank; unset it or give it a value")
+        return value
+
+    @field_validator("hume_config_id")
+    @classmethod
+    def _config_id_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is set but blank; unset it or give it a value")
+        return value
+
+    @field_validator("hume_webhook_insecure_skip_verify")
+    @classmethod
+    def _development_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("environment", "production") == "production":
+            raise ValueError("is a development switch; set ENVIRONMENT=development to use it")
+        return value
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -111,6 +143,10 @@ class Settings(BaseSettings):
             if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
         return [origin.rstrip("/") for origin in value]
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.environment == "development"
 
     @property
     def database_url_object(self) -> URL:

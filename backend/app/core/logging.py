@@ -77,6 +77,16 @@ def build_handler() -> logging.Handler:
     return handler
 
 
+class PathOnlyAccessLog(logging.Filter):
+    """uvicorn logs the full request target; query strings carry patient search terms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
 _QUIET_LIBRARIES = {"asyncio": "WARNING", "hpack": "WARNING", "multipart": "INFO"}
 
 
@@ -92,6 +102,9 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()
         library_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, PathOnlyAccessLog) for existing in access.filters):
+        access.addFilter(PathOnlyAccessLog())
     for name, library_level in _QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(library_level)
 

@@ -4,6 +4,10 @@ Every emit is published with NOTIFY on one channel; every backend process LISTEN
 messages addressed to its own clients. Postgres caps a NOTIFY payload at 8000 bytes, so a larger
 message is stored in `realtime_payloads` and only its id travels through NOTIFY.
 
+Publishing draws from a small pool with a timeout on every step and no global lock: a connection
+that stalls (a frozen network path) fails its own attempt and is discarded, and other publishes go
+on through fresh connections.
+
 The listening connection reconnects with backoff after Postgres restarts. Messages published while
 a process is disconnected from Postgres are not delivered to it; clients resynchronise with
 `graph_state` when they rejoin a session.
@@ -28,6 +32,8 @@ PAYLOAD_RETENTION = timedelta(minutes=5)
 LISTENER_PING_SECONDS = 10.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+PUBLISH_POOL_SIZE = 4
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
@@ -39,14 +45,16 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
         channel: str = "dimini_socketio",
         write_only: bool = False,
         connect_timeout: float = 5.0,
+        publish_timeout: float = 2.0,
     ) -> None:
         super().__init__(channel=channel, write_only=write_only, logger=logger)
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._publish_timeout = publish_timeout
         self._listener: asyncpg.Connection | None = None
-        self._publisher: asyncpg.Connection | None = None
-        self._publish_lock = asyncio.Lock()
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()  # guards creating the pool only, never a publish
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -67,47 +75,67 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
             # Bounded: a cancellation swallowed by wait_for (a Python 3.11 race) cannot hang
             # shutdown; the closing flag parks the listener anyway.
             await asyncio.wait({thread}, timeout=CLOSE_TIMEOUT_SECONDS)
-        for connection in (self._listener, self._publisher):
-            if connection is not None and not connection.is_closed():
-                await connection.close(timeout=2)
-        self._listener = self._publisher = None
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close(timeout=2)
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
+            except TimeoutError:
+                self._pool.terminate()  # a stalled connection must not hang shutdown
+        self._listener = self._pool = None
 
     # -- publishing --------------------------------------------------------------------------
 
     async def _publish(self, data: Any) -> None:
         payload: str = self.json.dumps(data)
-        async with self._publish_lock:
-            for attempt in (1, 2):
-                try:
-                    connection = await self._publisher_connection()
-                    if len(payload.encode()) > NOTIFY_LIMIT_BYTES:
-                        payload_id = await connection.fetchval(
-                            "INSERT INTO realtime_payloads (payload) VALUES ($1) RETURNING id",
-                            payload,
-                        )
-                        await connection.execute(
-                            "DELETE FROM realtime_payloads WHERE created_at < now() - $1::interval",
-                            PAYLOAD_RETENTION,
-                        )
-                        message = f"{REFERENCE_PREFIX}{payload_id}"
-                    else:
-                        message = payload
-                    await connection.execute("SELECT pg_notify($1, $2)", self.channel, message)
-                    return
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                    await self._drop_publisher()
-                    if attempt == 2:
-                        raise
+        for attempt in (1, 2):
+            try:
+                await self._publish_once(payload)
+                return
+            except DB_ERRORS:
+                # The failed connection was discarded; the retry gets a fresh one.
+                if attempt == 2:
+                    raise
 
-    async def _publisher_connection(self) -> asyncpg.Connection:
-        if self._publisher is None or self._publisher.is_closed():
-            self._publisher = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
-        return self._publisher
+    async def _publish_once(self, payload: str) -> None:
+        pool = await self._publisher_pool()
+        timeout = self._publish_timeout
+        async with pool.acquire(timeout=timeout) as connection:
+            try:
+                if len(payload.encode()) > NOTIFY_LIMIT_BYTES:
+                    payload_id = await connection.fetchval(
+                        "INSERT INTO realtime_payloads (payload) VALUES ($1) RETURNING id",
+                        payload,
+                        timeout=timeout,
+                    )
+                    await connection.execute(
+                        "DELETE FROM realtime_payloads WHERE created_at < now() - $1::interval",
+                        PAYLOAD_RETENTION,
+                        timeout=timeout,
+                    )
+                    message = f"{REFERENCE_PREFIX}{payload_id}"
+                else:
+                    message = payload
+                await connection.execute(
+                    "SELECT pg_notify($1, $2)", self.channel, message, timeout=timeout
+                )
+            except DB_ERRORS:
+                # Terminate rather than let the pool reset it: a reset on a stalled
+                # connection would hang the release.
+                connection.terminate()
+                raise
 
-    async def _drop_publisher(self) -> None:
-        if self._publisher is not None:
-            self._publisher.terminate()
-        self._publisher = None
+    async def _publisher_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=0,
+                        max_size=PUBLISH_POOL_SIZE,
+                        timeout=self._connect_timeout,
+                    )
+        return self._pool
 
     # -- listening ---------------------------------------------------------------------------
 
@@ -131,7 +159,7 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
                 if attempt:
                     logger.info("realtime listener reconnected")
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except DB_ERRORS:
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                 if attempt == 0:
                     logger.warning("realtime listener cannot reach Postgres; retrying")
@@ -145,21 +173,21 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
         try:
             await listener.execute("SELECT 1", timeout=self._connect_timeout)
             return True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except DB_ERRORS:
             return False
 
     async def _resolve(self, message: str) -> str | None:
         if not message.startswith(REFERENCE_PREFIX):
             return message
         try:
-            connection = await self._publisher_connection()
-            payload: str | None = await connection.fetchval(
+            pool = await self._publisher_pool()
+            payload: str | None = await pool.fetchval(
                 "SELECT payload FROM realtime_payloads WHERE id = $1",
                 int(message.removeprefix(REFERENCE_PREFIX)),
+                timeout=self._publish_timeout,
             )
             return payload
-        except (ValueError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await self._drop_publisher()
+        except (ValueError, *DB_ERRORS):
             logger.warning("could not load a large realtime payload")
             return None
 

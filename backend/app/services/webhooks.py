@@ -67,7 +67,9 @@ def verify_signature(
     if abs(current - sent_at) > MAX_CLOCK_SKEW_SECONDS:
         raise WebhookRejected("Webhook timestamp outside the allowed window")
     expected = signature_for(key.get_secret_value(), raw_body, timestamp)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    # Compared as bytes: compare_digest refuses non-ASCII str, which made a 500 of a bad header.
+    given = signature.strip().lower().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(expected.encode(), given):
         raise WebhookRejected("Invalid webhook signature")
 
 
