@@ -19,7 +19,7 @@ from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from app.core.security import CSRF_HEADER
+from app.core.security import CSRF_HEADER, configure_password_hashing
 from app.realtime.broadcast import SocketBroadcaster
 from app.realtime.pg_manager import PostgresPubSubManager
 from app.realtime.server import SOCKETIO_PATH, create_socket_server, register_handlers
@@ -39,6 +39,7 @@ def asyncpg_dsn(settings: Settings) -> str:
 
 def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     configure_logging(settings.log_level, settings.secret_values())
+    configure_password_hashing(settings.password_hash_concurrency)
     manager = PostgresPubSubManager(
         asyncpg_dsn(settings), publish_timeout=settings.realtime_publish_timeout_seconds
     )

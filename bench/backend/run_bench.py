@@ -81,6 +81,7 @@ def start_backend(database_url: str, workers: int, log: Path) -> Server:
         "WEB_CONCURRENCY": str(workers),
         "LOG_LEVEL": "WARNING",
         "LOGIN_RATE_LIMIT": "10000",
+        "REGISTER_RATE_LIMIT": "10000",
         "DB_POOL_SIZE": "20",
         "HOST": "127.0.0.1",
         "PORT": str(port),

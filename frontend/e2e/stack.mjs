@@ -207,6 +207,7 @@ export async function startStack({ log = () => {}, env: extraEnv = {} } = {}) {
       LOG_LEVEL: 'WARNING',
       WEB_CONCURRENCY: '1',
       LOGIN_RATE_LIMIT: '1000',
+      REGISTER_RATE_LIMIT: '1000',
       ...extraEnv,
     };
     const migrate = spawnSync(path.join(VENV, 'bin', 'python'), ['-m', 'app.migrate'], {

@@ -36,6 +36,7 @@ def backend_env(database_url: str, **overrides: str) -> dict[str, str]:
         "COOKIE_SECURE": "false",
         "ALLOWED_ORIGINS": "http://localhost:3000",
         "LOGIN_RATE_LIMIT": "1000",
+        "REGISTER_RATE_LIMIT": "1000",
         "LOG_LEVEL": "INFO",
     }
     env.update(overrides)
@@ -48,6 +49,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": "test-secret-" + "k" * 40,
         "cookie_secure": False,
         "login_rate_limit": 1000,
+        "register_rate_limit": 1000,
     }
     values.update(overrides)
     return Settings(**values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,12 +24,15 @@ from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_
 from sqlalchemy.engine import make_url
 
 from tests.backend.helpers import (
+    PASSWORD,
     api_client,
     backend_env,
     make_settings,
+    register_therapist,
     running_backend,
     wait_for,
 )
+from tests.support.postgres import PostgresServer
 from tests.support.tcpproxy import freezable_proxy
 
 SIGNING_KEY = "webhook-signing-key-for-tests"
@@ -227,3 +231,136 @@ async def test_a_stalled_publisher_connection_does_not_hold_other_publishes(
             await asyncio.wait_for(asyncio.gather(stalled, return_exceptions=True), 60)
         finally:
             await asyncio.wait_for(emitter.close(), 30)
+
+
+async def test_failures_from_one_address_cannot_lock_out_another(
+    migrated_url: str, postgres: PostgresServer
+) -> None:
+    settings = make_settings(migrated_url)
+    async with api_client(settings, client_ip="203.0.113.60") as owner:
+        therapist = await register_therapist(owner)
+    async with api_client(settings, client_ip="198.51.100.6") as attacker:
+        for _ in range(6):
+            wrong = await attacker.post(
+                "/api/auth/login", json={"email": therapist.email, "password": "wrong-password"}
+            )
+            assert wrong.status_code == 401
+        # The attacker's own address is locked out of the account, even with the right password.
+        locked = await attacker.post(
+            "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+        )
+        assert locked.status_code == 401
+    async with api_client(settings, client_ip="203.0.113.60") as owner:
+        mine = await owner.post(
+            "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+        )
+    assert mine.status_code == 200
+    # The lock ends with its window.
+    postgres.psql(
+        "UPDATE login_attempt_windows SET window_start = window_start - interval '1 hour'",
+        migrated_url.rsplit("/", 1)[1],
+    )
+    async with api_client(settings, client_ip="198.51.100.6") as attacker:
+        later = await attacker.post(
+            "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+        )
+    assert later.status_code == 200
+
+
+async def test_registration_is_rate_limited_per_address(migrated_url: str) -> None:
+    settings = make_settings(migrated_url, register_rate_limit=3)
+    async with api_client(settings, client_ip="192.0.2.77") as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/register",
+                    json={"email": f"junk{n}@example.org", "name": "Junk", "password": PASSWORD},
+                )
+            ).status_code
+            for n in range(4)
+        ]
+    assert statuses == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}],
+)
+@pytest.mark.parametrize("form", [False, True])
+async def test_a_cross_site_login_sets_no_cookie(
+    client: httpx.AsyncClient, headers: dict[str, str], form: bool
+) -> None:
+    therapist = await register_therapist(client)
+    if form:  # the classic login-CSRF shape: an auto-submitted form on another site
+        response = await client.post(
+            "/api/auth/token",
+            data={"username": therapist.email, "password": PASSWORD},
+            headers=headers,
+        )
+    else:
+        response = await client.post(
+            "/api/auth/login",
+            json={"email": therapist.email, "password": PASSWORD},
+            headers=headers,
+        )
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+async def test_same_origin_and_non_browser_logins_work(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    for headers in (
+        {"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},  # typed into the address bar / a bookmark
+        {},  # curl, the e2e client, other API clients
+    ):
+        response = await client.post(
+            "/api/auth/login",
+            json={"email": therapist.email, "password": PASSWORD},
+            headers=headers,
+        )
+        assert response.status_code == 200, headers
+
+
+class _CountingHasher:
+    """Wraps the real argon2 hasher and records how many hashes ran at once."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.lock = threading.Lock()
+        self.running = self.peak = 0
+
+    def hash(self, password: str) -> str:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            return str(self.real.hash(password))
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return bool(self.real.verify(password_hash, password))
+
+
+async def test_password_hashing_runs_on_its_own_bounded_executor(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core import security
+
+    counting = _CountingHasher(security._hasher)
+    monkeypatch.setattr(security, "_hasher", counting)
+    settings = make_settings(migrated_url, password_hash_concurrency=2, register_rate_limit=100)
+    async with api_client(settings) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/auth/register",
+                    json={"email": f"c{n}@example.org", "name": "C", "password": PASSWORD},
+                )
+                for n in range(12)
+            )
+        )
+    assert [r.status_code for r in responses] == [201] * 12
+    assert counting.peak == 2  # used in parallel, never beyond the budget

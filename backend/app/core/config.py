@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # Per-IP login attempts allowed per window (shared by all processes through Postgres).
     login_rate_limit: int = Field(default=20, ge=1, le=10_000)
     login_rate_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Per-IP registrations allowed per window: stops junk-account floods (and argon2 floods).
+    register_rate_limit: int = Field(default=10, ge=1, le=10_000)
+    register_rate_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+    # Password hashes computed at once per process; each argon2id hash holds 64 MiB while it runs.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=16)
     db_pool_size: int = Field(default=10, ge=1, le=100)
     # Largest request body accepted, checked before it is read (the API takes small JSON only).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)

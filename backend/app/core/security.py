@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TypeVar
 
 import jwt
 from argon2 import PasswordHasher, Type
@@ -22,14 +25,34 @@ SESSION_COOKIE = "dimini_session"
 CSRF_COOKIE = "dimini_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
+T = TypeVar("T")
 _hasher = PasswordHasher(type=Type.ID)
 # Verified against when the email is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+# argon2 is deliberately slow and memory-hard (64 MiB per hash): it runs off the event loop on its
+# own small executor, so its memory is bounded by the pool size and not by the node's CPU count
+# (the default executor's size), and it never queues behind other thread work.
+_hash_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+
+def configure_password_hashing(concurrency: int) -> None:
+    global _hash_executor
+    if _hash_executor._max_workers != concurrency:
+        previous, _hash_executor = (
+            _hash_executor,
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2"),
+        )
+        previous.shutdown(wait=False)
+
+
+async def _on_hash_executor(function: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_hash_executor, function)
+
+
 async def hash_password(password: str) -> str:
-    # argon2 is deliberately slow: keep it off the event loop.
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _on_hash_executor(lambda: _hasher.hash(password))
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
@@ -39,7 +62,7 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+    return await _on_hash_executor(verify)
 
 
 @dataclass(frozen=True)

@@ -21,5 +21,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         enum_type(UserRole, "user_role"), default=UserRole.therapist
     )
     token_version: Mapped[int] = mapped_column(default=0)
+    # Unused since lockout moved to per-(account, address) counters (services/rate_limit.py);
+    # kept so a rolling upgrade's older pods still find them. Drop in a later release.
     failed_login_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]

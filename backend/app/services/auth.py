@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,13 +23,13 @@ from app.core.security import (
 from app.models import User
 from app.models.enums import UserRole
 from app.schemas.auth import RegisterRequest
-from app.services import audit
+from app.services import audit, rate_limit
 from app.services.errors import AuthenticationError, ConflictError
 
 logger = logging.getLogger(__name__)
 
 MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+LOCKOUT_SECONDS = 15 * 60
 # One message for unknown email, wrong password and locked account: nothing about accounts leaks.
 BAD_CREDENTIALS = "Incorrect email or password"
 CREDENTIALS_REJECTED = "Could not validate credentials"
@@ -58,49 +58,55 @@ async def register(db: AsyncSession, request: RegisterRequest) -> User:
 
 @dataclass(frozen=True)
 class LoginResult:
-    user: User
+    user_id: uuid.UUID
     token: AccessToken
 
 
 async def login(
     db: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
 ) -> LoginResult:
-    user = (
+    """Soft lockout per (account, address) (OWASP Authentication Cheat Sheet, "Account lockout";
+    ASVS 4 V2.2.1): five failures lock that address out of that account for the rest of a
+    15-minute window, so a stranger's failures never lock out the account's owner elsewhere.
+    """
+    found = (
         await db.execute(
-            select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
+            select(User.id, User.password_hash, User.token_version).where(
+                func.lower(User.email) == email.strip().lower()
+            )
         )
-    ).scalar_one_or_none()
-    password_ok = await verify_password(password, user.password_hash if user else None)
-    if user is None:
-        await db.rollback()
+    ).one_or_none()
+    source = ip or "unknown"
+    bucket = rate_limit.failure_bucket(found.id, source) if found else None
+    locked = bucket is not None and (
+        await rate_limit.current(db, bucket, LOCKOUT_SECONDS) >= MAX_FAILED_LOGINS
+    )
+    # End the transaction before the slow hash: no row lock, no pool connection held meanwhile.
+    await db.rollback()
+    # Every path spends one verification, so unknown, locked and wrong all take as long.
+    password_ok = await verify_password(password, found.password_hash if found else None)
+    if found is None or bucket is None:
         raise AuthenticationError(BAD_CREDENTIALS)
-    now = datetime.now(UTC)
-    if user.locked_until is not None and user.locked_until > now:
-        user_id = user.id
-        await db.rollback()
-        logger.info("login refused: account locked", extra={"user_id": str(user_id)})
+    if locked:
+        logger.info("login refused: locked for this address", extra={"user_id": str(found.id)})
         raise AuthenticationError(BAD_CREDENTIALS)
     if not password_ok:
-        user.failed_login_attempts += 1
-        if user.failed_login_attempts >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_login_attempts = 0
+        failures, _ = await rate_limit.count(db, bucket, LOCKOUT_SECONDS)
+        if failures == MAX_FAILED_LOGINS:
             audit.record(
-                db, "user.locked", actor_id=user.id, entity_type="user", entity_id=user.id, ip=ip
+                db, "user.locked", actor_id=found.id, entity_type="user", entity_id=found.id, ip=ip
             )
-        await db.commit()
+            await db.commit()
         raise AuthenticationError(BAD_CREDENTIALS)
-    user.failed_login_attempts = 0
-    user.locked_until = None
-    audit.record(db, "auth.login", actor_id=user.id, entity_type="user", entity_id=user.id, ip=ip)
+    audit.record(db, "auth.login", actor_id=found.id, entity_type="user", entity_id=found.id, ip=ip)
     await db.commit()
     token = create_access_token(
-        user.id,
-        user.token_version,
+        found.id,
+        found.token_version,
         settings.secret_key.get_secret_value(),
         settings.access_token_expire_minutes,
     )
-    return LoginResult(user=user, token=token)
+    return LoginResult(user_id=found.id, token=token)
 
 
 async def logout(db: AsyncSession, user: User, ip: str | None) -> None:

@@ -5,7 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import AUTHENTICATED_RESPONSES, ClientIpDep, CurrentUser, DbDep, SettingsDep
+from app.api.deps import (
+    AUTHENTICATED_RESPONSES,
+    ClientIpDep,
+    CurrentUser,
+    DbDep,
+    SameOriginBrowser,
+    SettingsDep,
+)
 from app.core.config import Settings
 from app.core.metrics import LOGIN_ATTEMPTS
 from app.core.security import CSRF_COOKIE, SESSION_COOKIE, AccessToken
@@ -19,6 +26,7 @@ router = APIRouter(
 
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Incorrect email or password (also while the account is locked)"},
+    403: {"description": "A cross-site browser request (login CSRF); no cookie is set"},
     429: {"description": "Too many login attempts from this address"},
 }
 
@@ -27,9 +35,15 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses={409: {"description": "Email already registered"}},
+    responses={
+        409: {"description": "Email already registered"},
+        429: {"description": "Too many registrations from this address"},
+    },
 )
-async def register(body: RegisterRequest, db: DbDep) -> UserOut:
+async def register(
+    body: RegisterRequest, db: DbDep, settings: SettingsDep, ip: ClientIpDep
+) -> UserOut:
+    await rate_limit.count_registration(db, ip or "unknown", settings)
     return UserOut.model_validate(await auth.register(db, body))
 
 
@@ -62,14 +76,18 @@ async def _login(
     return TokenResponse(access_token=result.token.token, expires_in=result.token.expires_in)
 
 
-@router.post("/login", response_model=TokenResponse, responses=AUTH_ERRORS)
+@router.post(
+    "/login", response_model=TokenResponse, responses=AUTH_ERRORS, dependencies=[SameOriginBrowser]
+)
 async def login(
     body: LoginRequest, response: Response, db: DbDep, settings: SettingsDep, ip: ClientIpDep
 ) -> TokenResponse:
     return await _login(body.email, body.password, response, db, settings, ip)
 
 
-@router.post("/token", response_model=TokenResponse, responses=AUTH_ERRORS)
+@router.post(
+    "/token", response_model=TokenResponse, responses=AUTH_ERRORS, dependencies=[SameOriginBrowser]
+)
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     response: Response,
