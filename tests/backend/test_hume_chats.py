@@ -295,12 +295,14 @@ async def test_the_tool_call_webhook_records_only_and_the_browser_relay_answers_
     """Finding 4: one answer per tool_call_id. The webhook never runs the tool and never posts to
     the control plane; the browser relays the call (and answers EVI on its socket)."""
     assert (await bind(voice, voice.session_id, "chat-t", "group-t")).status_code == 201
+    # As a browser connects: custom_session_id set, in the event and in the tool call message.
     message = tool_call_message(
         f"call-{voice.session_id}",
         "save_session_note",
         {"content": "Walks help", "category": "insight"},
+        custom_session_id=voice.session_id,
     )
-    event = tool_call("chat-t", "group-t", message, at_ms=T0)
+    event = tool_call("chat-t", "group-t", message, at_ms=T0, custom_session_id=voice.session_id)
     assert await send(voice, event) == {"status": "recorded", "sessionId": voice.session_id}
     assert await send(voice, event) == {"status": "recorded", "sessionId": voice.session_id}
 
