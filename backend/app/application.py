@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         app.state.pipeline = GraphPipeline(runner, session_factory, broadcaster, settings)
         register_handlers(sio, settings, session_factory)
         await manager.start()
+        recovery = asyncio.create_task(app.state.pipeline.jobs.recover_forever())
         # Start-up objects live for the whole process: keep them out of every GC pass.
         gc.collect()
         gc.freeze()
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
             yield
         finally:
             logger.info("backend shutting down")
+            recovery.cancel()
             await runner.drain(SHUTDOWN_DRAIN_SECONDS)
             await manager.close()
             await engine.dispose()

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=100)
     # Largest request body accepted, checked before it is read (the API takes small JSON only).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # A background job (graph update, summary) not finished within its lease is taken over by
+    # another process: the lease outlasts the slowest job (3 LLM attempts).
+    background_job_lease_seconds: float = Field(default=120.0, ge=0.5, le=3600)
     # Bound on each realtime publish (NOTIFY) attempt, so a stalled connection cannot hang writes.
     realtime_publish_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 

@@ -3,6 +3,7 @@
 from app.models.base import Base
 from app.models.graph import GraphEdge, GraphNode
 from app.models.hume import HumeChat, HumeEvent
+from app.models.jobs import PendingJob
 from app.models.patient import Patient
 from app.models.records import AuditLog, LoginAttemptWindow, RealtimePayload, ToolCall
 from app.models.therapy_session import (
@@ -22,6 +23,7 @@ __all__ = [
     "HumeEvent",
     "LoginAttemptWindow",
     "Patient",
+    "PendingJob",
     "RealtimePayload",
     "SessionConcern",
     "SessionNote",

@@ -2,7 +2,8 @@
 
 Jobs run as asyncio tasks in the process that accepted the request. Jobs of one key (a session) run
 one after another, so a session's graph updates apply in order; different sessions run in parallel.
-Work queued when the process dies is lost; the transcript itself is already committed.
+Work queued here dies with the process; what must not (graph updates of transcript text and
+summaries) is recorded in Postgres first and resumed by any process (services/durable_jobs.py).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ async def start_session(
         await broadcaster.emit_to_session(
             old_id, "session_update", {"sessionId": str(old_id), "status": "completed"}
         )
-        pipeline.submit_summary(old_id)
+        await pipeline.submit_summary(db, old_id)
     await _announce(broadcaster, session)
     return SessionDetail.model_validate(session)
 
@@ -121,7 +121,7 @@ async def end_session(
     """Idempotent: ending a completed session returns it unchanged. Queues the summary."""
     session, ended_now = await therapy_sessions.end(db, user.id, session_id, ip)
     if ended_now:
-        pipeline.submit_summary(session.id)
+        await pipeline.submit_summary(db, session.id)
         await _announce(broadcaster, session)
     return SessionDetail.model_validate(session)
 
@@ -158,8 +158,10 @@ async def post_transcript(
     pipeline: PipelineDep,
 ) -> TranscriptAccepted:
     """Appends to the transcript and queues graph processing; no LLM call happens here."""
+    # The graph update is recorded in the transcript's own transaction: accepted is never lost.
+    job = pipeline.record_transcript(db, session_id, body.text)
     await therapy_sessions.append_transcript(db, user.id, session_id, body.text)
-    pipeline.submit_transcript(session_id, body.text)
+    pipeline.jobs.start(job)
     return TranscriptAccepted(session_id=session_id)
 
 

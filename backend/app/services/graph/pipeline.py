@@ -5,6 +5,10 @@ by (session, key) -> links where raw cosine >= SIMILARITY_THRESHOLD -> `graph_ba
 session room, with `processing_update` along the way; then graph metrics (networkx, in a worker
 thread) -> `metrics_updated`. Session end -> summary (LLM or offline) -> `session_update`.
 
+Transcript updates and summaries are durable (services/durable_jobs.py): recorded with the request,
+resumed by any process after a crash or restart. Notes and metrics stay in-process: notes are
+stored by their own request and metrics are recomputed on the next update.
+
 Jobs of one session run in order (BackgroundRunner keys); across processes the database keeps
 keys unique (upsert) and each undirected link single (canonical order + unique constraint).
 """
@@ -24,9 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.models import GraphEdge, GraphNode, TherapySession
+from app.models import GraphEdge, GraphNode, PendingJob, TherapySession
 from app.models.enums import SessionStatus
 from app.schemas.sessions import SessionSummary
+from app.services import durable_jobs
 from app.services.background import BackgroundRunner
 from app.services.events import Broadcaster
 from app.services.graph.embed import Embedder, OfflineEmbedder, OpenAIEmbedder
@@ -74,6 +79,12 @@ class GraphPipeline:
             OpenAIEmbedder(self._llm, settings.embedding_model) if self._llm else OfflineEmbedder()
         )
         self._metrics_due: set[uuid.UUID] = set()
+        self.jobs = durable_jobs.DurableJobs(
+            runner,
+            session_factory,
+            {"graph": self._graph_job, "summary": self._summary_job},
+            settings.background_job_lease_seconds,
+        )
 
     # -- queueing (called from requests; returns at once) -------------------------------------
 
@@ -84,9 +95,21 @@ class GraphPipeline:
         """Notes and concerns join the graph like transcript text."""
         self.submit_transcript(session_id, text)
 
-    def submit_summary(self, session_id: uuid.UUID) -> None:
+    def record_transcript(self, db: AsyncSession, session_id: uuid.UUID, text: str) -> PendingJob:
+        """Records the graph update in the transaction storing the text; start it after commit."""
+        return durable_jobs.add(db, session_id, "graph", text)
+
+    async def submit_summary(self, db: AsyncSession, session_id: uuid.UUID) -> None:
         # Same key as the graph jobs: the summary sees every transcript queued before the end.
-        self.runner.submit(session_id, "summary", lambda: self.write_summary(session_id))
+        job = durable_jobs.add(db, session_id, "summary")
+        await db.commit()
+        self.jobs.start(job)
+
+    async def _graph_job(self, session_id: uuid.UUID, text: str | None) -> None:
+        await self.process_text(session_id, text or "")
+
+    async def _summary_job(self, session_id: uuid.UUID, _: str | None) -> None:
+        await self.write_summary(session_id)
 
     def submit_metrics(self, session_id: uuid.UUID) -> None:
         if session_id in self._metrics_due:
