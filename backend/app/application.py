@@ -19,11 +19,16 @@ from app.core.config import Settings
 from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsMiddleware
-from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.middleware import ASGIApp, BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.security import CSRF_HEADER, configure_password_hashing
 from app.realtime.broadcast import SocketBroadcaster
 from app.realtime.pg_manager import PostgresPubSubManager
-from app.realtime.server import SOCKETIO_PATH, create_socket_server, register_handlers
+from app.realtime.server import (
+    SOCKETIO_PATH,
+    create_socket_server,
+    refuse_long_polling,
+    register_handlers,
+)
 from app.services.background import BackgroundRunner
 from app.services.graph.pipeline import GraphPipeline
 from app.services.hume import HumeGateway
@@ -118,5 +123,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     return app, sio
 
 
-def build_socket_app(app: FastAPI, sio: socketio.AsyncServer) -> socketio.ASGIApp:
-    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=SOCKETIO_PATH)
+def build_socket_app(app: FastAPI, sio: socketio.AsyncServer) -> ASGIApp:
+    return refuse_long_polling(
+        socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=SOCKETIO_PATH)
+    )

@@ -11,7 +11,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.security import CSRF_HEADER, SESSION_COOKIE, constant_time_equals
+from app.core.security import CSRF_HEADER, SESSION_COOKIE, TokenClaims, constant_time_equals
 from app.models import User
 from app.realtime.broadcast import SocketBroadcaster
 from app.schemas.common import MAX_PAGE_SIZE
@@ -62,17 +62,24 @@ PipelineDep = Annotated[GraphPipeline, Depends(get_pipeline)]
 ClientIpDep = Annotated[str | None, Depends(client_ip)]
 
 
-async def current_user(
+@dataclass(frozen=True)
+class Authenticated:
+    user: User
+    claims: TokenClaims
+
+
+async def authenticated(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     cookie: Annotated[str | None, Security(cookie_scheme)],
-) -> User:
+) -> Authenticated:
     if request.headers.get("authorization"):
         if bearer is None or not bearer.credentials:
             raise AuthenticationError(auth.CREDENTIALS_REJECTED)
-        return await auth.user_for_token(db, bearer.credentials, settings)
+        claims = auth.read_token(bearer.credentials, settings)
+        return Authenticated(await auth.user_for_claims(db, claims), claims)
     if not cookie:
         raise AuthenticationError("Not authenticated")
     claims = auth.read_token(cookie, settings)
@@ -81,7 +88,14 @@ async def current_user(
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not constant_time_equals(sent, claims.csrf):
             raise CsrfError("CSRF token missing or invalid")
-    return await auth.user_for_claims(db, claims)
+    return Authenticated(await auth.user_for_claims(db, claims), claims)
+
+
+AuthenticatedDep = Annotated[Authenticated, Depends(authenticated)]
+
+
+async def current_user(session: AuthenticatedDep) -> User:
+    return session.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

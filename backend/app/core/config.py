@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     database_url: SecretStr
     # Signs JWTs and CSRF tokens; at least 32 characters of randomness.
     secret_key: SecretStr = Field(min_length=32)
+    # Idle timeout: a token lasts this long and is renewed while the user is active ...
     access_token_expire_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # ... up to this long after login (absolute timeout; OWASP Session Management Cheat Sheet).
+    session_absolute_max_minutes: int = Field(default=480, ge=1, le=30 * 24 * 60)
     # Browser origins allowed by CORS, Socket.IO and the CSRF Origin check (JSON list or commas).
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     # The session cookie is `Secure` unless explicitly turned off for plain-http development.
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
         # An empty key would count as configured: webhooks signed with "" would be accepted.
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is set but blank; unset it or give it a value")
+        return value
+
+    @field_validator("session_absolute_max_minutes")
+    @classmethod
+    def _absolute_covers_one_token(cls, value: int, info: ValidationInfo) -> int:
+        idle = info.data.get("access_token_expire_minutes")
+        if isinstance(idle, int) and value < idle:
+            raise ValueError("must be at least ACCESS_TOKEN_EXPIRE_MINUTES")
         return value
 
     @field_validator("hume_config_id")

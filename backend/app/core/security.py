@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TypeVar
 
@@ -69,6 +69,8 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
 class AccessToken:
     token: str
     expires_in: int
+    # Seconds until the session ends for good, however often it is renewed.
+    absolute_expires_in: int
     csrf: str
 
 
@@ -77,6 +79,8 @@ class TokenClaims:
     user_id: uuid.UUID
     token_version: int
     csrf: str
+    # When the user logged in (Unix seconds): renewals keep it, the absolute maximum counts from it.
+    auth_time: float
 
 
 class InvalidTokenError(Exception):
@@ -84,20 +88,38 @@ class InvalidTokenError(Exception):
 
 
 def create_access_token(
-    user_id: uuid.UUID, token_version: int, secret_key: str, expire_minutes: int
+    user_id: uuid.UUID,
+    token_version: int,
+    secret_key: str,
+    expire_minutes: int,
+    absolute_max_minutes: int,
+    auth_time: float | None = None,
 ) -> AccessToken:
+    """A token valid for `expire_minutes` (the idle timeout), never past `auth_time` plus
+    `absolute_max_minutes` (the absolute timeout). `auth_time` is now for a fresh login."""
     now = datetime.now(UTC)
+    logged_in = now.timestamp() if auth_time is None else auth_time
+    ends = logged_in + absolute_max_minutes * 60
+    expires = min(now.timestamp() + expire_minutes * 60, ends)
+    if expires <= now.timestamp():
+        raise InvalidTokenError("session reached its absolute maximum")
     csrf = secrets.token_urlsafe(24)
     claims = {
         "sub": str(user_id),
         "ver": token_version,
         "csrf": csrf,
         "iat": now,
-        "exp": now + timedelta(minutes=expire_minutes),
+        "auth_time": int(logged_in),
+        "exp": int(expires),
         "typ": "access",
     }
     token = jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
-    return AccessToken(token=token, expires_in=expire_minutes * 60, csrf=csrf)
+    return AccessToken(
+        token=token,
+        expires_in=round(expires - now.timestamp()),
+        absolute_expires_in=round(ends - now.timestamp()),
+        csrf=csrf,
+    )
 
 
 def decode_access_token(token: str, secret_key: str) -> TokenClaims:
@@ -125,6 +147,8 @@ def _verified_claims(token: str, secret_key: str) -> tuple[TokenClaims, float]:
                 user_id=uuid.UUID(str(claims["sub"])),
                 token_version=int(claims["ver"]),
                 csrf=str(claims["csrf"]),
+                # Tokens issued before renewal existed count from their issue time.
+                auth_time=float(claims.get("auth_time", claims.get("iat", 0))),
             ),
             float(claims["exp"]),
         )

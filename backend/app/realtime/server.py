@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from http.cookies import CookieError, SimpleCookie
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.metrics import SOCKET_CONNECTIONS
+from app.core.middleware import ASGIApp, Receive, Scope, Send
 from app.core.security import SESSION_COOKIE
 from app.services import auth, therapy_sessions
 from app.services.errors import AuthenticationError, NotFoundError
@@ -31,9 +33,41 @@ def create_socket_server(
         client_manager=client_manager,
         # Also the cross-site WebSocket hijacking guard for cookie-authenticated browsers.
         cors_allowed_origins=settings.allowed_origins,
+        # Websocket only: a polling session lives in one worker's memory, and neither the
+        # workers of a pod nor the replicas behind the ingress are sticky.
+        transports=["websocket"],
         logger=False,
         engineio_logger=False,
     )
+
+
+POLLING_REFUSED = (
+    "This server speaks Socket.IO over WebSocket only (transports: ['websocket']); "
+    "long-polling cannot work across its workers and replicas."
+)
+
+
+def refuse_long_polling(app: ASGIApp) -> ASGIApp:
+    """Answers an Engine.IO long-polling request with a reason, not engineio's bare
+    "Invalid transport", so a client (or the person debugging it) sees what to change."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].rstrip("/") == f"/{SOCKETIO_PATH}"
+            and b"transport=polling" in scope.get("query_string", b"")
+        ):
+            body = json.dumps({"detail": POLLING_REFUSED}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def _token_from(environ: dict[str, Any], auth_payload: Any) -> str | None:

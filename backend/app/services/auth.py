@@ -100,13 +100,28 @@ async def login(
         raise AuthenticationError(BAD_CREDENTIALS)
     audit.record(db, "auth.login", actor_id=found.id, entity_type="user", entity_id=found.id, ip=ip)
     await db.commit()
-    token = create_access_token(
-        found.id,
-        found.token_version,
+    return LoginResult(user_id=found.id, token=_issue(found.id, found.token_version, settings))
+
+
+def _issue(
+    user_id: uuid.UUID, token_version: int, settings: Settings, auth_time: float | None = None
+) -> AccessToken:
+    return create_access_token(
+        user_id,
+        token_version,
         settings.secret_key.get_secret_value(),
         settings.access_token_expire_minutes,
+        settings.session_absolute_max_minutes,
+        auth_time,
     )
-    return LoginResult(user_id=found.id, token=token)
+
+
+def renew(user: User, claims: TokenClaims, settings: Settings) -> AccessToken:
+    """Sliding renewal: a fresh idle timeout, the login time (and so the absolute end) kept."""
+    try:
+        return _issue(user.id, user.token_version, settings, claims.auth_time)
+    except InvalidTokenError:
+        raise AuthenticationError("Session expired; log in again") from None
 
 
 async def logout(db: AsyncSession, user: User, ip: str | None) -> None:

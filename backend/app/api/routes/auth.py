@@ -7,6 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import (
     AUTHENTICATED_RESPONSES,
+    AuthenticatedDep,
     ClientIpDep,
     CurrentUser,
     DbDep,
@@ -73,7 +74,15 @@ async def _login(
         raise
     LOGIN_ATTEMPTS.labels("succeeded").inc()
     _set_session_cookies(response, result.token, settings)
-    return TokenResponse(access_token=result.token.token, expires_in=result.token.expires_in)
+    return _token_response(result.token)
+
+
+def _token_response(token: AccessToken) -> TokenResponse:
+    return TokenResponse(
+        access_token=token.token,
+        expires_in=token.expires_in,
+        absolute_expires_in=token.absolute_expires_in,
+    )
 
 
 @router.post(
@@ -97,6 +106,25 @@ async def token(
 ) -> TokenResponse:
     """OAuth2 password flow: `username` is the email."""
     return await _login(form.username, form.password, response, db, settings, ip)
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses={
+        **AUTHENTICATED_RESPONSES,
+        401: {"description": "Expired, revoked, or past the session's absolute maximum"},
+    },
+    dependencies=[SameOriginBrowser],
+)
+async def refresh(
+    session: AuthenticatedDep, response: Response, settings: SettingsDep
+) -> TokenResponse:
+    """Sliding renewal while the user is active: a new token (and cookies) with a fresh idle
+    timeout, never past the absolute maximum counted from the login."""
+    token = auth.renew(session.user, session.claims, settings)
+    _set_session_cookies(response, token, settings)
+    return _token_response(token)
 
 
 @router.get("/me", response_model=UserOut, responses=AUTHENTICATED_RESPONSES)
