@@ -81,6 +81,7 @@ class TokenClaims:
     csrf: str
     # When the user logged in (Unix seconds): renewals keep it, the absolute maximum counts from it.
     auth_time: float
+    expires_at: float
 
 
 class InvalidTokenError(Exception):
@@ -149,6 +150,7 @@ def _verified_claims(token: str, secret_key: str) -> tuple[TokenClaims, float]:
                 csrf=str(claims["csrf"]),
                 # Tokens issued before renewal existed count from their issue time.
                 auth_time=float(claims.get("auth_time", claims.get("iat", 0))),
+                expires_at=float(claims["exp"]),
             ),
             float(claims["exp"]),
         )

@@ -8,7 +8,8 @@ from typing import Any
 
 import socketio
 
-from app.services.events import session_room
+from app.realtime.pg_manager import PostgresPubSubManager
+from app.services.events import session_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +25,13 @@ class SocketBroadcaster:
             await self._server.emit(event, data, room=session_room(session_id))
         except Exception:
             logger.warning("could not publish %s", event, exc_info=True)
+
+    async def disconnect_user(self, user_id: uuid.UUID) -> None:
+        manager = self._server.manager
+        # Logout must not fail on a bus hiccup: the token is already revoked, and join_session
+        # re-checks it, so a socket that escapes this cut can no longer join a session.
+        try:
+            if isinstance(manager, PostgresPubSubManager):
+                await manager.disconnect_room(user_room(user_id), "/")
+        except Exception:
+            logger.warning("could not cut the sockets of a logged-out user", exc_info=True)

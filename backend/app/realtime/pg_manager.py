@@ -84,6 +84,32 @@ class PostgresPubSubManager(AsyncPubSubManager):  # type: ignore[misc]
                 self._pool.terminate()  # a stalled connection must not hang shutdown
         self._listener = self._pool = None
 
+    # -- disconnecting a room everywhere -------------------------------------------------------
+
+    async def disconnect_room(self, room: str, namespace: str) -> None:
+        """Disconnects every socket in `room`, here and in every other process. Carried as a
+        `close_room` message with a flag, so processes without this code just close the room."""
+        await self._disconnect_local(room, namespace)
+        await self._publish(
+            {
+                "method": "close_room",
+                "room": room,
+                "namespace": namespace,
+                "disconnect": True,
+                "host_id": self.host_id,
+            }
+        )
+
+    async def _disconnect_local(self, room: str, namespace: str) -> None:
+        for sid, _ in list(self.get_participants(namespace, room)):
+            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+    async def _handle_close_room(self, message: dict[str, Any]) -> None:
+        if message.get("disconnect"):
+            await self._disconnect_local(str(message.get("room")), str(message.get("namespace")))
+        else:
+            await super()._handle_close_room(message)
+
     # -- publishing --------------------------------------------------------------------------
 
     async def _publish(self, data: Any) -> None:

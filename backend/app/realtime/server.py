@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -17,7 +19,7 @@ from app.core.middleware import ASGIApp, Receive, Scope, Send
 from app.core.security import SESSION_COOKIE
 from app.services import auth, therapy_sessions
 from app.services.errors import AuthenticationError, NotFoundError
-from app.services.events import session_room
+from app.services.events import session_room, user_room
 from app.services.graph import store
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,23 @@ def refuse_long_polling(app: ASGIApp) -> ASGIApp:
     return guarded
 
 
+def _cut_at_expiry(sio: socketio.AsyncServer, sid: str, expires_at: float) -> None:
+    """A socket lives no longer than the token it was opened with; the browser reconnects with
+    its renewed cookie and resynchronises with graph_state."""
+    loop = asyncio.get_running_loop()
+
+    def cut() -> None:
+        # Disconnecting a socket that already left is a no-op in python-socketio.
+        task = loop.create_task(sio.disconnect(sid))
+        _expiry_cuts.add(task)  # a strong reference until it ran
+        task.add_done_callback(_expiry_cuts.discard)
+
+    loop.call_later(max(expires_at - time.time(), 0), cut)
+
+
+_expiry_cuts: set[asyncio.Task[None]] = set()
+
+
 def _token_from(environ: dict[str, Any], auth_payload: Any) -> str | None:
     if isinstance(auth_payload, dict) and isinstance(auth_payload.get("token"), str):
         token: str = auth_payload["token"]
@@ -106,12 +125,16 @@ def register_handlers(
             SOCKET_CONNECTIONS.labels("refused").inc()
             raise socketio.exceptions.ConnectionRefusedError("authentication required")
         try:
+            claims = auth.read_token(token, settings)
             async with session_factory() as db:
-                user = await auth.user_for_token(db, token, settings)
+                user = await auth.user_for_claims(db, claims)
         except AuthenticationError:
             SOCKET_CONNECTIONS.labels("refused").inc()
             raise socketio.exceptions.ConnectionRefusedError("invalid token") from None
         await sio.save_session(sid, {"user_id": str(user.id), "token": token})
+        # In the user's room so a logout anywhere finds this socket (PostgresPubSubManager).
+        await sio.enter_room(sid, user_room(user.id))
+        _cut_at_expiry(sio, sid, claims.expires_at)
         SOCKET_CONNECTIONS.labels("accepted").inc()
 
     async def join_session(sid: str, data: Any = None) -> dict[str, Any]:

@@ -13,13 +13,25 @@ from typing import Any, Protocol
 class Broadcaster(Protocol):
     async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None: ...
 
+    async def disconnect_user(self, user_id: uuid.UUID) -> None:
+        """Cuts every live socket of the user, in every backend process (logout)."""
+        ...
+
 
 def session_room(session_id: uuid.UUID | str) -> str:
     return f"session:{session_id}"
+
+
+def user_room(user_id: uuid.UUID | str) -> str:
+    """Every socket of a user is in this room, so a logout can find them all."""
+    return f"user:{user_id}"
 
 
 class NullBroadcaster:
     """For command-line tools that change data without a Socket.IO server."""
 
     async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None:
+        return None
+
+    async def disconnect_user(self, user_id: uuid.UUID) -> None:
         return None

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.deps import (
     AUTHENTICATED_RESPONSES,
     AuthenticatedDep,
+    BroadcasterDep,
     ClientIpDep,
     CurrentUser,
     DbDep,
@@ -133,8 +134,12 @@ async def me(user: CurrentUser) -> UserOut:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=AUTHENTICATED_RESPONSES)
-async def logout(user: CurrentUser, db: DbDep, ip: ClientIpDep) -> Response:
+async def logout(
+    user: CurrentUser, db: DbDep, ip: ClientIpDep, broadcaster: BroadcasterDep
+) -> Response:
     await auth.logout(db, user, ip)
+    # Revoking the token stops new joins; this also cuts the sockets already open, everywhere.
+    await broadcaster.disconnect_user(user.id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
