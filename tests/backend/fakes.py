@@ -598,7 +598,7 @@ class Voice:
 
 
 @asynccontextmanager
-async def voice_backend(migrated_url: str) -> AsyncIterator[Voice]:
+async def voice_backend(migrated_url: str, **overrides: Any) -> AsyncIterator[Voice]:
     upstream = Upstream()
     async with serve(hume_app(upstream, HUME_KEY, HUME_SECRET), upstream):
         settings = make_settings(
@@ -608,6 +608,7 @@ async def voice_backend(migrated_url: str) -> AsyncIterator[Voice]:
             hume_secret_key=HUME_SECRET,
             hume_base_url=upstream.url,
             hume_config_id="cfg-1",
+            **overrides,
         )
         async with api_client(settings) as client:
             therapist = await register_therapist(client)

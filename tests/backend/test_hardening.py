@@ -23,6 +23,7 @@ from app.realtime.pg_manager import PostgresPubSubManager
 from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for
 from sqlalchemy.engine import make_url
 
+from tests.backend.fakes import voice_backend
 from tests.backend.helpers import (
     PASSWORD,
     api_client,
@@ -364,3 +365,55 @@ async def test_password_hashing_runs_on_its_own_bounded_executor(
         )
     assert [r.status_code for r in responses] == [201] * 12
     assert counting.peak == 2  # used in parallel, never beyond the budget
+
+
+async def test_hume_tokens_are_limited_per_account(migrated_url: str) -> None:
+    async with voice_backend(migrated_url, hume_token_rate_limit=2) as voice:
+        statuses = [
+            (await voice.client.get("/api/hume/token", headers=voice.therapist.headers)).status_code
+            for _ in range(3)
+        ]
+        other = await register_therapist(voice.client, "Other")
+        theirs = await voice.client.get("/api/hume/token", headers=other.headers)
+    assert statuses == [200, 200, 429]
+    assert theirs.status_code == 200  # the budget is per account
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters"),
+    [
+        ("save_session_note", {"content": "x" * 20_000, "category": "observation"}),
+        ("no_such_tool", {"anything": "y" * 100}),
+    ],
+)
+async def test_oversized_or_unknown_tool_calls_store_no_parameters(
+    migrated_url: str, postgres: PostgresServer, name: str, parameters: dict[str, Any]
+) -> None:
+    async with voice_backend(migrated_url) as voice:
+        call_id = f"call-{name}"
+        response = await voice.client.post(
+            f"/api/sessions/{voice.session_id}/tool-calls",
+            json={"toolCallId": call_id, "name": name, "parameters": json.dumps(parameters)},
+            headers=voice.therapist.headers,
+        )
+        assert response.status_code == 200
+        assert response.json()["isError"] is True
+        stored = postgres.psql(
+            f"SELECT parameters::text FROM tool_calls WHERE tool_call_id = '{call_id}'",  # noqa: S608
+            voice.database,
+        )
+    assert stored == "{}"
+
+
+async def test_a_transcript_stops_growing_at_its_limit(migrated_url: str) -> None:
+    async with voice_backend(migrated_url, max_transcript_chars=100) as voice:
+        url = f"/api/sessions/{voice.session_id}/transcript"
+        first = await voice.client.post(
+            url, json={"text": "a" * 60}, headers=voice.therapist.headers
+        )
+        second = await voice.client.post(
+            url, json={"text": "b" * 60}, headers=voice.therapist.headers
+        )
+    assert first.status_code == 202
+    assert second.status_code == 413
+    assert "limit" in second.json()["detail"]

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Per-IP registrations allowed per window: stops junk-account floods (and argon2 floods).
     register_rate_limit: int = Field(default=10, ge=1, le=10_000)
     register_rate_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+    # Hume access tokens one account may mint per hour: each is an organisation-wide credential.
+    hume_token_rate_limit: int = Field(default=30, ge=1, le=10_000)
+    # A session's transcript stops growing here (a 50-minute session is ~50,000 characters).
+    max_transcript_chars: int = Field(default=1_000_000, ge=100, le=50_000_000)
     # Password hashes computed at once per process; each argon2id hash holds 64 MiB while it runs.
     password_hash_concurrency: int = Field(default=2, ge=1, le=16)
     db_pool_size: int = Field(default=10, ge=1, le=100)

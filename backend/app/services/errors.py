@@ -21,6 +21,10 @@ class ConflictError(DomainError):
     status_code = 409
 
 
+class PayloadTooLargeError(DomainError):
+    status_code = 413
+
+
 class AuthenticationError(DomainError):
     status_code = 401
 

@@ -73,6 +73,15 @@ async def count_registration(db: AsyncSession, ip: str, settings: Settings) -> N
         raise RateLimitedError("Too many registrations; try again later", retry_after)
 
 
+HUME_TOKEN_WINDOW_SECONDS = 3600
+
+
+async def count_hume_token(db: AsyncSession, user_id: uuid.UUID, settings: Settings) -> None:
+    attempts, retry_after = await count(db, f"hume:{user_id}", HUME_TOKEN_WINDOW_SECONDS)
+    if attempts > settings.hume_token_rate_limit:
+        raise RateLimitedError("Too many voice tokens requested; try again later", retry_after)
+
+
 def failure_bucket(user_id: uuid.UUID, ip: str) -> str:
     """Failed logins count per (account, address): a stranger's failures lock only the stranger."""
     digest = hashlib.sha256(f"{user_id}|{ip}".encode()).hexdigest()[:40]

@@ -18,7 +18,7 @@ from app.models import (
 )
 from app.models.enums import SessionStatus
 from app.services import audit, patients
-from app.services.errors import ConflictError, NotFoundError
+from app.services.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from app.services.pagination import paginate
 
 SESSION_NOT_FOUND = "Session not found"
@@ -163,7 +163,11 @@ async def cancel(
 
 
 async def append_transcript(
-    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, text: str
+    db: AsyncSession,
+    therapist_id: uuid.UUID,
+    session_id: uuid.UUID,
+    text: str,
+    max_chars: int,
 ) -> None:
     # One UPDATE appends atomically, so concurrent posts never overwrite each other.
     separator = case((TherapySession.transcript == "", ""), else_="\n")
@@ -174,14 +178,18 @@ async def append_transcript(
                 TherapySession.id == session_id,
                 TherapySession.therapist_id == therapist_id,
                 TherapySession.status == SessionStatus.active,
+                func.length(TherapySession.transcript) + len(text) + 1 <= max_chars,
             )
             .values(transcript=TherapySession.transcript + separator + text)
             .returning(TherapySession.id)
         )
     ).scalar_one_or_none()
     if appended is None:
-        await get_owned(db, therapist_id, session_id)  # 404 when missing or not yours
+        session = await get_owned(db, therapist_id, session_id)  # 404 when missing or not yours
+        active = session.status == SessionStatus.active
         await db.rollback()
+        if active:
+            raise PayloadTooLargeError("The transcript of this session reached its size limit")
         raise ConflictError("Session is not active")
     await db.commit()
 

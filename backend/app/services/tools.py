@@ -190,6 +190,10 @@ TOOLS: dict[str, tuple[type[_ToolParameters], ToolFunction]] = {
 }
 
 
+# Largest parameters stored and evaluated; real calls are a few hundred bytes.
+MAX_PARAMETERS_BYTES = 16 * 1024
+
+
 def _parse_parameters(raw: dict[str, Any] | str | None) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
@@ -239,6 +243,11 @@ async def run_tool_call(
         parse_error = None
     except (ValueError, json.JSONDecodeError) as error:
         parameters, parse_error = {}, f"Invalid parameters: {error}"
+    # Only what a known tool could use is kept: the call record is no dump for arbitrary data.
+    if name not in TOOLS:
+        parameters, parse_error = {}, f"Unknown tool {name!r}"
+    elif len(json.dumps(parameters)) > MAX_PARAMETERS_BYTES:
+        parameters, parse_error = {}, "Invalid parameters: too large"
 
     # Claim the toolCallId first: a concurrent duplicate blocks here until we commit, then finds
     # the claim taken and returns the stored result.

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from app.api.deps import AUTHENTICATED_RESPONSES, CurrentUser, SettingsDep
+from app.api.deps import AUTHENTICATED_RESPONSES, CurrentUser, DbDep, SettingsDep
 from app.schemas.system import HumeTokenOut
+from app.services import rate_limit
 from app.services.hume import HumeGateway, evi_url
 
 router = APIRouter(prefix="/api/hume", tags=["hume"], responses=AUTHENTICATED_RESPONSES)
@@ -20,13 +21,20 @@ async def get_hume(request: Request) -> HumeGateway:
     "/token",
     methods=["GET", "POST"],
     response_model=HumeTokenOut,
-    responses={503: {"description": "Hume not configured or unavailable"}},
+    responses={
+        429: {"description": "Too many tokens for this account this hour"},
+        503: {"description": "Hume not configured or unavailable"},
+    },
 )
 async def hume_token(
-    user: CurrentUser, settings: SettingsDep, hume: Annotated[HumeGateway, Depends(get_hume)]
+    user: CurrentUser,
+    db: DbDep,
+    settings: SettingsDep,
+    hume: Annotated[HumeGateway, Depends(get_hume)],
 ) -> HumeTokenOut:
     """A short-lived Hume access token for the browser's EVI connection (no secret leaves), and
     the EVI chat WebSocket to open with it."""
+    await rate_limit.count_hume_token(db, user.id, settings)
     token = await hume.access_token()
     return HumeTokenOut(
         access_token=token.access_token,

@@ -148,19 +148,26 @@ async def cancel_session(
     "/{session_id}/transcript",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TranscriptAccepted,
-    responses={**NOT_FOUND, 409: {"description": "The session is not active"}},
+    responses={
+        **NOT_FOUND,
+        409: {"description": "The session is not active"},
+        413: {"description": "The session's transcript reached MAX_TRANSCRIPT_CHARS"},
+    },
 )
 async def post_transcript(
     session_id: uuid.UUID,
     body: TranscriptIn,
     user: CurrentUser,
     db: DbDep,
+    settings: SettingsDep,
     pipeline: PipelineDep,
 ) -> TranscriptAccepted:
     """Appends to the transcript and queues graph processing; no LLM call happens here."""
     # The graph update is recorded in the transcript's own transaction: accepted is never lost.
     job = pipeline.record_transcript(db, session_id, body.text)
-    await therapy_sessions.append_transcript(db, user.id, session_id, body.text)
+    await therapy_sessions.append_transcript(
+        db, user.id, session_id, body.text, settings.max_transcript_chars
+    )
     pipeline.jobs.start(job)
     return TranscriptAccepted(session_id=session_id)
 
