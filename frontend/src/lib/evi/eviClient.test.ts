@@ -11,6 +11,35 @@ import {
   type ToolRelayResult,
   type WebSocketLike,
 } from './eviClient';
+import { startRecorder, type MediaRecorderLike } from './audio';
+
+/** A scripted MediaRecorder: the test decides when each chunk is "recorded". */
+class FakeMediaRecorder implements MediaRecorderLike {
+  static instances: FakeMediaRecorder[] = [];
+  static onStart: (recorder: FakeMediaRecorder) => void = () => undefined;
+  static isTypeSupported = (type: string) => type === 'audio/webm;codecs=opus';
+  state: 'inactive' | 'recording' = 'inactive';
+  ondataavailable: ((event: { data: Blob }) => void) | null = null;
+  startedWhile: { socketIndex: number; readyState: number } | null = null;
+  constructor(
+    readonly stream: MediaStream,
+    readonly options?: { mimeType?: string },
+  ) {
+    FakeMediaRecorder.instances.push(this);
+  }
+  start(): void {
+    this.state = 'recording';
+    FakeMediaRecorder.onStart(this);
+  }
+  stop(): void {
+    this.state = 'inactive';
+  }
+  record(text: string): void {
+    this.ondataavailable?.({ data: new Blob([text]) });
+  }
+}
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /** A stand-in for Hume's EVI endpoint: records each connection's URL and the JSON it receives. */
 class FakeEviServer {
@@ -121,13 +150,63 @@ describe('EviClient connection', () => {
     expect(server.connections).toHaveLength(0);
   });
 
-  it('streams microphone audio as audio_input only while connected', async () => {
-    const { client } = makeClient();
-    expect(client.sendAudio('AAAA')).toBe(false);
+});
+
+describe('EviClient audio', () => {
+  it("starts a new recorder after each socket opens, so every socket's first audio_input is its recorder's first chunk", async () => {
+    FakeMediaRecorder.instances = [];
+    const sockets: WebSocketLike[] = [];
+    FakeMediaRecorder.onStart = (recorder) => {
+      recorder.startedWhile = { socketIndex: sockets.length - 1, readyState: sockets.at(-1)?.readyState ?? -1 };
+    };
+    const dropped: unknown[] = [];
+    const { client } = makeClient({
+      createSocket: (target) => {
+        const socket = new WebSocket(target) as unknown as WebSocketLike;
+        sockets.push(socket);
+        return socket;
+      },
+      startRecorder: (onChunk) => startRecorder({} as MediaStream, onChunk, FakeMediaRecorder),
+    });
+    client.on('audioDropped', (event) => dropped.push(event));
     await client.connect();
-    expect(client.sendAudio('UklGRg==')).toBe(true);
-    await vi.waitFor(() => expect(server.latest().received).toHaveLength(2));
-    expect(server.latest().received[1]).toEqual({ type: 'audio_input', data: 'UklGRg==' });
+
+    await vi.waitFor(() => expect(FakeMediaRecorder.instances).toHaveLength(1));
+    const first = FakeMediaRecorder.instances[0]!;
+    expect(first.startedWhile).toEqual({ socketIndex: 0, readyState: 1 });
+    expect(first.options).toEqual({ mimeType: 'audio/webm;codecs=opus' });
+    first.record('HEADER-A');
+    first.record('chunk-A2');
+    const audioOf = (index: number) => server.connections[index]!.received.filter((m) => m.type === 'audio_input');
+    await vi.waitFor(() => expect(audioOf(0)).toHaveLength(2));
+    expect(audioOf(0)[0]).toEqual({ type: 'audio_input', data: b64('HEADER-A') });
+
+    server.latest().socket.terminate();
+    await vi.waitFor(() => expect(first.state).toBe('inactive'));
+    // A real recorder flushes one last chunk after stop(); it belongs to the closed socket.
+    first.record('tail-A');
+    await vi.waitFor(() => expect(dropped).toEqual([{ socketNumber: 1, count: 1 }]));
+
+    await vi.waitFor(() => expect(FakeMediaRecorder.instances).toHaveLength(2));
+    const second = FakeMediaRecorder.instances[1]!;
+    expect(second.startedWhile).toEqual({ socketIndex: 1, readyState: 1 });
+    second.record('HEADER-B');
+    await vi.waitFor(() => expect(audioOf(1)).toHaveLength(1));
+    expect(audioOf(1)[0]).toEqual({ type: 'audio_input', data: b64('HEADER-B') });
+    expect(audioOf(0)).toHaveLength(2);
+  });
+
+  it('sends no audio before a socket opens and stops the recorder on disconnect', async () => {
+    FakeMediaRecorder.instances = [];
+    const { client } = makeClient({
+      startRecorder: (onChunk) => startRecorder({} as MediaStream, onChunk, FakeMediaRecorder),
+    });
+    const connecting = client.connect();
+    expect(FakeMediaRecorder.instances).toHaveLength(0);
+    await connecting;
+    await vi.waitFor(() => expect(FakeMediaRecorder.instances).toHaveLength(1));
+    client.disconnect();
+    expect(FakeMediaRecorder.instances[0]!.state).toBe('inactive');
   });
 });
 

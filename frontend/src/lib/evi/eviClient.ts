@@ -25,6 +25,14 @@ export interface EviToken {
   configId?: string | null;
 }
 
+/** One recording for one socket; stopped when that socket closes. */
+export interface RecorderHandle {
+  stop(): void;
+}
+
+/** Starts a fresh recording whose chunks (base64) go to `onChunk`; called once per opened socket. */
+export type RecorderFactory = (onChunk: (base64: string) => void) => RecorderHandle | Promise<RecorderHandle>;
+
 export interface EviToolCall {
   toolCallId: string;
   name: string;
@@ -49,6 +57,11 @@ export interface EviEvents {
   toolCall: EviToolCall;
   toolResult: { toolCallId: string; name: string; result: ToolRelayResult };
   serverError: { code: string; message: string; slug?: string };
+  socketOpen: { socketNumber: number };
+  socketClose: { socketNumber: number };
+  /** Audio chunks that arrived after their socket closed (the tail of a finished stream). */
+  audioDropped: { socketNumber: number; count: number };
+  audioError: { message: string };
 }
 
 type Listener<T> = (payload: T) => void;
@@ -65,6 +78,8 @@ export interface EviClientOptions {
   relayToolCall: (call: EviToolCall) => Promise<ToolRelayResult>;
   url?: string;
   createSocket?: (url: string) => WebSocketLike;
+  /** Without it no audio is sent (text-only tests). */
+  startRecorder?: RecorderFactory;
   maxReconnectAttempts?: number;
   reconnectBaseDelayMs?: number;
   scheduler?: Scheduler;
@@ -87,8 +102,11 @@ export class EviClient {
   // Tool calls already relayed (EVI may resend after a reconnect); the backend is idempotent too.
   private readonly handledToolCalls = new Set<string>();
   private readonly listeners = new Map<keyof EviEvents, Set<Listener<never>>>();
-  private readonly options: Required<Omit<EviClientOptions, 'createSocket'>> & {
+  private socketCount = 0;
+  private recorder: RecorderHandle | null = null;
+  private readonly options: Required<Omit<EviClientOptions, 'createSocket' | 'startRecorder'>> & {
     createSocket: (url: string) => WebSocketLike;
+    startRecorder?: RecorderFactory;
   };
 
   constructor(options: EviClientOptions) {
@@ -133,6 +151,7 @@ export class EviClient {
   disconnect(): void {
     this.userClosed = true;
     this.cancelReconnect();
+    this.stopRecorder();
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -142,10 +161,6 @@ export class EviClient {
     this.setStatus('disconnected');
   }
 
-  /** Streams a base64-encoded chunk of microphone audio. Dropped when not connected. */
-  sendAudio(base64: string): boolean {
-    return this.send({ type: 'audio_input', data: base64 });
-  }
 
   private async open(status: 'connecting' | 'reconnecting'): Promise<void> {
     // 'reconnecting' was already announced (with the attempt number) when the retry was scheduled.
@@ -177,11 +192,16 @@ export class EviClient {
         return;
       }
       this.socket = socket;
+      const socketNumber = ++this.socketCount;
       let opened = false;
       socket.onopen = () => {
         opened = true;
         this.sendSessionSettings();
         this.setStatus('connected');
+        this.emit('socketOpen', { socketNumber });
+        // A new recorder per socket: its first chunk carries the container header EVI needs to
+        // decode the stream, so a resumed chat must never get the middle of an older recording.
+        this.startRecorderFor(socket, socketNumber);
         settle();
       };
       socket.onmessage = (event) => this.handleMessage(event.data);
@@ -191,10 +211,43 @@ export class EviClient {
       socket.onclose = () => {
         if (this.socket !== socket) return;
         this.socket = null;
+        if (opened) {
+          this.stopRecorder();
+          this.emit('socketClose', { socketNumber });
+        }
         if (!this.userClosed) this.handleUnexpectedClose();
         if (!opened) settle();
       };
     });
+  }
+
+  private startRecorderFor(socket: WebSocketLike, socketNumber: number): void {
+    const factory = this.options.startRecorder;
+    if (!factory) return;
+    let dropped = 0;
+    const onChunk = (base64: string) => {
+      // Bound to this socket: a late chunk of a stopped recording is reported, never sent elsewhere.
+      if (this.socket === socket && this.sendOn(socket, { type: 'audio_input', data: base64 })) return;
+      dropped += 1;
+      this.emit('audioDropped', { socketNumber, count: dropped });
+    };
+    Promise.resolve()
+      .then(() => factory(onChunk))
+      .then(
+        (handle) => {
+          if (this.socket === socket && !this.userClosed) this.recorder = handle;
+          else handle.stop(); // the socket closed while the recorder was starting
+        },
+        (error: unknown) => {
+          this.emit('audioError', { message: error instanceof Error ? error.message : 'The microphone could not be started.' });
+        },
+      );
+  }
+
+  private stopRecorder(): void {
+    const recorder = this.recorder;
+    this.recorder = null;
+    recorder?.stop();
   }
 
   private sendSessionSettings(): void {
@@ -334,7 +387,11 @@ export class EviClient {
 
   private send(payload: Record<string, unknown>): boolean {
     const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN) return false;
+    return socket ? this.sendOn(socket, payload) : false;
+  }
+
+  private sendOn(socket: WebSocketLike, payload: Record<string, unknown>): boolean {
+    if (socket.readyState !== OPEN) return false;
     socket.send(JSON.stringify(payload));
     return true;
   }

@@ -68,6 +68,12 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
         return { accessToken: token.accessToken, configId: token.configId };
       },
       relayToolCall: (call) => relayToolCallToBackend(sessionId, call),
+      // EviClient calls this on every socket open (first and each reconnect): a fresh recording each time.
+      startRecorder: (onChunk) => {
+        const mic = micRef.current;
+        if (!mic) throw new Error('The microphone is not available.');
+        return mic.createRecorder(onChunk);
+      },
     });
     const player = new AudioPlayer();
     clientRef.current = client;
@@ -94,9 +100,12 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
     client.on('serverError', ({ message }) => setStatusMessage(message));
     client.on('toolResult', ({ name }) => onToolResultRef.current?.(name));
 
-    // Ask for the microphone first: without it there is nothing to send to EVI.
+    client.on('audioError', ({ message }) => setMicError(message));
+
+    // Microphone permission first (without it there is nothing to send), then connect; recording
+    // itself only starts once a socket is open.
     try {
-      micRef.current = await startMicrophone((chunk) => client.sendAudio(chunk));
+      micRef.current = await startMicrophone();
     } catch (error) {
       clientRef.current = null;
       setStatus('error');
