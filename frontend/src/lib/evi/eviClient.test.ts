@@ -129,12 +129,46 @@ describe('EviClient connection', () => {
     expect(connection.url.pathname).toBe('/v0/evi/chat');
     expect(connection.url.searchParams.get('access_token')).toBe('token-1');
     expect(connection.url.searchParams.get('config_id')).toBe('config-1');
+    expect(connection.url.searchParams.get('custom_session_id')).toBe('session-123');
     await vi.waitFor(() => expect(connection.received).toHaveLength(1));
     expect(connection.received[0]).toEqual({
       type: 'session_settings',
       custom_session_id: 'session-123',
       context: { text: 'Patient: Ada. Age 41.', type: 'persistent' },
     });
+  });
+
+  it("connects to the token's eviUrl when the backend gives one", async () => {
+    const { client } = makeClient({
+      url: 'ws://127.0.0.1:9/not-used',
+      getToken: async () => ({ accessToken: 't', configId: null, eviUrl: url }),
+    });
+    await client.connect();
+    expect(client.currentStatus).toBe('connected');
+    expect(server.latest().url.searchParams.get('config_id')).toBeNull();
+  });
+
+  it('binds every chat (also the new chat after a reconnect) to the session through bindChat', async () => {
+    const bindChat = vi.fn(async () => undefined);
+    const { client } = makeClient({ bindChat });
+    await client.connect();
+    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    await vi.waitFor(() => expect(bindChat).toHaveBeenCalledWith({ chatId: 'chat-1', chatGroupId: 'group-9' }));
+    server.latest().socket.terminate();
+    await vi.waitFor(() => expect(server.connections).toHaveLength(2));
+    await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
+    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-2', chat_group_id: 'group-9' });
+    await vi.waitFor(() => expect(bindChat).toHaveBeenLastCalledWith({ chatId: 'chat-2', chatGroupId: 'group-9' }));
+    expect(bindChat).toHaveBeenCalledTimes(2);
+  });
+
+  it('reports a chat that cannot be bound', async () => {
+    const { client } = makeClient({ bindChat: async () => Promise.reject(new Error('Chat already bound')) });
+    const errors: unknown[] = [];
+    client.on('chatBindError', (event) => errors.push(event));
+    await client.connect();
+    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    await vi.waitFor(() => expect(errors).toEqual([{ chatId: 'chat-1', message: 'Chat already bound' }]));
   });
 
   it('reports a token failure as an error without opening a socket', async () => {

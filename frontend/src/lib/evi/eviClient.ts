@@ -23,6 +23,13 @@ const OPEN = 1;
 export interface EviToken {
   accessToken: string;
   configId?: string | null;
+  /** From /api/hume/token, so a deployment (or a test) can point the browser at another EVI. */
+  eviUrl?: string | null;
+}
+
+export interface EviChat {
+  chatId: string;
+  chatGroupId: string;
 }
 
 /** One recording for one socket; stopped when that socket closes. */
@@ -62,6 +69,7 @@ export interface EviEvents {
   /** Audio chunks that arrived after their socket closed (the tail of a finished stream). */
   audioDropped: { socketNumber: number; count: number };
   audioError: { message: string };
+  chatBindError: { chatId: string; message: string };
 }
 
 type Listener<T> = (payload: T) => void;
@@ -76,6 +84,8 @@ export interface EviClientOptions {
   patientContext: string;
   getToken: () => Promise<EviToken>;
   relayToolCall: (call: EviToolCall) => Promise<ToolRelayResult>;
+  /** Reports each chat (one per socket) to the backend; that binding authorises its webhooks. */
+  bindChat?: (chat: EviChat) => Promise<void>;
   url?: string;
   createSocket?: (url: string) => WebSocketLike;
   /** Without it no audio is sent (text-only tests). */
@@ -104,9 +114,10 @@ export class EviClient {
   private readonly listeners = new Map<keyof EviEvents, Set<Listener<never>>>();
   private socketCount = 0;
   private recorder: RecorderHandle | null = null;
-  private readonly options: Required<Omit<EviClientOptions, 'createSocket' | 'startRecorder'>> & {
+  private readonly options: Required<Omit<EviClientOptions, 'createSocket' | 'startRecorder' | 'bindChat'>> & {
     createSocket: (url: string) => WebSocketLike;
     startRecorder?: RecorderFactory;
+    bindChat?: (chat: EviChat) => Promise<void>;
   };
 
   constructor(options: EviClientOptions) {
@@ -179,13 +190,15 @@ export class EviClient {
 
     const params = new URLSearchParams({ access_token: token.accessToken });
     if (token.configId) params.set('config_id', token.configId);
+    // Also in session_settings; on the URL it is part of the chat from its very first event.
+    params.set('custom_session_id', this.options.sessionId);
     // Resuming the chat group keeps the conversation's context across a reconnect.
     if (this.chatGroupId) params.set('resumed_chat_group_id', this.chatGroupId);
 
     await new Promise<void>((settle) => {
       let socket: WebSocketLike;
       try {
-        socket = this.options.createSocket(`${this.options.url}?${params.toString()}`);
+        socket = this.options.createSocket(`${token.eviUrl || this.options.url}?${params.toString()}`);
       } catch {
         this.handleUnexpectedClose();
         settle();
@@ -302,7 +315,16 @@ export class EviClient {
     switch (message.type) {
       case 'chat_metadata': {
         this.chatGroupId = String(message.chat_group_id ?? '') || this.chatGroupId;
-        this.emit('chatMetadata', { chatId: String(message.chat_id ?? ''), chatGroupId: this.chatGroupId ?? '' });
+        const chat = { chatId: String(message.chat_id ?? ''), chatGroupId: this.chatGroupId ?? '' };
+        this.emit('chatMetadata', chat);
+        if (chat.chatId && this.options.bindChat) {
+          this.options.bindChat(chat).catch((error: unknown) => {
+            this.emit('chatBindError', {
+              chatId: chat.chatId,
+              message: error instanceof Error ? error.message : 'Could not link the voice chat to this session',
+            });
+          });
+        }
         break;
       }
       case 'user_message': {

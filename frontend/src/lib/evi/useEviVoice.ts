@@ -6,6 +6,7 @@ import type { HumeToken } from '../types';
 import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
 import { EviClient, type EmotionScore, type EviStatus } from './eviClient';
 import { relayToolCallToBackend } from './toolRelay';
+import { bindChatToSession } from './chats';
 
 export interface Utterance {
   speaker: 'patient' | 'assistant';
@@ -65,8 +66,9 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
       patientContext,
       getToken: async () => {
         const token = await api<HumeToken>('/api/hume/token');
-        return { accessToken: token.accessToken, configId: token.configId };
+        return { accessToken: token.accessToken, configId: token.configId, eviUrl: token.eviUrl };
       },
+      bindChat: (chat) => bindChatToSession(sessionId, chat),
       relayToolCall: (call) => relayToolCallToBackend(sessionId, call),
       // EviClient calls this on every socket open (first and each reconnect): a fresh recording each time.
       startRecorder: (onChunk) => {
@@ -101,6 +103,7 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
     client.on('toolResult', ({ name }) => onToolResultRef.current?.(name));
 
     client.on('audioError', ({ message }) => setMicError(message));
+    client.on('chatBindError', ({ message }) => setStatusMessage(`Voice notes may not reach this session: ${message}`));
 
     // Microphone permission first (without it there is nothing to send), then connect; recording
     // itself only starts once a socket is open.
