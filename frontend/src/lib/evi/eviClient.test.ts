@@ -360,6 +360,93 @@ describe('EviClient tool relay', () => {
   });
 });
 
+describe('EviClient tool answers across a reconnect', () => {
+  /** Runs reconnect timers only when the test says so. */
+  function manualScheduler() {
+    const pending: (() => void)[] = [];
+    return {
+      scheduler: { setTimeout: (callback: () => void) => pending.push(callback), clearTimeout: () => undefined },
+      runAll: () => pending.splice(0).forEach((callback) => callback()),
+    };
+  }
+  const answers = (index: number) =>
+    server.connections[index]!.received.filter((m) => m.type === 'tool_response' || m.type === 'tool_error');
+
+  it('answers once, on the new socket, when the relay finished while disconnected and EVI resends the call', async () => {
+    let release: (result: ToolRelayResult) => void = () => undefined;
+    const relayToolCall = vi.fn(() => new Promise<ToolRelayResult>((resolve) => (release = resolve)));
+    const { scheduler, runAll } = manualScheduler();
+    const { client } = makeClient({ relayToolCall, scheduler });
+    await client.connect();
+    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-r1', parameters: '{}', response_required: true };
+    server.sendToLatest(call);
+    await vi.waitFor(() => expect(relayToolCall).toHaveBeenCalledTimes(1));
+
+    server.latest().socket.terminate();
+    await vi.waitFor(() => expect(client.currentStatus).toBe('reconnecting'));
+    release({ ok: true, content: 'Progress marked' });
+    await Promise.resolve();
+    runAll();
+    await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
+    expect(server.connections).toHaveLength(2);
+
+    server.sendToLatest(call);
+    await vi.waitFor(() => expect(answers(1)).toHaveLength(1));
+    expect(answers(1)[0]).toEqual({ type: 'tool_response', tool_call_id: 'call-r1', content: 'Progress marked' });
+    server.sendToLatest(call);
+    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    const marker = vi.fn();
+    client.on('assistantMessage', marker);
+    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    await vi.waitFor(() => expect(marker).toHaveBeenCalled());
+    expect(answers(0)).toHaveLength(0);
+    expect(answers(1)).toHaveLength(1);
+    expect(relayToolCall).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not answer again when EVI resends a call that was already answered before the reconnect', async () => {
+    const { client, relayToolCall } = makeClient();
+    await client.connect();
+    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-r2', parameters: '{}', response_required: true };
+    server.sendToLatest(call);
+    await vi.waitFor(() => expect(answers(0)).toHaveLength(1));
+    server.latest().socket.terminate();
+    await vi.waitFor(() => expect(server.connections).toHaveLength(2));
+    await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
+    const marker = vi.fn();
+    client.on('assistantMessage', marker);
+    server.sendToLatest(call);
+    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    await vi.waitFor(() => expect(marker).toHaveBeenCalled());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answers(1)).toHaveLength(0);
+    expect(relayToolCall).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers a call still being relayed on the socket EVI resent it on', async () => {
+    let release: (result: ToolRelayResult) => void = () => undefined;
+    const relayToolCall = vi.fn(() => new Promise<ToolRelayResult>((resolve) => (release = resolve)));
+    const { client } = makeClient({ relayToolCall });
+    await client.connect();
+    const call = { type: 'tool_call', name: 'flag_concern', tool_call_id: 'call-r3', parameters: '{}', response_required: true };
+    server.sendToLatest(call);
+    await vi.waitFor(() => expect(relayToolCall).toHaveBeenCalledTimes(1));
+    server.latest().socket.terminate();
+    await vi.waitFor(() => expect(server.connections).toHaveLength(2));
+    await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
+    server.sendToLatest(call);
+    const marker = vi.fn();
+    client.on('assistantMessage', marker);
+    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    await vi.waitFor(() => expect(marker).toHaveBeenCalled());
+    release({ ok: false, error: 'Invalid severity' });
+    await vi.waitFor(() => expect(answers(1)).toHaveLength(1));
+    expect(answers(1)[0]).toMatchObject({ type: 'tool_error', tool_call_id: 'call-r3', error: 'Invalid severity' });
+    expect(answers(0)).toHaveLength(0);
+    expect(relayToolCall).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe('EviClient reconnect', () => {
   it('reconnects after an unexpected close with a fresh token, resuming the chat group', async () => {
     const { client, statuses, getToken } = makeClient();

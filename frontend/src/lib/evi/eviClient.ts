@@ -109,8 +109,9 @@ export class EviClient {
   private reconnectAttempts = 0;
   private reconnectTimer: unknown = null;
   private userClosed = false;
-  // Tool calls already relayed (EVI may resend after a reconnect); the backend is idempotent too.
-  private readonly handledToolCalls = new Set<string>();
+  // One relay and one answer per tool_call_id, even when EVI resends the call after a reconnect
+  // (the backend is idempotent too). `socket` is where the answer goes: the latest socket that sent it.
+  private readonly toolCalls = new Map<string, { socket: WebSocketLike; answer: Record<string, unknown> | null; sent: boolean }>();
   private readonly listeners = new Map<keyof EviEvents, Set<Listener<never>>>();
   private socketCount = 0;
   private recorder: RecorderHandle | null = null;
@@ -217,7 +218,7 @@ export class EviClient {
         this.startRecorderFor(socket, socketNumber);
         settle();
       };
-      socket.onmessage = (event) => this.handleMessage(event.data);
+      socket.onmessage = (event) => this.handleMessage(event.data, socket);
       socket.onerror = () => {
         // A close event always follows; it decides between reconnecting and reporting.
       };
@@ -301,7 +302,7 @@ export class EviClient {
     }
   }
 
-  private handleMessage(raw: unknown): void {
+  private handleMessage(raw: unknown, socket: WebSocketLike): void {
     let message: Record<string, unknown>;
     try {
       const text = typeof raw === 'string' ? raw : String(raw);
@@ -350,7 +351,7 @@ export class EviClient {
         this.emit('userInterruption', {});
         break;
       case 'tool_call':
-        void this.handleToolCall(message);
+        void this.handleToolCall(message, socket);
         break;
       case 'error':
         this.emit('serverError', {
@@ -364,47 +365,43 @@ export class EviClient {
     }
   }
 
-  private async handleToolCall(message: Record<string, unknown>): Promise<void> {
+  private async handleToolCall(message: Record<string, unknown>, socket: WebSocketLike): Promise<void> {
     const toolCallId = String(message.tool_call_id ?? '');
     const name = String(message.name ?? '');
-    if (!toolCallId || this.handledToolCalls.has(toolCallId)) return;
-    this.handledToolCalls.add(toolCallId);
+    if (!toolCallId) return;
+    const known = this.toolCalls.get(toolCallId);
+    if (known) {
+      // A resend: answer it here if our answer never reached EVI; otherwise once was enough.
+      known.socket = socket;
+      if (known.answer && !known.sent) known.sent = this.sendOn(socket, known.answer);
+      return;
+    }
+    const entry = { socket, answer: null as Record<string, unknown> | null, sent: false };
+    this.toolCalls.set(toolCallId, entry);
 
-    let parameters: Record<string, unknown>;
+    let parameters: Record<string, unknown> | null = null;
+    let result: ToolRelayResult;
     try {
       const raw = message.parameters;
       parameters = typeof raw === 'string' ? (raw ? JSON.parse(raw) : {}) : ((raw ?? {}) as Record<string, unknown>);
     } catch {
-      const result: ToolRelayResult = { ok: false, error: 'Tool parameters were not valid JSON' };
-      this.answerToolCall(toolCallId, result);
-      this.emit('toolResult', { toolCallId, name, result });
-      return;
+      parameters = null;
     }
-    const call: EviToolCall = { toolCallId, name, parameters, responseRequired: message.response_required !== false };
-    this.emit('toolCall', call);
-
-    let result: ToolRelayResult;
-    try {
-      result = await this.options.relayToolCall(call);
-    } catch (error) {
-      result = { ok: false, error: error instanceof Error ? error.message : 'Tool call failed' };
-    }
-    this.answerToolCall(toolCallId, result);
-    this.emit('toolResult', { toolCallId, name, result });
-  }
-
-  private answerToolCall(toolCallId: string, result: ToolRelayResult): void {
-    if (result.ok) {
-      this.send({ type: 'tool_response', tool_call_id: toolCallId, content: result.content });
+    if (parameters === null) {
+      result = { ok: false, error: 'Tool parameters were not valid JSON' };
     } else {
-      this.send({
-        type: 'tool_error',
-        tool_call_id: toolCallId,
-        error: result.error,
-        content: result.content ?? result.error,
-        level: 'warn',
-      });
+      const call: EviToolCall = { toolCallId, name, parameters, responseRequired: message.response_required !== false };
+      this.emit('toolCall', call);
+      try {
+        result = await this.options.relayToolCall(call);
+      } catch (error) {
+        result = { ok: false, error: error instanceof Error ? error.message : 'Tool call failed' };
+      }
     }
+    entry.answer = toolAnswer(toolCallId, result);
+    // Only on a socket that is still the live one; a closed chat's answer waits for EVI's resend.
+    if (entry.socket === this.socket) entry.sent = this.sendOn(entry.socket, entry.answer);
+    this.emit('toolResult', { toolCallId, name, result });
   }
 
   private send(payload: Record<string, unknown>): boolean {
@@ -427,6 +424,11 @@ export class EviClient {
     const set = this.listeners.get(event) as Set<Listener<EviEvents[K]>> | undefined;
     set?.forEach((listener) => listener(payload));
   }
+}
+
+function toolAnswer(toolCallId: string, result: ToolRelayResult): Record<string, unknown> {
+  if (result.ok) return { type: 'tool_response', tool_call_id: toolCallId, content: result.content };
+  return { type: 'tool_error', tool_call_id: toolCallId, error: result.error, content: result.content ?? result.error, level: 'warn' };
 }
 
 /** The strongest prosody emotions of a user message, highest first. */
