@@ -12,6 +12,7 @@ import {
   type WebSocketLike,
 } from './eviClient';
 import { startRecorder, type MediaRecorderLike } from './audio';
+import { clientMessageViolation, evi } from './humeWire.testkit';
 
 /** A scripted MediaRecorder: the test decides when each chunk is "recorded". */
 class FakeMediaRecorder implements MediaRecorderLike {
@@ -45,6 +46,8 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 class FakeEviServer {
   readonly server: WebSocketServer;
   readonly connections: { url: URL; socket: WebSocket; received: Record<string, unknown>[] }[] = [];
+  /** Every message the client sent that Hume's schemas refuse; must stay empty. */
+  readonly violations: string[] = [];
   refuse = false;
 
   constructor() {
@@ -56,7 +59,12 @@ class FakeEviServer {
       }
       const entry = { url: new URL(request.url ?? '/', 'ws://fake'), socket, received: [] as Record<string, unknown>[] };
       this.connections.push(entry);
-      socket.on('message', (data) => entry.received.push(JSON.parse(String(data)) as Record<string, unknown>));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as Record<string, unknown>;
+        const violation = clientMessageViolation(message);
+        if (violation) this.violations.push(violation);
+        entry.received.push(message);
+      });
     });
   }
 
@@ -95,6 +103,7 @@ beforeEach(async () => {
 afterEach(async () => {
   client?.disconnect();
   await server.close();
+  expect(server.violations).toEqual([]);
 });
 
 function makeClient(overrides: Partial<EviClientOptions> = {}) {
@@ -152,12 +161,12 @@ describe('EviClient connection', () => {
     const bindChat = vi.fn(async () => undefined);
     const { client } = makeClient({ bindChat });
     await client.connect();
-    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    server.sendToLatest(evi.chatMetadata('chat-1', 'group-9'));
     await vi.waitFor(() => expect(bindChat).toHaveBeenCalledWith({ chatId: 'chat-1', chatGroupId: 'group-9' }));
     server.latest().socket.terminate();
     await vi.waitFor(() => expect(server.connections).toHaveLength(2));
     await vi.waitFor(() => expect(client.currentStatus).toBe('connected'));
-    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-2', chat_group_id: 'group-9' });
+    server.sendToLatest(evi.chatMetadata('chat-2', 'group-9'));
     await vi.waitFor(() => expect(bindChat).toHaveBeenLastCalledWith({ chatId: 'chat-2', chatGroupId: 'group-9' }));
     expect(bindChat).toHaveBeenCalledTimes(2);
   });
@@ -167,7 +176,7 @@ describe('EviClient connection', () => {
     const errors: unknown[] = [];
     client.on('chatBindError', (event) => errors.push(event));
     await client.connect();
-    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    server.sendToLatest(evi.chatMetadata('chat-1', 'group-9'));
     await vi.waitFor(() => expect(errors).toEqual([{ chatId: 'chat-1', message: 'Chat already bound' }]));
   });
 
@@ -253,13 +262,8 @@ describe('EviClient messages', () => {
     client.on('assistantMessage', (m) => assistantMessages.push(m));
     await client.connect();
 
-    server.sendToLatest({
-      type: 'user_message',
-      message: { role: 'user', content: 'I feel anxious about work' },
-      models: { prosody: { scores: { Calmness: 0.1, Anxiety: 0.8, Sadness: 0.4, Joy: 0.05 } } },
-      interim: false,
-    });
-    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'Noted.' } });
+    server.sendToLatest(evi.userMessage('I feel anxious about work', { calmness: 0.1, anxiety: 0.8, sadness: 0.4, joy: 0.05 }));
+    server.sendToLatest(evi.assistantMessage('Noted.'));
 
     await vi.waitFor(() => expect(assistantMessages).toHaveLength(1));
     expect(userMessages).toEqual([
@@ -276,13 +280,26 @@ describe('EviClient messages', () => {
     expect(assistantMessages).toEqual([{ text: 'Noted.' }]);
   });
 
+  it("emits Hume's audio_output and marks interim user messages", async () => {
+    const { client } = makeClient();
+    const audio: unknown[] = [];
+    const users: { interim: boolean }[] = [];
+    client.on('audioOutput', (m) => audio.push(m));
+    client.on('userMessage', (m) => users.push(m));
+    await client.connect();
+    server.sendToLatest(evi.userMessage('I was', {}, true));
+    server.sendToLatest(evi.audioOutput('audio-1', 'UklGRg=='));
+    await vi.waitFor(() => expect(audio).toEqual([{ data: 'UklGRg==', id: 'audio-1' }]));
+    expect(users.map((m) => m.interim)).toEqual([true]);
+  });
+
   it('ignores frames that are not JSON and keeps working', async () => {
     const { client } = makeClient();
     const errors: unknown[] = [];
     client.on('serverError', (e) => errors.push(e));
     await client.connect();
     server.latest().socket.send('not json');
-    server.sendToLatest({ type: 'error', code: 'E0101', message: 'Bad audio', slug: 'bad_audio' });
+    server.sendToLatest(evi.error('E0101', 'Bad audio', 'bad_audio'));
     await vi.waitFor(() => expect(errors).toEqual([{ code: 'E0101', message: 'Bad audio', slug: 'bad_audio' }]));
     expect(client.currentStatus).toBe('connected');
   });
@@ -292,13 +309,9 @@ describe('EviClient tool relay', () => {
   it('relays a tool_call to the backend and answers with tool_response', async () => {
     const { client, relayToolCall } = makeClient();
     await client.connect();
-    server.sendToLatest({
-      type: 'tool_call',
-      name: 'save_session_note',
-      tool_call_id: 'call-1',
-      parameters: '{"content":"Sleeps badly","category":"observation","importance":"medium"}',
-      response_required: true,
-    });
+    server.sendToLatest(
+      evi.toolCall('call-1', 'save_session_note', '{"content":"Sleeps badly","category":"observation","importance":"medium"}'),
+    );
 
     await vi.waitFor(() => expect(server.latest().received.some((m) => m.type === 'tool_response')).toBe(true));
     expect(relayToolCall).toHaveBeenCalledWith({
@@ -319,7 +332,7 @@ describe('EviClient tool relay', () => {
       relayToolCall: async () => ({ ok: false, error: 'Invalid severity' }),
     });
     await client.connect();
-    server.sendToLatest({ type: 'tool_call', name: 'flag_concern', tool_call_id: 'call-2', parameters: '{}' });
+    server.sendToLatest(evi.toolCall('call-2', 'flag_concern', '{}'));
     await vi.waitFor(() =>
       expect(server.latest().received.find((m) => m.type === 'tool_error')).toMatchObject({
         tool_call_id: 'call-2',
@@ -334,8 +347,8 @@ describe('EviClient tool relay', () => {
     });
     const { client } = makeClient({ relayToolCall });
     await client.connect();
-    server.sendToLatest({ type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-3', parameters: '{}' });
-    server.sendToLatest({ type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-4', parameters: '{oops' });
+    server.sendToLatest(evi.toolCall('call-3', 'mark_progress', '{}'));
+    server.sendToLatest(evi.toolCall('call-4', 'mark_progress', '{oops'));
 
     await vi.waitFor(() => expect(server.latest().received.filter((m) => m.type === 'tool_error')).toHaveLength(2));
     const errors = server.latest().received.filter((m) => m.type === 'tool_error');
@@ -347,13 +360,13 @@ describe('EviClient tool relay', () => {
   it('relays a repeated tool_call id only once', async () => {
     const { client, relayToolCall } = makeClient();
     await client.connect();
-    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-5', parameters: '{}' };
+    const call = evi.toolCall('call-5', 'mark_progress', '{}');
     server.sendToLatest(call);
     server.sendToLatest(call);
-    server.sendToLatest({ type: 'assistant_message', message: { content: 'marker' } });
+    server.sendToLatest(evi.assistantMessage('marker'));
     const done = vi.fn();
     client.on('assistantMessage', done);
-    server.sendToLatest({ type: 'assistant_message', message: { content: 'marker 2' } });
+    server.sendToLatest(evi.assistantMessage('marker 2'));
     await vi.waitFor(() => expect(done).toHaveBeenCalled());
     await vi.waitFor(() => expect(server.latest().received.filter((m) => m.type === 'tool_response')).toHaveLength(1));
     expect(relayToolCall).toHaveBeenCalledTimes(1);
@@ -378,7 +391,7 @@ describe('EviClient tool answers across a reconnect', () => {
     const { scheduler, runAll } = manualScheduler();
     const { client } = makeClient({ relayToolCall, scheduler });
     await client.connect();
-    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-r1', parameters: '{}', response_required: true };
+    const call = evi.toolCall('call-r1', 'mark_progress', '{}');
     server.sendToLatest(call);
     await vi.waitFor(() => expect(relayToolCall).toHaveBeenCalledTimes(1));
 
@@ -394,10 +407,10 @@ describe('EviClient tool answers across a reconnect', () => {
     await vi.waitFor(() => expect(answers(1)).toHaveLength(1));
     expect(answers(1)[0]).toEqual({ type: 'tool_response', tool_call_id: 'call-r1', content: 'Progress marked' });
     server.sendToLatest(call);
-    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    server.sendToLatest(evi.assistantMessage('marker'));
     const marker = vi.fn();
     client.on('assistantMessage', marker);
-    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    server.sendToLatest(evi.assistantMessage('marker'));
     await vi.waitFor(() => expect(marker).toHaveBeenCalled());
     expect(answers(0)).toHaveLength(0);
     expect(answers(1)).toHaveLength(1);
@@ -407,7 +420,7 @@ describe('EviClient tool answers across a reconnect', () => {
   it('does not answer again when EVI resends a call that was already answered before the reconnect', async () => {
     const { client, relayToolCall } = makeClient();
     await client.connect();
-    const call = { type: 'tool_call', name: 'mark_progress', tool_call_id: 'call-r2', parameters: '{}', response_required: true };
+    const call = evi.toolCall('call-r2', 'mark_progress', '{}');
     server.sendToLatest(call);
     await vi.waitFor(() => expect(answers(0)).toHaveLength(1));
     server.latest().socket.terminate();
@@ -416,7 +429,7 @@ describe('EviClient tool answers across a reconnect', () => {
     const marker = vi.fn();
     client.on('assistantMessage', marker);
     server.sendToLatest(call);
-    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    server.sendToLatest(evi.assistantMessage('marker'));
     await vi.waitFor(() => expect(marker).toHaveBeenCalled());
     await new Promise((resolve) => setImmediate(resolve));
     expect(answers(1)).toHaveLength(0);
@@ -428,7 +441,7 @@ describe('EviClient tool answers across a reconnect', () => {
     const relayToolCall = vi.fn(() => new Promise<ToolRelayResult>((resolve) => (release = resolve)));
     const { client } = makeClient({ relayToolCall });
     await client.connect();
-    const call = { type: 'tool_call', name: 'flag_concern', tool_call_id: 'call-r3', parameters: '{}', response_required: true };
+    const call = evi.toolCall('call-r3', 'flag_concern', '{}');
     server.sendToLatest(call);
     await vi.waitFor(() => expect(relayToolCall).toHaveBeenCalledTimes(1));
     server.latest().socket.terminate();
@@ -437,7 +450,7 @@ describe('EviClient tool answers across a reconnect', () => {
     server.sendToLatest(call);
     const marker = vi.fn();
     client.on('assistantMessage', marker);
-    server.sendToLatest({ type: 'assistant_message', message: { role: 'assistant', content: 'marker' } });
+    server.sendToLatest(evi.assistantMessage('marker'));
     await vi.waitFor(() => expect(marker).toHaveBeenCalled());
     release({ ok: false, error: 'Invalid severity' });
     await vi.waitFor(() => expect(answers(1)).toHaveLength(1));
@@ -451,11 +464,11 @@ describe('EviClient reconnect', () => {
   it('reconnects after an unexpected close with a fresh token, resuming the chat group', async () => {
     const { client, statuses, getToken } = makeClient();
     await client.connect();
-    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    server.sendToLatest(evi.chatMetadata('chat-1', 'group-9'));
     await vi.waitFor(() => expect(server.connections).toHaveLength(1));
     const metadata = vi.fn();
     client.on('chatMetadata', metadata);
-    server.sendToLatest({ type: 'chat_metadata', chat_id: 'chat-1', chat_group_id: 'group-9' });
+    server.sendToLatest(evi.chatMetadata('chat-1', 'group-9'));
     await vi.waitFor(() => expect(metadata).toHaveBeenCalled());
 
     server.latest().socket.terminate();
