@@ -517,3 +517,12 @@ describe('topEmotions', () => {
     expect(topEmotions({ prosody: {} })).toEqual([]);
   });
 });
+
+describe('the Hume contract check itself', () => {
+  it('refuses unknown keys and unknown client message types', () => {
+    expect(clientMessageViolation({ type: 'audio_input', data: 'AAAA' })).toBeNull();
+    expect(clientMessageViolation({ type: 'audio_input', data: 'AAAA', extra: 1 })).toMatch(/extra/);
+    expect(clientMessageViolation({ type: 'tool_response', content: 'x' })).toMatch(/tool_call_id/);
+    expect(clientMessageViolation({ type: 'made_up' })).toMatch(/no Hume schema/);
+  });
+});
