@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from './api';
-import { TranscriptQueue, type TranscriptQueueState } from './transcriptQueue';
+import { TranscriptQueue, transcriptQueueMessage, type TranscriptQueueState } from './transcriptQueue';
 
 function manualScheduler() {
   const timers: { callback: () => void; ms: number }[] = [];
@@ -98,5 +98,19 @@ describe('TranscriptQueue', () => {
     queue.resume();
     await vi.waitFor(() => expect(queue.state.pending).toBe(0));
     expect(posted).toEqual(['kept 1', 'kept 2']);
+  });
+});
+
+describe('transcriptQueueMessage', () => {
+  it('says nothing while lines flow, and names the waiting lines when they keep failing or wait for sign-in', () => {
+    expect(transcriptQueueMessage({ pending: 1, failing: false, paused: false, refused: 0 })).toBeNull();
+    expect(transcriptQueueMessage({ pending: 3, failing: true, paused: false, refused: 0 })).toEqual({
+      kind: 'error',
+      text: 'Transcript lines are not reaching the server (3 waiting). Retrying automatically; keep this page open.',
+    });
+    expect(transcriptQueueMessage({ pending: 2, failing: false, paused: true, refused: 0 })?.text).toBe(
+      'Transcript saving is paused until you sign in again (2 waiting).',
+    );
+    expect(transcriptQueueMessage({ pending: 0, failing: false, paused: false, refused: 1 })?.kind).toBe('error');
   });
 });

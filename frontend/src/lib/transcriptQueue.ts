@@ -81,7 +81,6 @@ export class TranscriptQueue {
   dispose(): void {
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
-    this.listeners.clear();
   }
 
   private pump(): void {
@@ -127,4 +126,21 @@ export class TranscriptQueue {
     const state = this.state;
     this.listeners.forEach((listener) => listener(state));
   }
+}
+
+/** What the live page shows about the queue, or null when all is well. */
+export function transcriptQueueMessage(state: TranscriptQueueState): { kind: 'error' | 'info'; text: string } | null {
+  if (state.paused) {
+    return { kind: 'info', text: `Transcript saving is paused until you sign in again (${state.pending} waiting).` };
+  }
+  if (state.failing) {
+    return {
+      kind: 'error',
+      text: `Transcript lines are not reaching the server (${state.pending} waiting). Retrying automatically; keep this page open.`,
+    };
+  }
+  if (state.refused > 0) {
+    return { kind: 'error', text: `${state.refused} transcript line(s) were refused by the server and not saved.` };
+  }
+  return null;
 }

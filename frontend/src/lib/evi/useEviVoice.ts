@@ -1,7 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from '../api';
+import { api, ApiError, redirectToLogin } from '../api';
 import type { HumeToken } from '../types';
 import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
 import { EviClient, type EmotionScore, type EviStatus } from './eviClient';
@@ -30,10 +30,12 @@ interface UseEviVoiceOptions {
   sessionId: string;
   patientContext: string;
   onToolResult?: (name: string) => void;
+  /** Final patient utterances; the live page queues them (retry, kept while signed out). */
+  onPatientText?: (text: string) => void;
 }
 
 /** React wrapper around EviClient plus microphone and speaker, for the live session page. */
-export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviVoiceOptions): EviVoice {
+export function useEviVoice({ sessionId, patientContext, onToolResult, onPatientText }: UseEviVoiceOptions): EviVoice {
   const [status, setStatus] = useState<EviStatus>('idle');
   const [statusMessage, setStatusMessage] = useState<string | null>(null);
   const [micError, setMicError] = useState<string | null>(null);
@@ -44,9 +46,11 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
   const micRef = useRef<MicrophoneStream | null>(null);
   const playerRef = useRef<AudioPlayer | null>(null);
   const onToolResultRef = useRef(onToolResult);
+  const onPatientTextRef = useRef(onPatientText);
   useEffect(() => {
     onToolResultRef.current = onToolResult;
-  }, [onToolResult]);
+    onPatientTextRef.current = onPatientText;
+  }, [onToolResult, onPatientText]);
 
   const stop = useCallback(() => {
     micRef.current?.stop();
@@ -65,7 +69,11 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
       sessionId,
       patientContext,
       getToken: async () => {
-        const token = await api<HumeToken>('/api/hume/token');
+        const token = await api<HumeToken>('/api/hume/token').catch((error: unknown) => {
+          // On the live page this opens the re-login dialog; the open socket is not affected.
+          if (error instanceof ApiError && error.isUnauthorized) redirectToLogin();
+          throw error;
+        });
         return { accessToken: token.accessToken, configId: token.configId, eviUrl: token.eviUrl };
       },
       bindChat: (chat) => bindChatToSession(sessionId, chat),
@@ -96,8 +104,8 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
       if (interim || !text) return;
       if (topEmotions[0]) setTopEmotion(topEmotions[0]);
       setUtterances((list) => [...list.slice(-19), { speaker: 'patient', text }]);
-      // The patient's words feed the knowledge graph; the backend answers 202 and works in the background.
-      void api(`/api/sessions/${sessionId}/transcript`, { method: 'POST', body: { text } }).catch(() => undefined);
+      // The patient's words feed the knowledge graph; the queue posts them in order and retries.
+      onPatientTextRef.current?.(text);
     });
     client.on('serverError', ({ message }) => setStatusMessage(message));
     client.on('toolResult', ({ name }) => onToolResultRef.current?.(name));
