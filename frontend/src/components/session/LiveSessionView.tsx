@@ -89,6 +89,11 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
       </div>
       <ReloginDialog open={auth.reloginOpen} onSignedIn={auth.onSignedIn} />
       <TranscriptQueueStatus state={auth.transcript} />
+      {isActive && live.connectionMessage && (
+        <div data-testid="live-updates-status">
+          <Alert kind="error">{live.connectionMessage}</Alert>
+        </div>
+      )}
       {!isActive && <SummaryView sessionId={session.id} />}
       <div className="session-layout">
         <div className="stack">
