@@ -87,7 +87,14 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           />
         )}
       </div>
-      <ReloginDialog open={auth.reloginOpen} onSignedIn={auth.onSignedIn} />
+      <ReloginDialog
+        open={auth.reloginOpen}
+        onSignedIn={() => {
+          auth.onSignedIn();
+          // A reconnect that failed while signed out (no EVI token) starts again now.
+          if (isActive && voice.status === 'error' && !voice.micError) void voice.retry();
+        }}
+      />
       <TranscriptQueueStatus state={auth.transcript} />
       {isActive && live.connectionMessage && (
         <div data-testid="live-updates-status">

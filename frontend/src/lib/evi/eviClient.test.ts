@@ -239,6 +239,18 @@ describe('EviClient audio', () => {
     expect(audioOf(0)).toHaveLength(2);
   });
 
+  it('stops a recorder that finished starting only after its socket had closed', async () => {
+    let finishStart: () => void = () => undefined;
+    const stop = vi.fn();
+    const { client } = makeClient({
+      startRecorder: () => new Promise((resolve) => (finishStart = () => resolve({ stop }))),
+    });
+    await client.connect();
+    client.disconnect();
+    finishStart();
+    await vi.waitFor(() => expect(stop).toHaveBeenCalledTimes(1));
+  });
+
   it('sends no audio before a socket opens and stops the recorder on disconnect', async () => {
     FakeMediaRecorder.instances = [];
     const { client } = makeClient({
