@@ -108,8 +108,37 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   return parsed as T;
 }
 
-/** Sends the browser to the login page, remembering where it was. */
+export interface RefreshResponse {
+  accessToken: string;
+  tokenType: string;
+  expiresIn: number;
+  absoluteExpiresIn: number;
+}
+
+/** Sliding renewal: new cookies with a later expiry (never past the absolute maximum; then 401). */
+export function refreshSession(): Promise<RefreshResponse> {
+  return api<RefreshResponse>('/api/auth/refresh', { method: 'POST' });
+}
+
+let unauthorizedHandler: (() => void) | null = null;
+
+/**
+ * The live session page registers a handler so a 401 opens its re-login dialog instead of a page
+ * load, which would tear down EVI and the unsent transcript. Returns the function that removes it.
+ */
+export function setUnauthorizedHandler(handler: () => void): () => void {
+  unauthorizedHandler = handler;
+  return () => {
+    if (unauthorizedHandler === handler) unauthorizedHandler = null;
+  };
+}
+
+/** Sends the browser to the login page, remembering where it was (unless a live page handles it). */
 export function redirectToLogin(): void {
+  if (unauthorizedHandler) {
+    unauthorizedHandler();
+    return;
+  }
   const here = window.location.pathname + window.location.search;
   hardNavigate(`/login?next=${encodeURIComponent(here)}`);
 }

@@ -133,4 +133,5 @@ export interface HumeToken {
   accessToken: string;
   expiresIn: number;
   configId: string | null;
+  eviUrl?: string | null;
 }

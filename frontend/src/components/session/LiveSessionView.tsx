@@ -18,6 +18,9 @@ import { NotesPanel } from './NotesPanel';
 import { TranscriptInput } from './TranscriptInput';
 import { EndSessionButton } from './EndSessionButton';
 import { SummaryView } from './SummaryView';
+import { ReloginDialog } from './ReloginDialog';
+import { TranscriptQueueStatus } from './TranscriptQueueStatus';
+import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
@@ -39,11 +42,16 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
   const isActive = status === 'active';
   const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
+  const auth = useLiveSessionAuth(session.id);
   const voice = useEviVoice({
     sessionId: session.id,
     patientContext: describePatientForEvi(patient),
     onToolResult: refreshNotes,
+    onPatientText: auth.enqueueTranscript,
   });
+  const voiceConnected = voice.status === 'connected' || voice.status === 'reconnecting';
+  const setAuthLive = auth.setLive;
+  useEffect(() => setAuthLive(voiceConnected), [setAuthLive, voiceConnected]);
   const stopVoice = voice.stop;
   useEffect(() => {
     if (!isActive) stopVoice();
@@ -79,6 +87,20 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           />
         )}
       </div>
+      <ReloginDialog
+        open={auth.reloginOpen}
+        onSignedIn={() => {
+          auth.onSignedIn();
+          // A reconnect that failed while signed out (no EVI token) starts again now.
+          if (isActive && voice.status === 'error' && !voice.micError) void voice.retry();
+        }}
+      />
+      <TranscriptQueueStatus state={auth.transcript} />
+      {isActive && live.connectionMessage && (
+        <div data-testid="live-updates-status">
+          <Alert kind="error">{live.connectionMessage}</Alert>
+        </div>
+      )}
       {!isActive && <SummaryView sessionId={session.id} />}
       <div className="session-layout">
         <div className="stack">

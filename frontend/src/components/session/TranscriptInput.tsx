@@ -1,7 +1,7 @@
 'use client';
 
 import { useState, type FormEvent } from 'react';
-import { api } from '@/lib/api';
+import { api, ApiError, redirectToLogin } from '@/lib/api';
 import { FormField } from '../FormField';
 
 /** Typed input for what the patient said, for sessions held without the voice assistant. */
@@ -25,6 +25,8 @@ export function TranscriptInput({ sessionId }: { sessionId: string }) {
       setText('');
       setSent(true);
     } catch (failure) {
+      // On the live page this opens the re-login dialog; the typed text stays in the box.
+      if (failure instanceof ApiError && failure.isUnauthorized) redirectToLogin();
       setError(failure instanceof Error ? failure.message : 'Could not add the text.');
     } finally {
       setSending(false);

@@ -1,6 +1,8 @@
 // Browser audio for EVI: microphone capture as small base64 chunks and queued playback of the
 // assistant's audio. Kept apart from EviClient so the protocol logic stays testable without a browser.
 
+import type { RecorderHandle } from './eviClient';
+
 export type MicrophoneErrorKind = 'denied' | 'missing' | 'unsupported' | 'other';
 
 export class MicrophoneError extends Error {
@@ -31,6 +33,8 @@ export function describeMicrophoneFailure(error: unknown): MicrophoneError {
 }
 
 export interface MicrophoneStream {
+  /** A new MediaRecorder on the shared stream; each one starts a complete container stream. */
+  createRecorder(onChunk: (base64: string) => void): RecorderHandle;
   stop(): void;
   setMuted(muted: boolean): void;
 }
@@ -48,7 +52,43 @@ function blobToBase64(blob: Blob): Promise<string> {
   });
 }
 
-export async function startMicrophone(onChunk: (base64: string) => void): Promise<MicrophoneStream> {
+/** The part of the MediaRecorder API we use, so tests can script a fake one. */
+export interface MediaRecorderLike {
+  readonly state: string;
+  ondataavailable: ((event: { data: Blob }) => void) | null;
+  start(timeslice?: number): void;
+  stop(): void;
+}
+
+export interface MediaRecorderConstructor {
+  new (stream: MediaStream, options?: { mimeType?: string }): MediaRecorderLike;
+  isTypeSupported(type: string): boolean;
+}
+
+/** Starts one recording; chunks are delivered in order even though base64 encoding is async. */
+export function startRecorder(
+  stream: MediaStream,
+  onChunk: (base64: string) => void,
+  Recorder: MediaRecorderConstructor = MediaRecorder as unknown as MediaRecorderConstructor,
+): RecorderHandle {
+  const mimeType = ['audio/webm;codecs=opus', 'audio/webm', 'audio/mp4'].find((type) => Recorder.isTypeSupported(type));
+  const recorder = new Recorder(stream, mimeType ? { mimeType } : undefined);
+  let chain = Promise.resolve();
+  recorder.ondataavailable = (event) => {
+    if (event.data.size === 0) return;
+    const encoded = blobToBase64(event.data);
+    chain = chain.then(() => encoded.then(onChunk));
+  };
+  recorder.start(CHUNK_MS);
+  return {
+    stop() {
+      if (recorder.state !== 'inactive') recorder.stop();
+    },
+  };
+}
+
+/** Asks for the microphone once; recorders are created per EVI socket by `createRecorder`. */
+export async function startMicrophone(): Promise<MicrophoneStream> {
   if (typeof navigator === 'undefined' || !navigator.mediaDevices?.getUserMedia || typeof MediaRecorder === 'undefined') {
     throw new MicrophoneError('unsupported', 'This browser cannot record audio. Use a current Chrome, Edge, Firefox or Safari.');
   }
@@ -60,15 +100,21 @@ export async function startMicrophone(onChunk: (base64: string) => void): Promis
   } catch (error) {
     throw describeMicrophoneFailure(error);
   }
-  const mimeType = ['audio/webm;codecs=opus', 'audio/webm', 'audio/mp4'].find((type) => MediaRecorder.isTypeSupported(type));
-  const recorder = new MediaRecorder(stream, mimeType ? { mimeType } : undefined);
-  recorder.ondataavailable = (event) => {
-    if (event.data.size > 0) void blobToBase64(event.data).then(onChunk);
-  };
-  recorder.start(CHUNK_MS);
+  const recorders = new Set<RecorderHandle>();
   return {
+    createRecorder(onChunk) {
+      const handle = startRecorder(stream, onChunk);
+      recorders.add(handle);
+      return {
+        stop() {
+          recorders.delete(handle);
+          handle.stop();
+        },
+      };
+    },
     stop() {
-      if (recorder.state !== 'inactive') recorder.stop();
+      recorders.forEach((handle) => handle.stop());
+      recorders.clear();
       stream.getTracks().forEach((track) => track.stop());
     },
     setMuted(muted) {

@@ -23,7 +23,22 @@ const OPEN = 1;
 export interface EviToken {
   accessToken: string;
   configId?: string | null;
+  /** From /api/hume/token, so a deployment (or a test) can point the browser at another EVI. */
+  eviUrl?: string | null;
 }
+
+export interface EviChat {
+  chatId: string;
+  chatGroupId: string;
+}
+
+/** One recording for one socket; stopped when that socket closes. */
+export interface RecorderHandle {
+  stop(): void;
+}
+
+/** Starts a fresh recording whose chunks (base64) go to `onChunk`; called once per opened socket. */
+export type RecorderFactory = (onChunk: (base64: string) => void) => RecorderHandle | Promise<RecorderHandle>;
 
 export interface EviToolCall {
   toolCallId: string;
@@ -49,6 +64,12 @@ export interface EviEvents {
   toolCall: EviToolCall;
   toolResult: { toolCallId: string; name: string; result: ToolRelayResult };
   serverError: { code: string; message: string; slug?: string };
+  socketOpen: { socketNumber: number };
+  socketClose: { socketNumber: number };
+  /** Audio chunks that arrived after their socket closed (the tail of a finished stream). */
+  audioDropped: { socketNumber: number; count: number };
+  audioError: { message: string };
+  chatBindError: { chatId: string; message: string };
 }
 
 type Listener<T> = (payload: T) => void;
@@ -63,8 +84,12 @@ export interface EviClientOptions {
   patientContext: string;
   getToken: () => Promise<EviToken>;
   relayToolCall: (call: EviToolCall) => Promise<ToolRelayResult>;
+  /** Reports each chat (one per socket) to the backend; that binding authorises its webhooks. */
+  bindChat?: (chat: EviChat) => Promise<void>;
   url?: string;
   createSocket?: (url: string) => WebSocketLike;
+  /** Without it no audio is sent (text-only tests). */
+  startRecorder?: RecorderFactory;
   maxReconnectAttempts?: number;
   reconnectBaseDelayMs?: number;
   scheduler?: Scheduler;
@@ -84,11 +109,16 @@ export class EviClient {
   private reconnectAttempts = 0;
   private reconnectTimer: unknown = null;
   private userClosed = false;
-  // Tool calls already relayed (EVI may resend after a reconnect); the backend is idempotent too.
-  private readonly handledToolCalls = new Set<string>();
+  // One relay and one answer per tool_call_id, even when EVI resends the call after a reconnect
+  // (the backend is idempotent too). `socket` is where the answer goes: the latest socket that sent it.
+  private readonly toolCalls = new Map<string, { socket: WebSocketLike; answer: Record<string, unknown> | null; sent: boolean }>();
   private readonly listeners = new Map<keyof EviEvents, Set<Listener<never>>>();
-  private readonly options: Required<Omit<EviClientOptions, 'createSocket'>> & {
+  private socketCount = 0;
+  private recorder: RecorderHandle | null = null;
+  private readonly options: Required<Omit<EviClientOptions, 'createSocket' | 'startRecorder' | 'bindChat'>> & {
     createSocket: (url: string) => WebSocketLike;
+    startRecorder?: RecorderFactory;
+    bindChat?: (chat: EviChat) => Promise<void>;
   };
 
   constructor(options: EviClientOptions) {
@@ -133,6 +163,7 @@ export class EviClient {
   disconnect(): void {
     this.userClosed = true;
     this.cancelReconnect();
+    this.stopRecorder();
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -142,10 +173,6 @@ export class EviClient {
     this.setStatus('disconnected');
   }
 
-  /** Streams a base64-encoded chunk of microphone audio. Dropped when not connected. */
-  sendAudio(base64: string): boolean {
-    return this.send({ type: 'audio_input', data: base64 });
-  }
 
   private async open(status: 'connecting' | 'reconnecting'): Promise<void> {
     // 'reconnecting' was already announced (with the attempt number) when the retry was scheduled.
@@ -164,37 +191,77 @@ export class EviClient {
 
     const params = new URLSearchParams({ access_token: token.accessToken });
     if (token.configId) params.set('config_id', token.configId);
+    // Also in session_settings; on the URL it is part of the chat from its very first event.
+    params.set('custom_session_id', this.options.sessionId);
     // Resuming the chat group keeps the conversation's context across a reconnect.
     if (this.chatGroupId) params.set('resumed_chat_group_id', this.chatGroupId);
 
     await new Promise<void>((settle) => {
       let socket: WebSocketLike;
       try {
-        socket = this.options.createSocket(`${this.options.url}?${params.toString()}`);
+        socket = this.options.createSocket(`${token.eviUrl || this.options.url}?${params.toString()}`);
       } catch {
         this.handleUnexpectedClose();
         settle();
         return;
       }
       this.socket = socket;
+      const socketNumber = ++this.socketCount;
       let opened = false;
       socket.onopen = () => {
         opened = true;
         this.sendSessionSettings();
         this.setStatus('connected');
+        this.emit('socketOpen', { socketNumber });
+        // A new recorder per socket: its first chunk carries the container header EVI needs to
+        // decode the stream, so a resumed chat must never get the middle of an older recording.
+        this.startRecorderFor(socket, socketNumber);
         settle();
       };
-      socket.onmessage = (event) => this.handleMessage(event.data);
+      socket.onmessage = (event) => this.handleMessage(event.data, socket);
       socket.onerror = () => {
         // A close event always follows; it decides between reconnecting and reporting.
       };
       socket.onclose = () => {
         if (this.socket !== socket) return;
         this.socket = null;
+        if (opened) {
+          this.stopRecorder();
+          this.emit('socketClose', { socketNumber });
+        }
         if (!this.userClosed) this.handleUnexpectedClose();
         if (!opened) settle();
       };
     });
+  }
+
+  private startRecorderFor(socket: WebSocketLike, socketNumber: number): void {
+    const factory = this.options.startRecorder;
+    if (!factory) return;
+    let dropped = 0;
+    const onChunk = (base64: string) => {
+      // Bound to this socket: a late chunk of a stopped recording is reported, never sent elsewhere.
+      if (this.socket === socket && this.sendOn(socket, { type: 'audio_input', data: base64 })) return;
+      dropped += 1;
+      this.emit('audioDropped', { socketNumber, count: dropped });
+    };
+    Promise.resolve()
+      .then(() => factory(onChunk))
+      .then(
+        (handle) => {
+          if (this.socket === socket && !this.userClosed) this.recorder = handle;
+          else handle.stop(); // the socket closed while the recorder was starting
+        },
+        (error: unknown) => {
+          this.emit('audioError', { message: error instanceof Error ? error.message : 'The microphone could not be started.' });
+        },
+      );
+  }
+
+  private stopRecorder(): void {
+    const recorder = this.recorder;
+    this.recorder = null;
+    recorder?.stop();
   }
 
   private sendSessionSettings(): void {
@@ -235,7 +302,7 @@ export class EviClient {
     }
   }
 
-  private handleMessage(raw: unknown): void {
+  private handleMessage(raw: unknown, socket: WebSocketLike): void {
     let message: Record<string, unknown>;
     try {
       const text = typeof raw === 'string' ? raw : String(raw);
@@ -249,7 +316,16 @@ export class EviClient {
     switch (message.type) {
       case 'chat_metadata': {
         this.chatGroupId = String(message.chat_group_id ?? '') || this.chatGroupId;
-        this.emit('chatMetadata', { chatId: String(message.chat_id ?? ''), chatGroupId: this.chatGroupId ?? '' });
+        const chat = { chatId: String(message.chat_id ?? ''), chatGroupId: this.chatGroupId ?? '' };
+        this.emit('chatMetadata', chat);
+        if (chat.chatId && this.options.bindChat) {
+          this.options.bindChat(chat).catch((error: unknown) => {
+            this.emit('chatBindError', {
+              chatId: chat.chatId,
+              message: error instanceof Error ? error.message : 'Could not link the voice chat to this session',
+            });
+          });
+        }
         break;
       }
       case 'user_message': {
@@ -275,7 +351,7 @@ export class EviClient {
         this.emit('userInterruption', {});
         break;
       case 'tool_call':
-        void this.handleToolCall(message);
+        void this.handleToolCall(message, socket);
         break;
       case 'error':
         this.emit('serverError', {
@@ -289,52 +365,52 @@ export class EviClient {
     }
   }
 
-  private async handleToolCall(message: Record<string, unknown>): Promise<void> {
+  private async handleToolCall(message: Record<string, unknown>, socket: WebSocketLike): Promise<void> {
     const toolCallId = String(message.tool_call_id ?? '');
     const name = String(message.name ?? '');
-    if (!toolCallId || this.handledToolCalls.has(toolCallId)) return;
-    this.handledToolCalls.add(toolCallId);
+    if (!toolCallId) return;
+    const known = this.toolCalls.get(toolCallId);
+    if (known) {
+      // A resend: answer it here if our answer never reached EVI; otherwise once was enough.
+      known.socket = socket;
+      if (known.answer && !known.sent) known.sent = this.sendOn(socket, known.answer);
+      return;
+    }
+    const entry = { socket, answer: null as Record<string, unknown> | null, sent: false };
+    this.toolCalls.set(toolCallId, entry);
 
-    let parameters: Record<string, unknown>;
+    let parameters: Record<string, unknown> | null = null;
+    let result: ToolRelayResult;
     try {
       const raw = message.parameters;
       parameters = typeof raw === 'string' ? (raw ? JSON.parse(raw) : {}) : ((raw ?? {}) as Record<string, unknown>);
     } catch {
-      const result: ToolRelayResult = { ok: false, error: 'Tool parameters were not valid JSON' };
-      this.answerToolCall(toolCallId, result);
-      this.emit('toolResult', { toolCallId, name, result });
-      return;
+      parameters = null;
     }
-    const call: EviToolCall = { toolCallId, name, parameters, responseRequired: message.response_required !== false };
-    this.emit('toolCall', call);
-
-    let result: ToolRelayResult;
-    try {
-      result = await this.options.relayToolCall(call);
-    } catch (error) {
-      result = { ok: false, error: error instanceof Error ? error.message : 'Tool call failed' };
-    }
-    this.answerToolCall(toolCallId, result);
-    this.emit('toolResult', { toolCallId, name, result });
-  }
-
-  private answerToolCall(toolCallId: string, result: ToolRelayResult): void {
-    if (result.ok) {
-      this.send({ type: 'tool_response', tool_call_id: toolCallId, content: result.content });
+    if (parameters === null) {
+      result = { ok: false, error: 'Tool parameters were not valid JSON' };
     } else {
-      this.send({
-        type: 'tool_error',
-        tool_call_id: toolCallId,
-        error: result.error,
-        content: result.content ?? result.error,
-        level: 'warn',
-      });
+      const call: EviToolCall = { toolCallId, name, parameters, responseRequired: message.response_required !== false };
+      this.emit('toolCall', call);
+      try {
+        result = await this.options.relayToolCall(call);
+      } catch (error) {
+        result = { ok: false, error: error instanceof Error ? error.message : 'Tool call failed' };
+      }
     }
+    entry.answer = toolAnswer(toolCallId, result);
+    // Only on a socket that is still the live one; a closed chat's answer waits for EVI's resend.
+    if (entry.socket === this.socket) entry.sent = this.sendOn(entry.socket, entry.answer);
+    this.emit('toolResult', { toolCallId, name, result });
   }
 
   private send(payload: Record<string, unknown>): boolean {
     const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN) return false;
+    return socket ? this.sendOn(socket, payload) : false;
+  }
+
+  private sendOn(socket: WebSocketLike, payload: Record<string, unknown>): boolean {
+    if (socket.readyState !== OPEN) return false;
     socket.send(JSON.stringify(payload));
     return true;
   }
@@ -348,6 +424,11 @@ export class EviClient {
     const set = this.listeners.get(event) as Set<Listener<EviEvents[K]>> | undefined;
     set?.forEach((listener) => listener(payload));
   }
+}
+
+function toolAnswer(toolCallId: string, result: ToolRelayResult): Record<string, unknown> {
+  if (result.ok) return { type: 'tool_response', tool_call_id: toolCallId, content: result.content };
+  return { type: 'tool_error', tool_call_id: toolCallId, error: result.error, content: result.content ?? result.error, level: 'warn' };
 }
 
 /** The strongest prosody emotions of a user message, highest first. */

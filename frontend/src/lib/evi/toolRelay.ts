@@ -1,4 +1,4 @@
-import { api, ApiError } from '../api';
+import { api, ApiError, redirectToLogin } from '../api';
 import type { ToolResult } from '../types';
 import type { EviToolCall, ToolRelayResult } from './eviClient';
 
@@ -16,6 +16,8 @@ export async function relayToolCallToBackend(sessionId: string, call: EviToolCal
       ? { ok: false, error: result.content, content: result.content }
       : { ok: true, content: result.content };
   } catch (error) {
+    // A 401 opens the live page's re-login dialog; EVI still gets its one answer (a tool error).
+    if (error instanceof ApiError && error.isUnauthorized) redirectToLogin();
     return { ok: false, error: error instanceof ApiError ? error.message : 'Could not reach the server' };
   }
 }

@@ -1,11 +1,12 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from '../api';
+import { api, ApiError, redirectToLogin } from '../api';
 import type { HumeToken } from '../types';
 import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
 import { EviClient, type EmotionScore, type EviStatus } from './eviClient';
 import { relayToolCallToBackend } from './toolRelay';
+import { bindChatToSession } from './chats';
 
 export interface Utterance {
   speaker: 'patient' | 'assistant';
@@ -29,10 +30,12 @@ interface UseEviVoiceOptions {
   sessionId: string;
   patientContext: string;
   onToolResult?: (name: string) => void;
+  /** Final patient utterances; the live page queues them (retry, kept while signed out). */
+  onPatientText?: (text: string) => void;
 }
 
 /** React wrapper around EviClient plus microphone and speaker, for the live session page. */
-export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviVoiceOptions): EviVoice {
+export function useEviVoice({ sessionId, patientContext, onToolResult, onPatientText }: UseEviVoiceOptions): EviVoice {
   const [status, setStatus] = useState<EviStatus>('idle');
   const [statusMessage, setStatusMessage] = useState<string | null>(null);
   const [micError, setMicError] = useState<string | null>(null);
@@ -43,9 +46,11 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
   const micRef = useRef<MicrophoneStream | null>(null);
   const playerRef = useRef<AudioPlayer | null>(null);
   const onToolResultRef = useRef(onToolResult);
+  const onPatientTextRef = useRef(onPatientText);
   useEffect(() => {
     onToolResultRef.current = onToolResult;
-  }, [onToolResult]);
+    onPatientTextRef.current = onPatientText;
+  }, [onToolResult, onPatientText]);
 
   const stop = useCallback(() => {
     micRef.current?.stop();
@@ -64,10 +69,21 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
       sessionId,
       patientContext,
       getToken: async () => {
-        const token = await api<HumeToken>('/api/hume/token');
-        return { accessToken: token.accessToken, configId: token.configId };
+        const token = await api<HumeToken>('/api/hume/token').catch((error: unknown) => {
+          // On the live page this opens the re-login dialog; the open socket is not affected.
+          if (error instanceof ApiError && error.isUnauthorized) redirectToLogin();
+          throw error;
+        });
+        return { accessToken: token.accessToken, configId: token.configId, eviUrl: token.eviUrl };
       },
+      bindChat: (chat) => bindChatToSession(sessionId, chat),
       relayToolCall: (call) => relayToolCallToBackend(sessionId, call),
+      // EviClient calls this on every socket open (first and each reconnect): a fresh recording each time.
+      startRecorder: (onChunk) => {
+        const mic = micRef.current;
+        if (!mic) throw new Error('The microphone is not available.');
+        return mic.createRecorder(onChunk);
+      },
     });
     const player = new AudioPlayer();
     clientRef.current = client;
@@ -88,15 +104,19 @@ export function useEviVoice({ sessionId, patientContext, onToolResult }: UseEviV
       if (interim || !text) return;
       if (topEmotions[0]) setTopEmotion(topEmotions[0]);
       setUtterances((list) => [...list.slice(-19), { speaker: 'patient', text }]);
-      // The patient's words feed the knowledge graph; the backend answers 202 and works in the background.
-      void api(`/api/sessions/${sessionId}/transcript`, { method: 'POST', body: { text } }).catch(() => undefined);
+      // The patient's words feed the knowledge graph; the queue posts them in order and retries.
+      onPatientTextRef.current?.(text);
     });
     client.on('serverError', ({ message }) => setStatusMessage(message));
     client.on('toolResult', ({ name }) => onToolResultRef.current?.(name));
 
-    // Ask for the microphone first: without it there is nothing to send to EVI.
+    client.on('audioError', ({ message }) => setMicError(message));
+    client.on('chatBindError', ({ message }) => setStatusMessage(`Voice notes may not reach this session: ${message}`));
+
+    // Microphone permission first (without it there is nothing to send), then connect; recording
+    // itself only starts once a socket is open.
     try {
-      micRef.current = await startMicrophone((chunk) => client.sendAudio(chunk));
+      micRef.current = await startMicrophone();
     } catch (error) {
       clientRef.current = null;
       setStatus('error');

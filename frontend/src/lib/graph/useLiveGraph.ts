@@ -5,6 +5,7 @@ import type { Socket } from 'socket.io-client';
 import { api, ApiError, redirectToLogin } from '../api';
 import type { GraphSnapshot, SessionStatus } from '../types';
 import { applyBatch, applyMetrics, applySnapshot, emptyGraph, type GraphState } from './graphStore';
+import { describeConnectError, LIVE_SOCKET_OPTIONS } from './liveSocket';
 
 export type LiveConnection = 'connecting' | 'live' | 'offline';
 
@@ -21,6 +22,8 @@ export interface LiveGraph {
   lastUpdateAt: number | null;
   /** Changes whenever the voice agent's tools saved a note, progress or concern. */
   recordsChangedAt: number | null;
+  /** Why live updates cannot connect, when we know (e.g. websockets blocked). */
+  connectionMessage: string | null;
 }
 
 // The backend announces records saved by the voice agent's tools with these events.
@@ -37,6 +40,7 @@ export function useLiveGraph(sessionId: string): LiveGraph {
   const [pushedStatus, setPushedStatus] = useState<SessionStatus | null>(null);
   const [lastUpdateAt, setLastUpdateAt] = useState<number | null>(null);
   const [recordsChangedAt, setRecordsChangedAt] = useState<number | null>(null);
+  const [connectionMessage, setConnectionMessage] = useState<string | null>(null);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -51,11 +55,17 @@ export function useLiveGraph(sessionId: string): LiveGraph {
     // socket.io-client is loaded with the session page only, not with every route.
     void import('socket.io-client').then(({ io }) => {
       if (disposed) return;
-      socket = io({ path: '/socket.io', withCredentials: true, transports: ['websocket', 'polling'] });
-      socket.on('connect', () => socket?.emit('join_session', { sessionId }));
+      socket = io(LIVE_SOCKET_OPTIONS);
+      socket.on('connect', () => {
+        setConnectionMessage(null);
+        socket?.emit('join_session', { sessionId });
+      });
       socket.on('joined_session', () => setConnection('live'));
       socket.on('disconnect', () => setConnection('offline'));
-      socket.on('connect_error', () => setConnection('offline'));
+      socket.on('connect_error', (error: Error) => {
+        setConnection('offline');
+        setConnectionMessage(describeConnectError(error));
+      });
       socket.on('graph_state', (snapshot: GraphSnapshot) => {
         setGraph(applySnapshot(snapshot));
         setLastUpdateAt(Date.now());
@@ -82,5 +92,5 @@ export function useLiveGraph(sessionId: string): LiveGraph {
     };
   }, [sessionId]);
 
-  return { graph, connection, processing, pushedStatus, lastUpdateAt, recordsChangedAt };
+  return { graph, connection, processing, pushedStatus, lastUpdateAt, recordsChangedAt, connectionMessage };
 }
