@@ -61,7 +61,12 @@ export function useLiveGraph(sessionId: string): LiveGraph {
         socket?.emit('join_session', { sessionId });
       });
       socket.on('joined_session', () => setConnection('live'));
-      socket.on('disconnect', () => setConnection('offline'));
+      socket.on('disconnect', (reason: string) => {
+        setConnection('offline');
+        // The server cuts a socket when the token it opened with expires; socket.io-client does
+        // not reconnect by itself then. Reconnect with the renewed cookie (a logout refuses it).
+        if (reason === 'io server disconnect') socket?.connect();
+      });
       socket.on('connect_error', (error: Error) => {
         setConnection('offline');
         setConnectionMessage(describeConnectError(error));
