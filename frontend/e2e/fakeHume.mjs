@@ -283,12 +283,19 @@ export async function startFakeHume({
       audioChunks: 0,
       firstAudioIsStreamStart: null,
       settingsBeforeAudio: null,
+      dropped: false,
+      lostAfterDrop: 0,
     };
     groups.add(chat.chatGroupId);
     sockets.push(chat);
     log(`chat ${chat.index}: ${chat.chatId} group ${chat.chatGroupId}${chat.resumed ? ' (resumed)' : ''}`);
 
     ws.on('message', (data, isBinary) => {
+      // After a simulated network drop nothing the client still writes would reach Hume.
+      if (chat.dropped) {
+        chat.lostAfterDrop += 1;
+        return;
+      }
       if (isBinary) return violation(`chat ${chat.index}`, 'binary frame (EVI takes JSON text frames)');
       const message = parseStrict(PUBLISH, data.toString('utf8'), `chat ${chat.index}`);
       if (!message) {
@@ -518,6 +525,7 @@ export async function startFakeHume({
       chat.ws.send(JSON.stringify(raw), () => {
         if (!drop) return;
         chat.closedBy = 'server: network drop';
+        chat.dropped = true;
         endChat(chat, 'ERROR');
         chat.ws._socket?.end(); // FIN without a WebSocket close frame
       });
