@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for
+from hume.empathic_voice import ToolCallMessage, WebhookEventToolCall
 
 from tests.e2e.realtime import RealtimeSession
 
@@ -142,40 +143,64 @@ class DiminiClient:
             raise
         return live
 
-    # -- Hume webhooks --------------------------------------------------------------------------
+    # -- Hume: the browser's chat report and tool relay, and Hume's signed webhooks -------------
 
-    def signed_webhook_tool_call(
+    def bind_chat(self, session_id: str, chat_id: str, chat_group_id: str) -> httpx.Response:
+        """What the browser does on EVI's `chat_metadata`: binds the chat to the session (201, or
+        200 when already bound). The binding is what authorises webhooks for that chat."""
+        body = {"chatId": chat_id, "chatGroupId": chat_group_id}
+        return self._http.post(f"/api/sessions/{session_id}/chats", json=body, headers=self._auth())
+
+    def relay_tool_call(
         self,
         session_id: str,
         tool_name: str,
         parameters: JsonObject,
+        *,
+        tool_call_id: str | None = None,
+    ) -> JsonObject:
+        """What the browser does on EVI's `tool_call`: relays it here and answers EVI with the
+        result (the one answer per tool call). Idempotent by tool_call_id."""
+        body = {
+            "toolCallId": tool_call_id or f"e2e-{uuid.uuid4()}",
+            "name": tool_name,
+            # EVI sends the tool's arguments as a JSON string, not an object.
+            "parameters": json.dumps(parameters),
+        }
+        response = self._http.post(
+            f"/api/sessions/{session_id}/tool-calls", json=body, headers=self._auth()
+        )
+        return self._json(response, 200)
+
+    def signed_webhook_tool_call(
+        self,
+        chat_id: str,
+        chat_group_id: str,
+        tool_name: str,
         signing_key: str,
         *,
         tool_call_id: str | None = None,
-        chat_id: str | None = None,
     ) -> httpx.Response:
-        """POSTs a Hume `tool_call` webhook for the session (its `custom_session_id`), signed.
+        """POSTs Hume's `tool_call` webhook for a chat, signed, built with the hume SDK's models.
 
-        The backend binds a chat to the first session it reaches, so the default chat id is
-        derived from the session; a fresh tool_call_id per call unless a replay is wanted.
+        The webhook only records the call (the browser relay runs it): expect
+        {"status": "recorded"} for a bound chat and {"status": "ignored"} otherwise.
         """
-        body = {
-            "event_name": "tool_call",
-            "chat_id": chat_id or f"e2e-chat-{session_id}",
-            "chat_group_id": f"e2e-group-{session_id}",
-            "timestamp": int(time.time() * 1000),
-            "tool_call_message": {
-                "tool_call_id": tool_call_id or f"e2e-{uuid.uuid4()}",
-                "name": tool_name,
-                "type": "tool_call",
-                "tool_type": "function",
-                "response_required": True,
-                # Hume sends the tool's arguments as a JSON string, not an object.
-                "parameters": json.dumps(parameters),
-                "custom_session_id": session_id,
-            },
-        }
-        raw = json.dumps(body).encode()
+        message = ToolCallMessage(
+            tool_call_id=tool_call_id or f"e2e-{uuid.uuid4()}",
+            name=tool_name,
+            parameters="{}",  # the webhook never carries arguments anywhere; none are needed
+            response_required=True,
+            tool_type="function",
+        )
+        event = WebhookEventToolCall(
+            event_name="tool_call",
+            chat_id=chat_id,
+            chat_group_id=chat_group_id,
+            timestamp=int(time.time() * 1000),
+            tool_call_message=message,
+        )
+        raw = json.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True)).encode()
         timestamp = str(int(time.time()))
         headers = {
             SIGNATURE_HEADER: signature_for(signing_key, raw, timestamp),

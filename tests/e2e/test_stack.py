@@ -136,10 +136,13 @@ def test_2_a_therapist_works_through_the_ingress(world: World) -> None:
             batch = live.wait_for("graph_batch_update", timeout=60)
         assert batch["nodes"], "graph nodes over the websocket"
         note = {"content": "Sleep is the lever this week.", "category": "insight"}
-        answer = c.signed_webhook_tool_call(
-            session["id"], "save_session_note", note, world.signing_key
-        )
+        chat = (f"e2e-chat-{session['id']}", f"e2e-group-{session['id']}")
+        assert c.bind_chat(session["id"], *chat).status_code == 201
+        assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
+        # Hume's signed webhook through the Ingress: recorded, and it does not run the tool again.
+        answer = c.signed_webhook_tool_call(*chat, "save_session_note", world.signing_key)
         assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "recorded"
         notes = c.session_notes(session["id"])
         assert [n["content"] for n in notes["items"]] == [note["content"]]
     world.facts.update(email=email, patient=patient["id"], session=session["id"])

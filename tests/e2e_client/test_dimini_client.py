@@ -66,13 +66,15 @@ def test_whole_client_flow_while_the_prober_sees_health(backend: BackendProcess)
             assert batch["edges"]
 
             note = {"content": "Sleep affects mood", "category": "insight"}
-            saved = client.signed_webhook_tool_call(
-                session_id, "save_session_note", note, SIGNING_KEY
-            )
-            assert saved.status_code == 200, saved.text
-            assert saved.json()["result"]["isError"] is False
+            chat = (f"chat-{session_id}", f"group-{session_id}")
+            assert client.bind_chat(session_id, *chat).status_code == 201
+            saved = client.relay_tool_call(session_id, "save_session_note", note)
+            assert saved["isError"] is False
+            recorded = client.signed_webhook_tool_call(*chat, "save_session_note", SIGNING_KEY)
+            assert recorded.status_code == 200, recorded.text
+            assert recorded.json() == {"status": "recorded", "sessionId": session_id}
             forged = client.signed_webhook_tool_call(
-                session_id, "save_session_note", note, "not-the-signing-key"
+                *chat, "save_session_note", "not-the-signing-key"
             )
             assert forged.status_code == 401
             notes = client.session_notes(session_id)

@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.graph import GraphEdge, GraphNode
+from app.models.hume import HumeChat, HumeEvent
 from app.models.patient import Patient
 from app.models.records import AuditLog, LoginAttemptWindow, RealtimePayload, ToolCall
 from app.models.therapy_session import (
@@ -17,6 +18,8 @@ __all__ = [
     "Base",
     "GraphEdge",
     "GraphNode",
+    "HumeChat",
+    "HumeEvent",
     "LoginAttemptWindow",
     "Patient",
     "RealtimePayload",

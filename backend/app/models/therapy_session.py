@@ -43,6 +43,8 @@ class TherapySession(UUIDPrimaryKey, Timestamps, Base):
     ended_at: Mapped[datetime | None]
     transcript: Mapped[str] = mapped_column(Text, server_default="")
     summary: Mapped[dict[str, Any] | None]
+    # Unused since migration 0002 (chats live in hume_chats, many per session); kept so a
+    # rolling upgrade's older pods still find them. Drop in a later release's migration.
     hume_chat_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     hume_chat_group_id: Mapped[str | None] = mapped_column(String(255))
     end_reason: Mapped[str | None] = mapped_column(String(255))

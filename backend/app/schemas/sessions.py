@@ -29,8 +29,6 @@ class SessionOut(ApiModel):
     status: SessionStatus
     started_at: datetime
     ended_at: datetime | None
-    hume_chat_id: str | None
-    hume_chat_group_id: str | None
     end_reason: str | None
     duration_seconds: int | None
     created_at: datetime

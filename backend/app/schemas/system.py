@@ -22,3 +22,5 @@ class HumeTokenOut(ApiModel):
     access_token: str
     expires_in: int
     config_id: str | None
+    # The EVI chat WebSocket the browser connects to (from HUME_BASE_URL).
+    evi_url: str

@@ -1,5 +1,7 @@
-"""Hume calls: the browser's access token (client credentials) and tool results sent back to EVI
-through the control plane. Async, bounded by HUME_TIMEOUT_SECONDS, retried with backoff.
+"""Hume for the browser: a short-lived access token (client credentials) and the EVI address.
+Async, bounded by HUME_TIMEOUT_SECONDS, retried with backoff.
+
+The backend never answers EVI itself: tool results go back on the browser's socket (docs/hume.md).
 """
 
 from __future__ import annotations
@@ -9,9 +11,6 @@ import logging
 from dataclasses import dataclass
 
 import httpx
-from hume import AsyncHumeClient
-from hume.core.api_error import ApiError
-from hume.empathic_voice import ToolErrorMessage, ToolResponseMessage
 
 from app.core.config import Settings
 from app.services.errors import UpstreamUnavailableError
@@ -19,6 +18,7 @@ from app.services.errors import UpstreamUnavailableError
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth2-cc/token"  # noqa: S105 (a URL path)
+EVI_CHAT_PATH = "/v0/evi/chat"
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.2, 0.8)
 
@@ -27,6 +27,14 @@ BACKOFF_SECONDS = (0.2, 0.8)
 class HumeAccessToken:
     access_token: str
     expires_in: int
+
+
+def evi_url(settings: Settings) -> str:
+    """The EVI chat WebSocket under HUME_BASE_URL (https -> wss, http -> ws), so pointing
+    HUME_BASE_URL at a fake Hume points the browser at it too."""
+    base = str(settings.hume_base_url).rstrip("/")
+    scheme, _, rest = base.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{EVI_CHAT_PATH}"
 
 
 def _retryable(response: httpx.Response) -> bool:
@@ -75,27 +83,3 @@ class HumeGateway:
                     await asyncio.sleep(BACKOFF_SECONDS[attempt])
         logger.warning("Hume token request failed: %s", failure)
         raise UpstreamUnavailableError("Hume is unavailable; try again shortly")
-
-    async def send_tool_result(
-        self, chat_id: str, tool_call_id: str, content: str, is_error: bool
-    ) -> None:
-        """Answers EVI's tool call through the control plane (POST /v0/evi/chat/{id}/send)."""
-        api_key, _ = self._credentials()
-        client = AsyncHumeClient(
-            api_key=api_key, base_url=self._base_url, timeout=self._settings.hume_timeout_seconds
-        )
-        message: ToolResponseMessage | ToolErrorMessage = (
-            ToolErrorMessage(tool_call_id=tool_call_id, error=content, content=content)
-            if is_error
-            else ToolResponseMessage(tool_call_id=tool_call_id, content=content)
-        )
-        try:
-            # The SDK retries 429/5xx and timeouts with exponential backoff.
-            await client.empathic_voice.control_plane.send(
-                chat_id,
-                request=message,
-                request_options={"max_retries": ATTEMPTS - 1},
-            )
-        except (ApiError, httpx.HTTPError) as error:
-            logger.warning("could not send the tool result to EVI: %s", type(error).__name__)
-            raise UpstreamUnavailableError("Hume control plane unavailable") from None

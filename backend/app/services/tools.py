@@ -1,4 +1,4 @@
-"""The voice-agent tools behind one handler, shared by the browser relay and the Hume webhook.
+"""The voice-agent tools behind one handler, run for the browser relay (POST .../tool-calls).
 
 Every call is idempotent by toolCallId: the first call records its result in `tool_calls` in the
 same transaction as its effect; a replay (or a concurrent duplicate) returns that result and

@@ -1,7 +1,13 @@
-"""Hume webhooks: signature verification on the raw body, then event dispatch.
+"""Hume webhooks: signature verification on the raw body, then parsing with Hume's SDK models and
+recording what happened.
 
-A chat reaches a session only through `custom_session_id` (the browser passes the session id when
-it opens the EVI chat) or a humeChatId stored by `chat_started` — never by guessing.
+Routing (see `hume_chats`): a webhook reaches a session only through a chat — or the chat group
+of a chat — that the session's owner bound. `custom_session_id` comes from a browser and never
+authorises anything. A webhook for an unknown chat is recorded (metadata only) and ignored.
+
+The `tool_call` webhook is a notification: it is recorded, never run. The browser answers EVI on
+its socket after relaying the call to POST /api/sessions/{id}/tool-calls, so each tool_call_id
+gets exactly one answer (docs/hume.md says why).
 """
 
 from __future__ import annotations
@@ -10,20 +16,20 @@ import hashlib
 import hmac
 import logging
 import time
-import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from hume.empathic_voice import (
+    WebhookEventChatEnded,
+    WebhookEventChatStarted,
+    WebhookEventToolCall,
+)
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.models import TherapySession
-from app.services import audit, tools
-from app.services.background import BackgroundRunner
+from app.models import HumeEvent
+from app.services import audit, hume_chats
 from app.services.errors import AuthenticationError, DomainError
-from app.services.hume import HumeGateway
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +37,8 @@ SIGNATURE_HEADER = "X-Hume-AI-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Hume-AI-Webhook-Timestamp"
 MAX_CLOCK_SKEW_SECONDS = 180
 EventName = Literal["chat_started", "chat_ended", "tool_call"]
+WebhookEvent = WebhookEventChatStarted | WebhookEventChatEnded | WebhookEventToolCall
+END_REASON_LENGTH = 64
 
 
 class WebhookRejected(AuthenticationError):
@@ -71,41 +79,15 @@ def verify_signature(
         raise WebhookRejected("Invalid webhook signature")
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event_name: EventName | None = None
-    chat_id: str
-    chat_group_id: str | None = None
-    custom_session_id: str | None = None
-
-
-class ChatEnded(_Event):
-    end_reason: str | None = None
-    duration_seconds: int | None = None
-
-
-class ToolCallMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    tool_call_id: str
-    name: str
-    parameters: str | dict[str, Any] = "{}"
-    custom_session_id: str | None = None
-
-
-class ToolCallEvent(_Event):
-    tool_call_message: ToolCallMessage
-
-
-EVENT_MODELS: dict[str, type[_Event]] = {
-    "chat_started": _Event,
-    "chat_ended": ChatEnded,
-    "tool_call": ToolCallEvent,
+# Hume's own models (the pinned `hume` SDK) are the contract for what a webhook body holds.
+EVENT_MODELS: dict[str, type[WebhookEvent]] = {
+    "chat_started": WebhookEventChatStarted,
+    "chat_ended": WebhookEventChatEnded,
+    "tool_call": WebhookEventToolCall,
 }
 
 
-def parse_event(payload: Any, expected: EventName | None) -> tuple[EventName, _Event]:
+def parse_event(payload: Any, expected: EventName | None) -> tuple[EventName, WebhookEvent]:
     if not isinstance(payload, dict):
         raise MalformedEvent("Webhook body must be a JSON object")
     name = payload.get("event_name") or expected
@@ -116,93 +98,56 @@ def parse_event(payload: Any, expected: EventName | None) -> tuple[EventName, _E
     event_name: EventName = name
     try:
         return event_name, EVENT_MODELS[event_name].model_validate(payload)
-    except ValidationError as error:
-        raise MalformedEvent(f"Invalid {name} event: {error.error_count()} errors") from None
+    except (ValidationError, ValueError) as error:
+        count = error.error_count() if isinstance(error, ValidationError) else 1
+        raise MalformedEvent(f"Invalid {name} event: {count} errors") from None
 
 
-async def _session_for(db: AsyncSession, event: _Event) -> TherapySession | None:
-    bound = (
-        await db.execute(select(TherapySession).where(TherapySession.hume_chat_id == event.chat_id))
-    ).scalar_one_or_none()
-    custom = event.custom_session_id
-    if isinstance(event, ToolCallEvent):
-        custom = custom or event.tool_call_message.custom_session_id
-    if not custom:
-        return bound
-    try:
-        requested = uuid.UUID(custom)
-    except ValueError:
-        return None
-    if bound is not None:
-        # A chat bound to one session can never be steered into another one.
-        return bound if bound.id == requested else None
-    session = await db.get(TherapySession, requested)
-    if session is not None and session.hume_chat_id not in (None, event.chat_id):
-        return None  # that session belongs to a different chat
-    return session
+def _record(name: EventName, event: WebhookEvent) -> HumeEvent:
+    """The event's metadata. Tool arguments (what the patient said) are never stored here."""
+    record = HumeEvent(event_name=name, chat_id=event.chat_id, chat_group_id=event.chat_group_id)
+    if isinstance(event, WebhookEventChatStarted):
+        record.occurred_at = hume_chats.from_hume_ms(event.start_time)
+    elif isinstance(event, WebhookEventChatEnded):
+        record.occurred_at = hume_chats.from_hume_ms(event.end_time)
+        record.end_reason = str(event.end_reason)[:END_REASON_LENGTH]
+        record.duration_seconds = event.duration_seconds
+    else:
+        record.occurred_at = hume_chats.from_hume_ms(event.timestamp)
+        record.tool_call_id = event.tool_call_message.tool_call_id[:255]
+        record.tool_name = event.tool_call_message.name[:100]
+    return record
 
 
-async def handle_event(
-    db: AsyncSession,
-    name: EventName,
-    event: _Event,
-    context: tools.ToolContext,
-    hume: HumeGateway,
-    runner: BackgroundRunner,
-) -> dict[str, Any]:
-    session = await _session_for(db, event)
-    if session is None:
-        await db.rollback()
-        logger.info("webhook %s ignored: no session for this chat", name)
-        return {"status": "ignored", "reason": "no session for this chat"}
-    session_id = session.id
-    if name == "chat_started":
-        session.hume_chat_id = event.chat_id
-        session.hume_chat_group_id = event.chat_group_id
-        audit.record(
-            db,
-            "hume.chat_started",
-            actor_id=None,
-            entity_type="session",
-            entity_id=session_id,
-            details={"chatId": event.chat_id},
-        )
-        try:
-            await db.commit()
-        except IntegrityError:  # the chat id already belongs to another session
-            await db.rollback()
-            return {"status": "ignored", "reason": "chat already bound"}
-        return {"status": "ok", "sessionId": str(session_id)}
-    if name == "chat_ended":
-        assert isinstance(event, ChatEnded)
-        session.hume_chat_id = session.hume_chat_id or event.chat_id
-        session.end_reason = event.end_reason or session.end_reason
-        session.duration_seconds = event.duration_seconds
-        audit.record(
-            db,
-            "hume.chat_ended",
-            actor_id=None,
-            entity_type="session",
-            entity_id=session_id,
-            details={"chatId": event.chat_id},
-        )
+async def handle_event(db: AsyncSession, name: EventName, event: WebhookEvent) -> dict[str, Any]:
+    record = _record(name, event)
+    chat = await hume_chats.route(db, event.chat_id, event.chat_group_id)
+    if chat is None:
+        db.add(record)
         await db.commit()
-        return {"status": "ok", "sessionId": str(session_id)}
-    assert isinstance(event, ToolCallEvent)
-    call = event.tool_call_message
-    result = await tools.run_tool_call(
-        context, session, call.tool_call_id, call.name, call.parameters
-    )
-    if hume.configured:
-        # Off the request path: EVI gets its answer; the webhook answers Hume at once.
-        async def answer_evi() -> None:
-            await hume.send_tool_result(
-                event.chat_id, result.tool_call_id, result.content, result.is_error
-            )
-
-        runner.submit(("evi", event.chat_id), "hume_tool_result", answer_evi)
-    return {
-        "status": "ok",
-        "sessionId": str(session_id),
-        "result": result.model_dump(mode="json", by_alias=True),
-    }
+        logger.info("webhook %s recorded and ignored: its chat is not bound to a session", name)
+        return {"status": "ignored"}
+    session_id = chat.session_id
+    record.session_id = session_id
+    db.add(record)
+    if name == "chat_started":
+        chat.started_at = record.occurred_at or chat.started_at
+    elif name == "chat_ended":
+        chat.ended_at = record.occurred_at or chat.ended_at
+        chat.end_reason = record.end_reason
+        chat.duration_seconds = record.duration_seconds
+        await db.flush()
+        await hume_chats.refresh_session_duration(db, session_id)
+    else:
+        # Recorded only: the browser relay runs the tool and answers EVI (one answer per call).
+        audit.record(
+            db,
+            "hume.tool_call",
+            actor_id=None,
+            entity_type="session",
+            entity_id=session_id,
+            details={"toolCallId": record.tool_call_id, "tool": record.tool_name},
+        )
+    await db.commit()
+    status = "recorded" if name == "tool_call" else "ok"
+    return {"status": status, "sessionId": str(session_id)}

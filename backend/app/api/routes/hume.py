@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from app.api.deps import AUTHENTICATED_RESPONSES, CurrentUser, SettingsDep
-from app.api.routes.webhooks import get_hume
 from app.schemas.system import HumeTokenOut
-from app.services.hume import HumeGateway
+from app.services.hume import HumeGateway, evi_url
 
 router = APIRouter(prefix="/api/hume", tags=["hume"], responses=AUTHENTICATED_RESPONSES)
+
+
+async def get_hume(request: Request) -> HumeGateway:
+    gateway: HumeGateway = request.app.state.hume
+    return gateway
 
 
 @router.api_route(
@@ -21,10 +25,12 @@ router = APIRouter(prefix="/api/hume", tags=["hume"], responses=AUTHENTICATED_RE
 async def hume_token(
     user: CurrentUser, settings: SettingsDep, hume: Annotated[HumeGateway, Depends(get_hume)]
 ) -> HumeTokenOut:
-    """A short-lived Hume access token for the browser's EVI connection (no secret leaves)."""
+    """A short-lived Hume access token for the browser's EVI connection (no secret leaves), and
+    the EVI chat WebSocket to open with it."""
     token = await hume.access_token()
     return HumeTokenOut(
         access_token=token.access_token,
         expires_in=token.expires_in,
         config_id=settings.hume_config_id,
+        evi_url=evi_url(settings),
     )

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
 from app.api.deps import (
@@ -19,6 +19,7 @@ from app.api.deps import (
 )
 from app.models import SessionConcern, SessionNote, SessionProgress, TherapySession
 from app.models.enums import SessionStatus
+from app.schemas.chats import HumeChatIn, HumeChatOut
 from app.schemas.common import Page
 from app.schemas.sessions import (
     ConcernOut,
@@ -35,7 +36,7 @@ from app.schemas.sessions import (
     TranscriptIn,
 )
 from app.schemas.tools import ToolCallIn, ToolResultOut
-from app.services import therapy_sessions, tools
+from app.services import hume_chats, therapy_sessions, tools
 from app.services.graph import store
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=AUTHENTICATED_RESPONSES)
@@ -236,7 +237,8 @@ async def relay_tool_call(
     pipeline: PipelineDep,
     ip: ClientIpDep,
 ) -> ToolResultOut:
-    """The browser relays an EVI tool call; the result goes back to EVI as `tool_response`.
+    """The browser relays an EVI tool call; the result goes back to EVI as `tool_response` (or
+    `tool_error`) on the browser's socket — the one answer per tool call (the webhook only records).
 
     Idempotent by toolCallId. Invalid parameters give `isError: true`, never a 5xx.
     """
@@ -252,3 +254,44 @@ async def relay_tool_call(
     return await tools.run_tool_call(
         context, session, body.tool_call_id, body.name, body.parameters
     )
+
+
+@router.post(
+    "/{session_id}/chats",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HumeChatOut,
+    responses={
+        **NOT_FOUND,
+        200: {"model": HumeChatOut, "description": "This chat was already bound to this session"},
+        409: {
+            "description": "The chat or its chat group is bound to another session, "
+            "or the session is not active"
+        },
+    },
+)
+async def bind_chat(
+    session_id: uuid.UUID,
+    body: HumeChatIn,
+    user: CurrentUser,
+    db: DbDep,
+    ip: ClientIpDep,
+    response: Response,
+) -> HumeChatOut:
+    """Reports an EVI chat of this session (from EVI's `chat_metadata`: chat id and chat group).
+
+    The owner's binding is what authorises Hume webhooks for that chat and for later chats of its
+    group (a reconnect or resume makes a new chat in the same group).
+    """
+    chat, created = await hume_chats.bind(
+        db, user.id, session_id, body.chat_id, body.chat_group_id, ip
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return HumeChatOut.model_validate(chat)
+
+
+@router.get("/{session_id}/chats", response_model=list[HumeChatOut], responses=NOT_FOUND)
+async def list_chats(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> list[HumeChatOut]:
+    """The session's EVI chats, oldest first."""
+    chats = await hume_chats.list_chats(db, user.id, session_id)
+    return [HumeChatOut.model_validate(chat) for chat in chats]

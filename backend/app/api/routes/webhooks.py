@@ -1,6 +1,7 @@
 """Hume webhooks: one endpoint dispatching on event_name, plus the seed's three paths as aliases.
 
-The signature is verified over the raw bytes before anything is parsed or written.
+The signature is verified over the raw bytes before anything is parsed or written. Webhooks are
+recorded (and update a bound chat); they never run a tool or answer EVI.
 """
 
 from __future__ import annotations
@@ -8,29 +9,23 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 
-from app.api.deps import BroadcasterDep, DbDep, PipelineDep, SettingsDep
-from app.services import tools, webhooks
-from app.services.background import BackgroundRunner
-from app.services.hume import HumeGateway
+from app.api.deps import DbDep, SettingsDep
+from app.services import webhooks
 
 router = APIRouter(prefix="/api/webhooks/hume", tags=["webhooks"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": 'Recorded. `{"status": "ignored"}` when the chat is not bound to a session'
+    },
     400: {"description": "Signed, but not a valid Hume event"},
     401: {"description": "Missing, invalid or stale signature; nothing was written"},
 }
 
-
-async def get_runner(request: Request) -> BackgroundRunner:
-    runner: BackgroundRunner = request.app.state.runner
-    return runner
-
-
-async def get_hume(request: Request) -> HumeGateway:
-    gateway: HumeGateway = request.app.state.hume
-    return gateway
+SignatureHeader = Annotated[str | None, Header(alias=webhooks.SIGNATURE_HEADER)]
+TimestampHeader = Annotated[str | None, Header(alias=webhooks.TIMESTAMP_HEADER)]
 
 
 async def _receive(
@@ -38,10 +33,6 @@ async def _receive(
     expected: webhooks.EventName | None,
     db: DbDep,
     settings: SettingsDep,
-    broadcaster: BroadcasterDep,
-    pipeline: PipelineDep,
-    runner: BackgroundRunner,
-    hume: HumeGateway,
     signature: str | None,
     timestamp: str | None,
 ) -> dict[str, Any]:
@@ -52,22 +43,7 @@ async def _receive(
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise webhooks.MalformedEvent("Webhook body is not JSON") from None
     name, event = webhooks.parse_event(payload, expected)
-    context = tools.ToolContext(
-        db=db,
-        settings=settings,
-        broadcaster=broadcaster,
-        pipeline=pipeline,
-        actor_id=None,
-        ip=None,
-        source="hume_webhook",
-    )
-    return await webhooks.handle_event(db, name, event, context, hume, runner)
-
-
-SignatureHeader = Annotated[str | None, Header(alias=webhooks.SIGNATURE_HEADER)]
-TimestampHeader = Annotated[str | None, Header(alias=webhooks.TIMESTAMP_HEADER)]
-RunnerDep = Annotated[BackgroundRunner, Depends(get_runner)]
-HumeDep = Annotated[HumeGateway, Depends(get_hume)]
+    return await webhooks.handle_event(db, name, event)
 
 
 def _alias(expected: webhooks.EventName | None, path: str, summary: str) -> None:
@@ -76,25 +52,10 @@ def _alias(expected: webhooks.EventName | None, path: str, summary: str) -> None
         request: Request,
         db: DbDep,
         settings: SettingsDep,
-        broadcaster: BroadcasterDep,
-        pipeline: PipelineDep,
-        runner: RunnerDep,
-        hume: HumeDep,
         signature: SignatureHeader = None,
         timestamp: TimestampHeader = None,
     ) -> dict[str, Any]:
-        return await _receive(
-            request,
-            expected,
-            db,
-            settings,
-            broadcaster,
-            pipeline,
-            runner,
-            hume,
-            signature,
-            timestamp,
-        )
+        return await _receive(request, expected, db, settings, signature, timestamp)
 
     receive.__name__ = f"hume_webhook_{(expected or 'any')}"
 
