@@ -85,6 +85,15 @@ async function advanceTo(target) {
   while (minute < target) await step();
 }
 
+/** The page binds every chat it is told about (chat_metadata -> POST /api/sessions/{id}/chats). */
+function boundByPage(chat) {
+  return waitFor(
+    `the page to bind chat ${chat.index} (POST /api/sessions/{id}/chats after its chat_metadata)`,
+    async () => (await chatsOfSession()).some((bound) => bound.chatId === chat.chatId),
+    { timeoutMs: 15_000 },
+  );
+}
+
 const conversation = () => page.getByRole('list', { name: 'Conversation' });
 
 /** The patient speaks (EVI's user_message) and the page shows and posts the line. */
@@ -95,7 +104,7 @@ async function patientSays([at, userText, assistantText]) {
   await waitFor(`the transcript post of "${userText}"`, () => transcriptPosts.some((post) => post.text === userText && post.status === 202));
 }
 
-/** The chat the page has reported to the backend, by index in the fake's socket list. */
+/** The session's chats as the backend has them (GET /api/sessions/{id}/chats). */
 async function chatsOfSession() {
   const { status, body } = await api('GET', `/api/sessions/${state.sessionId}/chats`);
   assert.equal(status, 200, `GET /chats answered ${status}`);
@@ -183,7 +192,7 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
     assert.equal(first.resumed, false);
     assert.equal(first.query.config_id, hume.configId, 'the page connects with the configured EVI config');
     await page.getByTestId('voice-status').filter({ hasText: 'Listening' }).waitFor();
-    await waitFor('the page to bind the first chat', async () => (await chatsOfSession()).some((chat) => chat.chatId === first.chatId));
+    await boundByPage(first);
     await screenshot('voice-connected');
     state.voice = true;
   });
@@ -210,7 +219,7 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
     assert.equal(second.chatGroupId, first.chatGroupId);
     assert.notEqual(second.chatId, first.chatId, 'a resumed socket is a new chat');
     await page.getByTestId('voice-status').filter({ hasText: 'Listening' }).waitFor();
-    await waitFor('the page to bind the resumed chat', async () => (await chatsOfSession()).some((chat) => chat.chatId === second.chatId));
+    await boundByPage(second);
     await screenshot('resumed');
     state.resumed = true;
   });
@@ -239,9 +248,9 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
     // EVI never got an answer on the dropped socket, so it asks again on the new one.
     assert.equal(hume.answersFor(state.concernCall).length, 0, 'nothing reached EVI over the dropped socket');
     hume.resendToolCall(state.concernCall, { chat: third });
-    await hume.until('the answer to the resent tool call', () => hume.answersFor(state.concernCall).length > 0);
-    await waitFor('the page to bind the third chat', async () => (await chatsOfSession()).some((chat) => chat.chatId === third.chatId));
+    await boundByPage(third);
     for (const line of SECOND_HALF.slice(1)) await patientSays(line);
+    await hume.until('the answer to the resent tool call', () => hume.answersFor(state.concernCall).length > 0);
     await screenshot('second-half');
     state.reconnected = true;
   });
