@@ -1,13 +1,36 @@
-"""Auth routes: register, login/token, me, logout, lockout, rate limit, cookie + CSRF."""
+"""Auth routes: register, login/token, me, logout, refresh, lockout, rate limit, cookie + CSRF."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
-from app.core.config import Settings
-from app.core.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from tests.backend.helpers import PASSWORD, api_client, make_settings, register_therapist
+import httpx
+import jwt
+import pytest
+from app.core.config import Settings, describe_validation_error
+from app.core.security import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    AccessToken,
+    InvalidTokenError,
+    SessionLimitReachedError,
+    create_access_token,
+    decode_access_token,
+    renew_access_token,
+)
+from pydantic import ValidationError
+
+from tests.backend.helpers import (
+    PASSWORD,
+    Therapist,
+    api_client,
+    make_settings,
+    register_therapist,
+)
 from tests.support.postgres import PostgresServer
 
 
@@ -174,8 +197,6 @@ async def test_me_requires_a_valid_token(client: httpx.AsyncClient) -> None:
 async def test_a_token_signed_with_another_key_is_rejected(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    import jwt
-
     forged = jwt.encode(
         {"sub": "x", "ver": 0, "csrf": "c", "exp": 9999999999, "typ": "access"},
         "another-key-that-is-long-enough-000000",
@@ -221,3 +242,226 @@ async def test_cookie_authentication_needs_the_csrf_header_for_unsafe_requests(
     assert logout.status_code == 204
     client.cookies.clear()
     assert (await client.get("/api/auth/me")).status_code == 401
+
+
+# -- sliding renewal with an absolute maximum (issue 11, finding 6) ------------------------------
+# OWASP Session Management Cheat Sheet: an idle timeout (the 30-minute token, renewed while the
+# therapist is active) and an absolute timeout (SESSION_ABSOLUTE_MAX_MINUTES after the login).
+
+SECRET = "unit-test-secret-" + "s" * 32
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+def _issue(now: datetime, expire_minutes: int = 30, absolute_max_minutes: int = 480) -> AccessToken:
+    return create_access_token(
+        USER_ID,
+        3,
+        SECRET,
+        expire_minutes=expire_minutes,
+        absolute_max_minutes=absolute_max_minutes,
+        now=now,
+    )
+
+
+def _renew(token: AccessToken, now: datetime) -> AccessToken:
+    claims = decode_access_token(token.token, SECRET, now=now)
+    return renew_access_token(claims, SECRET, expire_minutes=30, absolute_max_minutes=480, now=now)
+
+
+def test_a_token_carries_auth_time_and_expires_exactly_at_exp() -> None:
+    token = _issue(T0)
+    assert (token.expires_in, token.absolute_expires_in) == (30 * 60, 480 * 60)
+    raw = jwt.decode(token.token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    assert raw["auth_time"] == raw["iat"] == int(T0.timestamp())
+    claims = decode_access_token(token.token, SECRET, now=T0 + timedelta(minutes=30, seconds=-1))
+    assert claims.auth_time == int(T0.timestamp())
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token.token, SECRET, now=T0 + timedelta(minutes=30))
+
+
+def test_renewal_slides_the_expiry_and_keeps_auth_time_user_version_and_csrf() -> None:
+    first = _issue(T0)
+    renewed = _renew(first, T0 + timedelta(minutes=25))
+    assert renewed.expires_in == 30 * 60
+    assert renewed.absolute_expires_in == (480 - 25) * 60
+    assert renewed.csrf == first.csrf  # a page's in-flight requests keep a valid X-CSRF-Token
+    claims = decode_access_token(renewed.token, SECRET, now=T0 + timedelta(minutes=54))
+    assert (claims.user_id, claims.token_version) == (USER_ID, 3)
+    assert claims.auth_time == int(T0.timestamp())
+    assert claims.expires_at == int((T0 + timedelta(minutes=55)).timestamp())
+
+
+def test_a_fifty_minute_session_stays_authenticated_when_renewed_while_active() -> None:
+    token = _issue(T0)
+    for minute in (10, 20, 30 - 1, 40, 50):
+        token = _renew(token, T0 + timedelta(minutes=minute))
+    decode_access_token(token.token, SECRET, now=T0 + timedelta(minutes=60))
+
+
+def test_renewal_never_extends_past_the_absolute_maximum() -> None:
+    token = _issue(T0)
+    minute = 0
+    while minute + 25 < 480:
+        minute += 25
+        token = _renew(token, T0 + timedelta(minutes=minute))
+    # Renewed at 7 h 55 min: the token ends at 8 h, not 8 h 25 min.
+    assert minute == 475
+    assert token.expires_in == token.absolute_expires_in == 5 * 60
+    end = T0 + timedelta(minutes=480)
+    decode_access_token(token.token, SECRET, now=end - timedelta(seconds=1))
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token.token, SECRET, now=end)
+    claims = decode_access_token(token.token, SECRET, now=end - timedelta(seconds=1))
+    with pytest.raises(SessionLimitReachedError):
+        renew_access_token(claims, SECRET, expire_minutes=30, absolute_max_minutes=480, now=end)
+
+
+def test_a_first_token_is_capped_by_a_short_absolute_maximum() -> None:
+    token = _issue(T0, expire_minutes=30, absolute_max_minutes=30)
+    assert token.expires_in == token.absolute_expires_in == 30 * 60
+
+
+def test_the_absolute_maximum_cannot_be_shorter_than_a_token() -> None:
+    with pytest.raises(ValidationError) as raised:
+        make_settings(
+            "postgresql+asyncpg://u@localhost/db",
+            access_token_expire_minutes=60,
+            session_absolute_max_minutes=59,
+        )
+    report = describe_validation_error(raised.value)
+    assert "SESSION_ABSOLUTE_MAX_MINUTES" in report
+    assert "ACCESS_TOKEN_EXPIRE_MINUTES" in report
+    default = make_settings("postgresql+asyncpg://u@localhost/db")
+    assert default.session_absolute_max_minutes == 480
+
+
+def _claims_of(token: str, settings: Settings) -> dict[str, Any]:
+    key = settings.secret_key.get_secret_value()
+    claims: dict[str, Any] = jwt.decode(token, key, algorithms=["HS256"])
+    return claims
+
+
+def _crafted(settings: Settings, user_id: str, **claims: Any) -> str:
+    """A token signed with the app's key whose times the test chooses (relative to now)."""
+    now = int(time.time())
+    body = {
+        "sub": user_id,
+        "ver": 0,
+        "csrf": "crafted-csrf",
+        "typ": "access",
+        "iat": now,
+        "auth_time": now,
+        "exp": now + 30 * 60,
+    }
+    body.update({key: now + value for key, value in claims.items()})
+    return jwt.encode(body, settings.secret_key.get_secret_value(), algorithm="HS256")
+
+
+async def _user_id(client: httpx.AsyncClient, therapist: Therapist) -> str:
+    me = await client.get("/api/auth/me", headers=therapist.headers)
+    user_id: str = me.json()["id"]
+    return user_id
+
+
+async def test_login_responses_carry_the_absolute_expiry_and_tokens_carry_auth_time(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    therapist = await register_therapist(client)
+    for response in (
+        await client.post("/api/auth/login", json={"email": therapist.email, "password": PASSWORD}),
+        await client.post(
+            "/api/auth/token", data={"username": therapist.email, "password": PASSWORD}
+        ),
+    ):
+        body = response.json()
+        assert body["absoluteExpiresIn"] == 480 * 60
+        claims = _claims_of(body["accessToken"], settings)
+        assert claims["auth_time"] == claims["iat"]
+        assert claims["exp"] == claims["iat"] + body["expiresIn"]
+
+
+async def test_refresh_with_the_cookie_needs_csrf_and_sets_fresh_cookies(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    therapist = await register_therapist(client)
+    login = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    first = _claims_of(login.json()["accessToken"], settings)
+    csrf = client.cookies[CSRF_COOKIE]
+    assert (await client.post("/api/auth/refresh")).status_code == 403
+    forged = await client.post("/api/auth/refresh", headers={CSRF_HEADER: "forged"})
+    assert forged.status_code == 403
+
+    response = await client.post("/api/auth/refresh", headers={CSRF_HEADER: csrf})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"accessToken", "tokenType", "expiresIn", "absoluteExpiresIn"}
+    renewed = _claims_of(body["accessToken"], settings)
+    assert renewed["auth_time"] == first["auth_time"]
+    assert renewed["exp"] == renewed["iat"] + 30 * 60 == renewed["iat"] + body["expiresIn"]
+    assert body["absoluteExpiresIn"] == renewed["auth_time"] + 480 * 60 - renewed["iat"]
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
+    assert "HttpOnly" in session_cookie
+    assert f"Max-Age={body['expiresIn']}" in session_cookie
+    assert client.cookies[SESSION_COOKIE] == body["accessToken"]
+    assert client.cookies[CSRF_COOKIE] == csrf
+    # The renewed cookie authenticates safe and unsafe requests.
+    assert (await client.get("/api/auth/me")).json()["email"] == therapist.email
+    created = await client.post(
+        "/api/patients", json={"name": "After Refresh"}, headers={CSRF_HEADER: csrf}
+    )
+    assert created.status_code == 201
+
+
+async def test_refresh_with_a_bearer_token(client: httpx.AsyncClient) -> None:
+    therapist = await register_therapist(client)
+    response = await client.post("/api/auth/refresh", headers=therapist.headers)
+    assert response.status_code == 200
+    renewed = {"Authorization": f"Bearer {response.json()['accessToken']}"}
+    assert (await client.get("/api/auth/me", headers=renewed)).status_code == 200
+
+
+async def test_refresh_stops_at_the_absolute_maximum(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    therapist = await register_therapist(client)
+    user_id = await _user_id(client, therapist)
+    ten_minutes_left = _crafted(settings, user_id, auth_time=-(480 - 10) * 60, iat=-60)
+    response = await client.post(
+        "/api/auth/refresh", headers={"Authorization": f"Bearer {ten_minutes_left}"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    renewed = _claims_of(body["accessToken"], settings)
+    assert renewed["exp"] == renewed["auth_time"] + 480 * 60
+    assert body["expiresIn"] == body["absoluteExpiresIn"] == renewed["exp"] - renewed["iat"]
+    assert body["expiresIn"] <= 10 * 60
+
+    past_maximum = _crafted(settings, user_id, auth_time=-(480 * 60 + 1), iat=-60)
+    refused = await client.post(
+        "/api/auth/refresh", headers={"Authorization": f"Bearer {past_maximum}"}
+    )
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert "sign in again" in refused.json()["detail"].lower()
+
+
+async def test_refresh_refuses_expired_and_revoked_tokens(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    therapist = await register_therapist(client)
+    user_id = await _user_id(client, therapist)
+    expired = _crafted(settings, user_id, iat=-31 * 60, auth_time=-31 * 60, exp=-1)
+    response = await client.post(
+        "/api/auth/refresh", headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert response.status_code == 401
+
+    assert (await client.post("/api/auth/logout", headers=therapist.headers)).status_code == 204
+    revoked = await client.post("/api/auth/refresh", headers=therapist.headers)
+    assert revoked.status_code == 401
+    unauthenticated = await client.post("/api/auth/refresh")
+    assert unauthenticated.status_code == 401

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     # Signs JWTs and CSRF tokens; at least 32 characters of randomness.
     secret_key: SecretStr = Field(min_length=32)
     access_token_expire_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Absolute session timeout (OWASP Session Management Cheat Sheet, ASVS 4 V3.3): renewals
+    # slide the token's expiry while the user is active, never past login + this.
+    session_absolute_max_minutes: int = Field(default=480, ge=1, le=30 * 24 * 60)
     # Browser origins allowed by CORS, Socket.IO and the CSRF Origin check (JSON list or commas).
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     # The session cookie is `Secure` unless explicitly turned off for plain-http development.
@@ -85,6 +89,14 @@ class Settings(BaseSettings):
         if not url.host or not url.database:
             raise ValueError("must name a host and a database")
         return url.render_as_string(hide_password=False)
+
+    @field_validator("session_absolute_max_minutes")
+    @classmethod
+    def _absolute_covers_one_token(cls, value: int, info: ValidationInfo) -> int:
+        token_minutes = info.data.get("access_token_expire_minutes")
+        if isinstance(token_minutes, int) and value < token_minutes:
+            raise ValueError("must be at least ACCESS_TOKEN_EXPIRE_MINUTES")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

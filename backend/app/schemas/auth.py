@@ -30,6 +30,8 @@ class TokenResponse(ApiModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
+    # Seconds until the absolute session maximum; a client re-authenticates by then.
+    absolute_expires_in: int
 
 
 class UserOut(ApiModel):

@@ -1,4 +1,4 @@
-"""Registration, login with lockout, logout and token resolution."""
+"""Registration, login with lockout, logout, token renewal and token resolution."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from app.core.config import Settings
 from app.core.security import (
     AccessToken,
     InvalidTokenError,
+    SessionLimitReachedError,
     TokenClaims,
     create_access_token,
     decode_access_token,
     hash_password,
+    renew_access_token,
     verify_password,
 )
 from app.models import User
@@ -33,6 +35,7 @@ LOCKOUT = timedelta(minutes=15)
 # One message for unknown email, wrong password and locked account: nothing about accounts leaks.
 BAD_CREDENTIALS = "Incorrect email or password"
 CREDENTIALS_REJECTED = "Could not validate credentials"
+SESSION_LIMIT_REACHED = "Session reached its maximum length; sign in again"
 
 
 async def register(db: AsyncSession, request: RegisterRequest) -> User:
@@ -98,9 +101,24 @@ async def login(
         user.id,
         user.token_version,
         settings.secret_key.get_secret_value(),
-        settings.access_token_expire_minutes,
+        expire_minutes=settings.access_token_expire_minutes,
+        absolute_max_minutes=settings.session_absolute_max_minutes,
     )
     return LoginResult(user=user, token=token)
+
+
+def renew(claims: TokenClaims, settings: Settings, now: datetime | None = None) -> AccessToken:
+    """Sliding renewal of a verified, unrevoked token (the caller checked tokenVersion)."""
+    try:
+        return renew_access_token(
+            claims,
+            settings.secret_key.get_secret_value(),
+            expire_minutes=settings.access_token_expire_minutes,
+            absolute_max_minutes=settings.session_absolute_max_minutes,
+            now=now,
+        )
+    except SessionLimitReachedError:
+        raise AuthenticationError(SESSION_LIMIT_REACHED) from None
 
 
 async def logout(db: AsyncSession, user: User, ip: str | None) -> None:

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Request, Response, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
 
-from app.api.deps import AUTHENTICATED_RESPONSES, ClientIpDep, CurrentUser, DbDep, SettingsDep
+from app.api.deps import (
+    AUTHENTICATED_RESPONSES,
+    ClientIpDep,
+    CurrentUser,
+    DbDep,
+    SettingsDep,
+    bearer_scheme,
+    cookie_scheme,
+)
 from app.core.config import Settings
 from app.core.metrics import LOGIN_ATTEMPTS
 from app.core.security import CSRF_COOKIE, SESSION_COOKIE, AccessToken
@@ -59,7 +67,15 @@ async def _login(
         raise
     LOGIN_ATTEMPTS.labels("succeeded").inc()
     _set_session_cookies(response, result.token, settings)
-    return TokenResponse(access_token=result.token.token, expires_in=result.token.expires_in)
+    return _token_response(result.token)
+
+
+def _token_response(token: AccessToken) -> TokenResponse:
+    return TokenResponse(
+        access_token=token.token,
+        expires_in=token.expires_in,
+        absolute_expires_in=token.absolute_expires_in,
+    )
 
 
 @router.post("/login", response_model=TokenResponse, responses=AUTH_ERRORS)
@@ -84,6 +100,37 @@ async def token(
 @router.get("/me", response_model=UserOut, responses=AUTHENTICATED_RESPONSES)
 async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses={
+        **AUTHENTICATED_RESPONSES,
+        401: {
+            "description": "Not authenticated, the token expired or was revoked, or the session "
+            "reached SESSION_ABSOLUTE_MAX_MINUTES (sign in again)"
+        },
+    },
+)
+async def refresh(
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    cookie: Annotated[str | None, Security(cookie_scheme)],
+) -> TokenResponse:
+    """Sliding renewal: a new token (and cookies) valid for ACCESS_TOKEN_EXPIRE_MINUTES more,
+    never past the login + SESSION_ABSOLUTE_MAX_MINUTES."""
+    # `user` already passed the checks (signature, expiry, tokenVersion, CSRF for the cookie);
+    # the same token, picked the same way, supplies auth_time and the CSRF value to carry over.
+    token = bearer.credentials if request.headers.get("authorization") and bearer else cookie
+    if not token:
+        raise AuthenticationError(auth.CREDENTIALS_REJECTED)
+    renewed = auth.renew(auth.read_token(token, settings), settings)
+    _set_session_cookies(response, renewed, settings)
+    return _token_response(renewed)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=AUTHENTICATED_RESPONSES)
