@@ -131,12 +131,12 @@ async function startPostgres(workDir, log, env = process.env) {
   return {
     port,
     url: `postgresql+asyncpg://postgres@127.0.0.1:${port}/dimini`,
-    /** Rows of a query as arrays of strings (psql unaligned, tab-separated). */
+    /** Rows of a query as arrays of strings; ASCII record/unit separators, so values may hold newlines. */
     sql(query, ...params) {
-      const args = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'dimini', '-AtX', '-F', '\t', '-v', 'ON_ERROR_STOP=1'];
+      const args = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'dimini', '-AtX', '-F', '\x1f', '-R', '\x1e', '-v', 'ON_ERROR_STOP=1'];
       params.forEach((value, index) => args.push('-v', `p${index + 1}=${value}`));
       const result = run(path.join(PG_BIN, 'psql'), args, { input: query });
-      return result.stdout.split('\n').filter(Boolean).map((line) => line.split('\t'));
+      return result.stdout.replace(/\n$/, '').split('\x1e').filter(Boolean).map((row) => row.split('\x1f'));
     },
     stop() {
       const [stopCmd, stopArgs] = asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
