@@ -230,6 +230,9 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
     await advanceTo(40);
     state.progressCall = hume.toolCall('mark_progress', { progress_type: 'coping_skill', description: PROGRESS });
     await hume.until('the answer on the resumed chat', () => hume.answersFor(state.progressCall).length > 0);
+    // Parameters the tool refuses: EVI must get one tool_error, not silence and not a retry storm.
+    state.invalidCall = hume.toolCall('flag_concern', { concern_type: 'emotional_distress', severity: 'apocalyptic', description: 'x' });
+    await hume.until('the answer to the invalid tool call', () => hume.answersFor(state.invalidCall).length > 0);
     state.secondHalf = true;
   });
 
@@ -328,11 +331,18 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
   it('exactly one tool answer reached EVI per tool call, in every flow', async (t) => {
     if (!needs(t, 'ended')) return;
     await hume.settled();
-    for (const [flow, id] of [['first chat', state.noteCall], ['resumed chat', state.progressCall], ['resent after a drop', state.concernCall]]) {
+    const flows = [
+      ['first chat', state.noteCall, 'tool_response'],
+      ['resumed chat', state.progressCall, 'tool_response'],
+      ['invalid parameters', state.invalidCall, 'tool_error'],
+      ['resent after a drop', state.concernCall, 'tool_response'],
+    ];
+    for (const [flow, id, type] of flows) {
       if (!id) continue;
       const answers = hume.answersFor(id);
       assert.equal(answers.length, 1, `${flow}: ${answers.length} answers (${answers.map((a) => `${a.via} ${a.type}`).join(', ')})`);
-      assert.equal(answers[0].type, 'tool_response', `${flow}: ${JSON.stringify(answers[0].message)}`);
+      assert.equal(answers[0].via, 'socket', `${flow}: answered on the chat socket`);
+      assert.equal(answers[0].type, type, `${flow}: ${JSON.stringify(answers[0].message)}`);
     }
     assert.deepEqual(hume.controlPlane.map((post) => post.chatId), [], 'nothing was sent through the control plane');
     const runs = stack.sql(`select tool_call_id, count(*) from tool_calls where session_id = :'p1' group by 1`, state.sessionId);

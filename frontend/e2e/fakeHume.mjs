@@ -522,10 +522,11 @@ export async function startFakeHume({
       call.sentHr.push(performance.now());
       call.chats.push(chat.chatId);
       const raw = evi.ToolCallMessage.jsonOrThrow({ customSessionId: chat.customSessionId ?? undefined, ...message }, { ...STRICT, omitUndefined: true });
+      // The link is gone from the moment the call is out: nothing the client writes back counts.
+      if (drop) chat.dropped = true;
       chat.ws.send(JSON.stringify(raw), () => {
         if (!drop) return;
         chat.closedBy = 'server: network drop';
-        chat.dropped = true;
         endChat(chat, 'ERROR');
         chat.ws._socket?.end(); // FIN without a WebSocket close frame
       });
