@@ -1,11 +1,16 @@
-"""Socket.IO fan-out across backend processes through Postgres LISTEN/NOTIFY."""
+"""Socket.IO fan-out across backend processes through Postgres LISTEN/NOTIFY; cookie sockets."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import jwt
 import pytest
+import socketio
+from app.core.security import CSRF_HEADER, SESSION_COOKIE
 from app.realtime.pg_manager import PostgresPubSubManager
 from app.services.events import session_room
 
@@ -197,3 +202,65 @@ async def test_each_tool_writes_and_broadcasts(
         await recorder.wait_for_event("graph_batch_update", within=30)
     finally:
         await recorder.disconnect()
+
+
+def _token_for(backend: BackendProcess, user_id: str, **offsets: int) -> str:
+    """A token signed with the backends' key, its times chosen relative to now (seconds)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "ver": 0, "csrf": "socket-csrf", "typ": "access"}
+    claims.update({name: now + offset for name, offset in offsets.items()})
+    return jwt.encode(claims, backend.env["SECRET_KEY"], algorithm="HS256")
+
+
+async def _cookie_socket(url: str, session_token: str) -> SocketRecorder:
+    recorder = SocketRecorder()
+    await recorder.client.connect(
+        url,
+        headers={"Cookie": f"{SESSION_COOKIE}={session_token}"},
+        transports=["websocket"],
+        wait_timeout=10,
+    )
+    return recorder
+
+
+async def test_a_renewed_session_cookie_authenticates_a_new_socket_on_any_process(
+    backends: tuple[BackendProcess, BackendProcess],
+) -> None:
+    first, second = backends
+    owner, session_id = await _owner_with_session(first.url)
+    async with httpx.AsyncClient(base_url=first.url) as client:
+        user_id = (await client.get("/api/auth/me", headers=owner.headers)).json()["id"]
+        # Logged in 40 minutes ago, renewed 25 minutes ago: the cookie has 5 minutes left.
+        aging = _token_for(first, user_id, auth_time=-40 * 60, iat=-25 * 60, exp=5 * 60)
+        refreshed = await client.post(
+            "/api/auth/refresh",
+            headers={"Cookie": f"{SESSION_COOKIE}={aging}", CSRF_HEADER: "socket-csrf"},
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        renewed = refreshed.cookies[SESSION_COOKIE]
+    assert renewed == refreshed.json()["accessToken"] != aging
+    key = first.env["SECRET_KEY"]
+    assert (
+        jwt.decode(renewed, key, algorithms=["HS256"])["exp"]
+        > jwt.decode(aging, key, algorithms=["HS256"])["exp"]
+    )
+
+    # The browser's next socket (a reconnect, say) carries the renewed cookie to another process.
+    recorder = await _cookie_socket(second.url, renewed)
+    try:
+        joined = await recorder.client.call("join_session", {"sessionId": session_id})
+        assert joined == {"ok": True, "sessionId": session_id}
+    finally:
+        await recorder.disconnect()
+
+
+async def test_a_socket_with_an_expired_session_cookie_is_refused(
+    backends: tuple[BackendProcess, BackendProcess],
+) -> None:
+    first, _ = backends
+    owner, _ = await _owner_with_session(first.url)
+    async with httpx.AsyncClient(base_url=first.url) as client:
+        user_id = (await client.get("/api/auth/me", headers=owner.headers)).json()["id"]
+    expired = _token_for(first, user_id, auth_time=-31 * 60, iat=-31 * 60, exp=-60)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _cookie_socket(first.url, expired)

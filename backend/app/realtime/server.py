@@ -1,7 +1,15 @@
-"""The Socket.IO server: JWT-authenticated connections and ownership-checked session rooms."""
+"""The Socket.IO server: websocket-only, JWT-authenticated, with ownership-checked session rooms.
+
+Websocket only (issue 11): the backend runs several workers per pod and several pods without
+sticky sessions, and Engine.IO long-polling keeps a connection's state in the one process that took
+its handshake, so a polling client's next request lands elsewhere and gets "Invalid session". A
+websocket is one TCP connection, pinned to one process for its life; the Postgres pub/sub manager
+fans broadcasts out to every process.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from http.cookies import CookieError, SimpleCookie
@@ -21,12 +29,53 @@ from app.services.graph import store
 logger = logging.getLogger(__name__)
 
 SOCKETIO_PATH = "socket.io"
+WEBSOCKET_REQUIRED = {
+    "code": "websocket_required",
+    "detail": (
+        "Live updates use the WebSocket transport only; Socket.IO long-polling is not accepted. "
+        "Connect with transports: ['websocket']. If this network blocks WebSockets, live "
+        "updates are unavailable."
+    ),
+}
+
+
+class WebSocketOnlyServer(socketio.AsyncServer):  # type: ignore[misc]
+    """An `AsyncServer` that answers every plain-HTTP Engine.IO request (long-polling) with a
+    400 that says why, instead of Engine.IO's bare "Invalid transport"."""
+
+    def __init__(self, allowed_origins: list[str], **options: Any) -> None:
+        # transports=['websocket'] also makes Engine.IO itself refuse polling and offer no upgrades.
+        super().__init__(transports=["websocket"], **options)
+        self._allowed_origins = frozenset(allowed_origins)
+
+    async def handle_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().handle_request(scope, receive, send)
+            return
+        SOCKET_CONNECTIONS.labels("polling_refused").inc()
+        body = json.dumps(WEBSOCKET_REQUIRED).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        origin = dict(scope.get("headers", [])).get(b"origin", b"")
+        # CORS for allowed origins only, so the page's script can read the reason.
+        if origin.decode("latin-1") in self._allowed_origins:
+            headers += [
+                (b"access-control-allow-origin", origin),
+                (b"access-control-allow-credentials", b"true"),
+                (b"vary", b"Origin"),
+            ]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def create_socket_server(
     settings: Settings, client_manager: socketio.AsyncManager
 ) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    return WebSocketOnlyServer(
+        settings.allowed_origins,
         async_mode="asgi",
         client_manager=client_manager,
         # Also the cross-site WebSocket hijacking guard for cookie-authenticated browsers.
