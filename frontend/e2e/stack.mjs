@@ -4,7 +4,7 @@
 // /socket.io to the backend and everything else to Next, as the cluster's ingress does.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,6 +16,36 @@ const BACKEND_DIR = path.join(REPO_DIR, 'backend');
 const VENV = process.env.DIMINI_VENV ?? path.join(REPO_DIR, '.venv');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const BACKEND_PATHS = ['/api/', '/socket.io/', '/health', '/ready'];
+// Debian's faketime package (libfaketime); the MT build because the backend runs worker threads.
+const FAKETIME_LIBS = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'];
+
+/**
+ * A server-side clock the test can move: libfaketime reads the offset file on every call
+ * (FAKETIME_NO_CACHE), and monotonic clocks stay real so asyncio timers and timeouts are unaffected.
+ */
+function fakeClock(workDir) {
+  const lib = process.env.FAKETIME_LIB ?? FAKETIME_LIBS.find((candidate) => existsSync(candidate));
+  if (!lib || !existsSync(lib)) throw new Error("libfaketime not found: install Debian's faketime package (apt-get install faketime).");
+  const file = path.join(workDir, 'faketime');
+  let offsetSeconds = 0;
+  const write = () => {
+    writeFileSync(file, `+${offsetSeconds}\n`);
+    chmodSync(file, 0o644);
+  };
+  write();
+  return {
+    env: { LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: file, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+    get offsetMs() {
+      return offsetSeconds * 1000;
+    },
+    /** Moves the backend's and Postgres' wall clock forward (whole seconds). */
+    advance(ms) {
+      if (ms % 1000 !== 0) throw new Error('the server clock moves in whole seconds');
+      offsetSeconds += ms / 1000;
+      write();
+    },
+  };
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -78,7 +108,7 @@ function ownerIds(user) {
   return { uid, gid };
 }
 
-async function startPostgres(workDir, log) {
+async function startPostgres(workDir, log, env = process.env) {
   const dataDir = path.join(workDir, 'pgdata');
   const port = await freePort();
   if (isRoot) {
@@ -94,13 +124,20 @@ async function startPostgres(workDir, log) {
     '-o', `-p ${port} -k ${workDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`,
     'start',
   ]);
-  run(ctlCmd, ctlArgs);
+  run(ctlCmd, ctlArgs, { env });
   const [dbCmd, dbArgs] = asPostgres(path.join(PG_BIN, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'dimini']);
   run(dbCmd, dbArgs);
   log(`postgres: 127.0.0.1:${port}`);
   return {
     port,
     url: `postgresql+asyncpg://postgres@127.0.0.1:${port}/dimini`,
+    /** Rows of a query as arrays of strings; ASCII record/unit separators, so values may hold newlines. */
+    sql(query, ...params) {
+      const args = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'dimini', '-AtX', '-F', '\x1f', '-R', '\x1e', '-v', 'ON_ERROR_STOP=1'];
+      params.forEach((value, index) => args.push('-v', `p${index + 1}=${value}`));
+      const result = run(path.join(PG_BIN, 'psql'), args, { input: query });
+      return result.stdout.replace(/\n$/, '').split('\x1e').filter(Boolean).map((row) => row.split('\x1f'));
+    },
     stop() {
       const [stopCmd, stopArgs] = asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
       spawnSync(stopCmd, stopArgs, { stdio: 'ignore' });
@@ -174,9 +211,10 @@ function startIngress(port, backendPort, nextPort) {
 
 /**
  * Starts Postgres, backend, Next and the ingress. `stop()` ends exactly the processes it started.
- * Options: keepTemp (leave logs), log (progress printer).
+ * Options: log (progress printer), env (extra backend settings), fakeTime (the backend and
+ * Postgres run under libfaketime; `clock.advance(ms)` moves both).
  */
-export async function startStack({ log = () => {}, env: extraEnv = {} } = {}) {
+export async function startStack({ log = () => {}, env: extraEnv = {}, fakeTime = false } = {}) {
   const standaloneServer = path.join(FRONTEND_DIR, '.next', 'standalone', 'server.js');
   if (!existsSync(standaloneServer)) throw new Error('No standalone build: run `npm run build` first.');
   if (!existsSync(path.join(VENV, 'bin', 'uvicorn'))) throw new Error(`No backend virtualenv at ${VENV} (make venv).`);
@@ -195,7 +233,9 @@ export async function startStack({ log = () => {}, env: extraEnv = {} } = {}) {
   };
 
   try {
-    started.postgres = await startPostgres(workDir, log);
+    const clock = fakeTime ? fakeClock(workDir) : null;
+    const clockEnv = clock ? clock.env : {};
+    started.postgres = await startPostgres(workDir, log, { ...process.env, ...clockEnv });
     const [ingressPort, backendPort, nextPort] = [await freePort(), await freePort(), await freePort()];
     const baseUrl = `http://127.0.0.1:${ingressPort}`;
     const backendEnv = {
@@ -222,7 +262,7 @@ export async function startStack({ log = () => {}, env: extraEnv = {} } = {}) {
       'backend',
       path.join(VENV, 'bin', 'uvicorn'),
       ['app.main:socket_app', '--host', '127.0.0.1', '--port', String(backendPort)],
-      { cwd: BACKEND_DIR, env: backendEnv },
+      { cwd: BACKEND_DIR, env: { ...backendEnv, ...clockEnv } },
       logDir,
     );
     started.next = startProcess(
@@ -245,7 +285,15 @@ export async function startStack({ log = () => {}, env: extraEnv = {} } = {}) {
     log(`next: 127.0.0.1:${nextPort}`);
     started.ingress = await startIngress(ingressPort, backendPort, nextPort);
     log(`ingress: ${baseUrl} (logs in ${logDir})`);
-    return { baseUrl, backendUrl: `http://127.0.0.1:${backendPort}`, nextUrl: `http://127.0.0.1:${nextPort}`, logDir, stop };
+    return {
+      baseUrl,
+      backendUrl: `http://127.0.0.1:${backendPort}`,
+      nextUrl: `http://127.0.0.1:${nextPort}`,
+      logDir,
+      clock,
+      sql: started.postgres.sql,
+      stop,
+    };
   } catch (error) {
     await stop();
     error.message += `\n(logs in ${logDir})`;
