@@ -103,6 +103,8 @@ async def test_refresh_with_the_cookie_needs_the_csrf_header(client: httpx.Async
     csrf = client.cookies["dimini_csrf"]
     renewed = await client.post("/api/auth/refresh", headers={"X-CSRF-Token": csrf})
     assert renewed.status_code == 200
+    # The CSRF value survives renewal: a request built with the old header still passes.
+    assert client.cookies["dimini_csrf"] == csrf
     # The renewed cookie authenticates, with the renewed CSRF value.
     assert (await client.get("/api/auth/me")).status_code == 200
 

@@ -95,6 +95,7 @@ def create_access_token(
     expire_minutes: int,
     absolute_max_minutes: int,
     auth_time: float | None = None,
+    csrf: str | None = None,
 ) -> AccessToken:
     """A token valid for `expire_minutes` (the idle timeout), never past `auth_time` plus
     `absolute_max_minutes` (the absolute timeout). `auth_time` is now for a fresh login."""
@@ -104,7 +105,7 @@ def create_access_token(
     expires = min(now.timestamp() + expire_minutes * 60, ends)
     if expires <= now.timestamp():
         raise InvalidTokenError("session reached its absolute maximum")
-    csrf = secrets.token_urlsafe(24)
+    csrf = csrf or secrets.token_urlsafe(24)
     claims = {
         "sub": str(user_id),
         "ver": token_version,

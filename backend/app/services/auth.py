@@ -104,7 +104,11 @@ async def login(
 
 
 def _issue(
-    user_id: uuid.UUID, token_version: int, settings: Settings, auth_time: float | None = None
+    user_id: uuid.UUID,
+    token_version: int,
+    settings: Settings,
+    auth_time: float | None = None,
+    csrf: str | None = None,
 ) -> AccessToken:
     return create_access_token(
         user_id,
@@ -113,13 +117,15 @@ def _issue(
         settings.access_token_expire_minutes,
         settings.session_absolute_max_minutes,
         auth_time,
+        csrf,
     )
 
 
 def renew(user: User, claims: TokenClaims, settings: Settings) -> AccessToken:
-    """Sliding renewal: a fresh idle timeout, the login time (and so the absolute end) kept."""
+    """Sliding renewal: a fresh idle timeout, the login time (and so the absolute end) kept. The
+    CSRF value is kept too, so a request the page built before the renewal still matches."""
     try:
-        return _issue(user.id, user.token_version, settings, claims.auth_time)
+        return _issue(user.id, user.token_version, settings, claims.auth_time, claims.csrf)
     except InvalidTokenError:
         raise AuthenticationError("Session expired; log in again") from None
 
