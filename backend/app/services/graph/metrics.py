@@ -15,11 +15,11 @@
 
   **Sources and error bound.** Graphs of up to `EXACT_BETWEENNESS_NODES` nodes (a real session
   has under 80 after the extractor's merging) use every node as a source: exact. Larger graphs
-  use `k` sources drawn uniformly without replacement (seeded, so reproducible), k = `betweenness_sample_size(n)`, and scale by
-  n/k (Brandes & Pich 2007, as networkx's `k=`). Each source contributes a term in [0, 1] to the
-  mean that is the normalised betweenness (δ_s(v) ≤ n - 2), so Hoeffding's inequality (which
-  also holds for sampling without replacement) and a union bound over the n nodes give, with
-  probability ≥ 1 - δ for all nodes at once:
+  use k = `betweenness_sample_size(n)` sources drawn uniformly without replacement (seeded, so
+  reproducible) and scale by n/k (Brandes & Pich 2007; networkx's `k=`). Each source adds a
+  term in [0, 1] to the mean that is the normalised betweenness (δ_s(v) ≤ n - 2), so
+  Hoeffding's inequality (which holds for sampling without replacement too) and a union bound
+  over the n nodes give, with probability ≥ 1 - δ for all nodes at once:
 
       |b̂(v) - b(v)| ≤ ε(n, k) = n/(n-1) · sqrt(ln(2n/δ) / (2k)),  δ = 0.01
 
@@ -186,8 +186,7 @@ def betweenness_array(
 ) -> npt.NDArray[np.float64]:
     """Normalised betweenness from `sources` sources (None: betweenness_sample_size)."""
     import numpy as np
-    import scipy.sparse as sp  # type: ignore[import-untyped]  # no stubs shipped
-    from scipy.sparse.csgraph import dijkstra
+    import scipy.sparse as sp
 
     result = np.zeros(count, dtype=np.float64)
     if count < 3 or rows.size == 0:
@@ -211,7 +210,9 @@ def betweenness_array(
     batch = max(1, min(len(chosen), 4_000_000 // max(count, tail.size)))
     for start in range(0, len(chosen), batch):
         block = chosen[start : start + batch]
-        dist, pred = dijkstra(graph, directed=True, indices=block, return_predecessors=True)
+        dist, pred = sp.csgraph.dijkstra(
+            graph, directed=True, indices=block, return_predecessors=True
+        )
         reachable = np.isfinite(dist)
         # Tight edges (on some shortest path): a tree has exactly reachable - 1 of them.
         tight = (dist[:, tail] + length[None, :]) == dist[:, head]
