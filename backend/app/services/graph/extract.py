@@ -47,10 +47,24 @@ def entity_key(node_type: NodeType, label: str) -> str:
 
 
 _ING_NOUNS = frozenset(
-    "morning evening meeting breathing drinking eating wedding feeling building parenting"
-    " dating housing ceiling clothing".split()
+    [
+        "morning",
+        "evening",
+        "meeting",
+        "breathing",
+        "drinking",
+        "eating",
+        "wedding",
+        "feeling",
+        "building",
+        "parenting",
+        "dating",
+        "housing",
+        "ceiling",
+        "clothing",
+    ]
 )
-_LY_NOUNS = frozenset("family belly bully ally july italy assembly".split())
+_LY_NOUNS = frozenset(["family", "belly", "bully", "ally", "july", "italy", "assembly"])
 _IRREGULAR = {
     "children": "child",
     "people": "person",
