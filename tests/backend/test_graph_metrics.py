@@ -107,3 +107,20 @@ def test_compute_metrics_keys_by_node_id_in_its_own_executor() -> None:
     assert metrics[hub].betweenness == pytest.approx(1.0)
     assert sum(value.pagerank for value in metrics.values()) == pytest.approx(1.0)
     assert compute_metrics([], []) == {}
+
+
+def test_metrics_run_in_their_own_bounded_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from app.services.graph import metrics
+
+    assert metrics.METRICS_EXECUTOR._max_workers == 1
+    seen: list[str] = []
+
+    def record(node_ids: object, edges: object) -> dict[uuid.UUID, metrics.NodeMetrics]:
+        seen.append(threading.current_thread().name)
+        return {}
+
+    monkeypatch.setattr(metrics, "compute_metrics", record)
+    asyncio.run(compute_metrics_async([], []))
+    assert seen and seen[0].startswith("graph-metrics")
