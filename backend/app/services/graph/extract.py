@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # imported for real only with a key (app.services.graph.llm)
     from openai import AsyncOpenAI
 
 MAX_ENTITIES_PER_TEXT = 12
+MAX_TOPICS_PER_TEXT = 4
 MAX_LABEL_LENGTH = 60
 
 _WORD = re.compile(r"[a-z][a-z'\-]*")
-_CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]\"\n]+")
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,68 @@ def entity_key(node_type: NodeType, label: str) -> str:
     return f"{node_type.value}:{slug}"
 
 
+_ING_NOUNS = frozenset(
+    [
+        "morning",
+        "evening",
+        "meeting",
+        "breathing",
+        "drinking",
+        "eating",
+        "wedding",
+        "feeling",
+        "building",
+        "parenting",
+        "dating",
+        "housing",
+        "ceiling",
+        "clothing",
+    ]
+)
+_LY_NOUNS = frozenset(["family", "belly", "bully", "ally", "july", "italy", "assembly"])
+_IRREGULAR = {
+    "children": "child",
+    "people": "person",
+    "women": "woman",
+    "men": "man",
+    # verbs that name the same topic as their noun
+    "apologise": "apology",
+    "apologize": "apology",
+    "argue": "argument",
+    "sleeps": "sleep",
+    "worked": "work",
+}
+
+
 def _singular(word: str) -> str:
+    """Plural -> singular for the usual English endings (no dictionary)."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def _content_word(word: str, stop: frozenset[str]) -> str | None:
+    """The lemma of a word that can name a topic, or None for function and filler words."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if "'" in word:
+        return None  # contractions: i'm, she'll, haven't
+    if len(word) < 3 or word in stop:
+        return None
+    if word.endswith("ly") and word not in _LY_NOUNS:
+        return None  # adverbs
+    if word.endswith("ing") and word not in _ING_NOUNS:
+        return None  # verbs in progress (nouns in -ing are listed)
+    if word.endswith("ed") and len(word) > 4:
+        return None  # past tenses and participles
+    lemma = _singular(word)
+    return None if lemma in stop or len(lemma) < 3 else lemma
 
 
 @lru_cache(maxsize=1)
@@ -77,37 +133,37 @@ class OfflineExtractor:
 
 
 def extract_offline(text: str) -> list[Entity]:
+    """Emotions from the lexicon; topics are single content-word lemmas (case, plural,
+    possessive and punctuation variants are one node), the most mentioned first, at most
+    MAX_TOPICS_PER_TEXT of them, so a 50-minute session stays well under ~80 nodes."""
     lexicon = emotion_lexicon()
     stop = stopwords()
-    found: dict[str, Entity] = {}
+    emotions: dict[str, Entity] = {}
+    topics: dict[str, tuple[int, int, Entity]] = {}  # key -> (mentions, first position, entity)
+    position = 0
     for sentence in _sentences(text):
         context = sentence[:500]
-        for clause in _CLAUSE_BREAK.split(sentence.lower()):
-            phrase: list[str] = []
-            for word in [*_WORD.findall(clause), ""]:  # "" flushes the last phrase
-                word = word.strip("'-")
-                if word in lexicon:
-                    entity = Entity(
-                        entity_key(NodeType.emotion, lexicon[word]),
-                        NodeType.emotion,
-                        lexicon[word],
-                        context,
-                    )
-                    found.setdefault(entity.key, entity)
-                if not word or word in stop or word in lexicon or len(word) < 3:
-                    _add_topic(found, phrase, context)
-                    phrase = []
+        for raw in _WORD.findall(sentence.lower()):
+            word = raw.strip("'-")
+            position += 1
+            if word in lexicon:
+                label = lexicon[word]
+                key = entity_key(NodeType.emotion, label)
+                emotions.setdefault(key, Entity(key, NodeType.emotion, label, context))
+                continue
+            for part in word.split("-"):
+                lemma = _content_word(part, stop)
+                if lemma is None or lemma in lexicon:
+                    continue
+                key = entity_key(NodeType.topic, lemma)
+                if key in topics:
+                    count, first, entity = topics[key]
+                    topics[key] = (count + 1, first, entity)
                 else:
-                    phrase.append(_singular(word))
-    return list(found.values())[:MAX_ENTITIES_PER_TEXT]
-
-
-def _add_topic(found: dict[str, Entity], phrase: list[str], context: str) -> None:
-    if not phrase:
-        return
-    label = " ".join(phrase[-3:])[:MAX_LABEL_LENGTH]  # the head of a long run carries meaning
-    entity = Entity(entity_key(NodeType.topic, label), NodeType.topic, label, context)
-    found.setdefault(entity.key, entity)
+                    topics[key] = (1, position, Entity(key, NodeType.topic, lemma, context))
+    ranked = sorted(topics.values(), key=lambda item: (-item[0], item[1]))
+    chosen = [entity for _, _, entity in ranked[:MAX_TOPICS_PER_TEXT]]
+    return [*emotions.values(), *chosen][:MAX_ENTITIES_PER_TEXT]
 
 
 # -- OpenAI --------------------------------------------------------------------------------------

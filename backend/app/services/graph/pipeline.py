@@ -42,7 +42,7 @@ from app.services.graph.extract import (
     OpenAIExtractor,
 )
 from app.services.graph.llm import llm_errors, llm_summary, openai_client
-from app.services.graph.metrics import compute_metrics
+from app.services.graph.metrics import compute_metrics_async
 from app.services.graph.store import link_out, node_out
 from app.services.graph.summary import offline_summary
 
@@ -272,7 +272,8 @@ class GraphPipeline:
                     )
                 ).all()
             ]
-            metrics = await asyncio.to_thread(compute_metrics, node_ids, edges)
+            # Its own one-thread executor (metrics.METRICS_EXECUTOR), not the default pool.
+            metrics = await compute_metrics_async(node_ids, edges)
             if not metrics:
                 return
             await db.execute(
