@@ -3,7 +3,8 @@
 transcript text -> entities (OpenAI or offline) -> embeddings (OpenAI or offline) -> nodes upserted
 by (session, key) -> links where raw cosine >= SIMILARITY_THRESHOLD -> `graph_batch_update` to the
 session room, with `processing_update` along the way; then graph metrics (scipy, on their own
-one-thread executor; services/graph/metrics.py) -> `metrics_updated`. Session end -> summary (LLM or offline) -> `session_update`.
+one-thread executor; services/graph/metrics.py) -> `metrics_updated`. Session end -> summary
+(LLM or offline) -> `session_update`.
 
 Transcript updates and summaries are durable (services/durable_jobs.py): recorded with the request,
 resumed by any process after a crash or restart. Notes and metrics stay in-process: notes are
