@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from dimini_operator.specs.common import Stack
-    from dimini_operator.specs.defaults import apply_defaults
+    from dimini_operator.specs.defaults import parse_spec
     from dimini_operator.specs.migration import render as render_job
     from dimini_operator.specs.plan import Observed, render
 
@@ -61,17 +61,17 @@ def _render(args: argparse.Namespace) -> int:
                 namespace=args.namespace or meta.get("namespace", "default"),
                 uid=args.uid,
                 generation=1,
-                spec=apply_defaults(body["spec"]),
+                spec=parse_spec(body["spec"]),
             )
             observed = Observed(
                 db_password="rendered-placeholder",  # noqa: S106 - not a real credential
                 secret_key="rendered-placeholder",  # noqa: S106
-                applied_image=stack.spec["backend"]["image"],
+                applied_image=stack.spec.backend.image,
             )
             plan = render(stack, observed)
             docs.extend(plan.apply)
             if args.with_job:
-                docs.append(render_job(stack, stack.spec["backend"]["image"]))
+                docs.append(render_job(stack, stack.spec.backend.image))
     yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
     return 0
 

@@ -34,11 +34,11 @@ pytestmark = pytest.mark.postgres
 
 def _render(mode: str = "production") -> list[dict[str, Any]]:
     from dimini_operator.specs.common import Stack
-    from dimini_operator.specs.defaults import apply_defaults
+    from dimini_operator.specs.defaults import parse_spec
     from dimini_operator.specs.migration import render as render_job
     from dimini_operator.specs.plan import Observed, render
 
-    spec = apply_defaults(
+    spec = parse_spec(
         {
             "mode": mode,
             "backend": {"image": "dimini-backend:contract"},
@@ -49,10 +49,10 @@ def _render(mode: str = "production") -> list[dict[str, Any]]:
     observed = Observed(
         db_password="contract-pass-0123456789",
         secret_key="k" * 64,
-        applied_image=spec["backend"]["image"],
+        applied_image=spec.backend.image,
     )
     plan = render(stack, observed)
-    return [*plan.apply, *plan.create_only, render_job(stack, spec["backend"]["image"])]
+    return [*plan.apply, *plan.create_only, render_job(stack, spec.backend.image)]
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

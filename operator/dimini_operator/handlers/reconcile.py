@@ -24,7 +24,7 @@ from dimini_operator.specs.common import (
     Stack,
     digest,
 )
-from dimini_operator.specs.defaults import apply_defaults
+from dimini_operator.specs.defaults import parse_spec
 from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
 from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
 
@@ -152,15 +152,15 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         namespace=namespace,
         uid=meta["uid"],
         generation=int(meta.get("generation", 1)),
-        spec=apply_defaults(body.get("spec") or {}),
+        spec=parse_spec(body.get("spec") or {}),
     )
     old_status: dict[str, Any] = body.get("status") or {}
-    paused = bool(stack.spec.get("paused"))
+    paused = stack.spec.paused
     children = await observe_children(kube, stack)
 
     # Generated credentials: read what exists, generate only what never existed.
     db_obj = children.get(("Secret", stack.child("db")))
-    if db_obj is None and not stack.spec["postgres"].get("existingSecret"):
+    if db_obj is None and not stack.spec.postgres.existing_secret:
         db_obj = await kube.get("v1", "Secret", stack.child("db"), namespace)
     app_obj = children.get(("Secret", stack.app_secret_name))
     password = _decode(db_obj, "password") or secrets.token_urlsafe(24)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dimini_operator.specs.common import Manifest, Stack, metadata, selector_labels
+from dimini_operator.specs.model import Backend, Frontend
 
-SCALED = ("backend", "frontend")
+
+def _scaled(stack: Stack) -> list[tuple[str, Backend | Frontend]]:
+    return [("backend", stack.spec.backend), ("frontend", stack.spec.frontend)]
 
 
-def _min_replicas(component: dict[str, Any]) -> int:
-    auto = component["autoscaling"]
-    return int(auto["minReplicas"] if auto["enabled"] else component["replicas"])
+def _min_replicas(component: Backend | Frontend) -> int:
+    auto = component.autoscaling
+    return auto.min_replicas if auto.enabled else component.replicas
 
 
 def pdbs(stack: Stack) -> list[Manifest]:
     out: list[Manifest] = []
-    for part in SCALED:
-        if _min_replicas(stack.spec[part]) > 1:
+    for part, component in _scaled(stack):
+        if _min_replicas(component) > 1:
             out.append(
                 {
                     "apiVersion": "policy/v1",
@@ -34,9 +35,9 @@ def pdbs(stack: Stack) -> list[Manifest]:
 
 def hpas(stack: Stack) -> list[Manifest]:
     out: list[Manifest] = []
-    for part in SCALED:
-        auto = stack.spec[part]["autoscaling"]
-        if not auto["enabled"]:
+    for part, component in _scaled(stack):
+        auto = component.autoscaling
+        if not auto.enabled:
             continue
         out.append(
             {
@@ -49,8 +50,8 @@ def hpas(stack: Stack) -> list[Manifest]:
                         "kind": "Deployment",
                         "name": stack.child(part),
                     },
-                    "minReplicas": auto["minReplicas"],
-                    "maxReplicas": auto["maxReplicas"],
+                    "minReplicas": auto.min_replicas,
+                    "maxReplicas": auto.max_replicas,
                     "metrics": [
                         {
                             "type": "Resource",
@@ -58,7 +59,7 @@ def hpas(stack: Stack) -> list[Manifest]:
                                 "name": "cpu",
                                 "target": {
                                     "type": "Utilization",
-                                    "averageUtilization": auto["targetCPUUtilizationPercentage"],
+                                    "averageUtilization": auto.target_cpu_utilization_percentage,
                                 },
                             },
                         }

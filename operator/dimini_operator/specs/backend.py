@@ -37,13 +37,13 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> 
 
 def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
     """(spec field, Secret name, required keys) of every Secret the backend reads."""
-    refs = stack.spec.get("secretRefs", {})
+    refs = stack.spec.secret_refs
     out: list[tuple[str, str, tuple[str, ...]]] = []
-    if refs.get("openai"):
-        out.append(("spec.secretRefs.openai", refs["openai"]["name"], OPENAI_KEYS))
-    if refs.get("hume"):
-        out.append(("spec.secretRefs.hume", refs["hume"]["name"], HUME_KEYS))
-    if stack.spec["postgres"].get("existingSecret"):
+    if refs.openai:
+        out.append(("spec.secretRefs.openai", refs.openai.name, OPENAI_KEYS))
+    if refs.hume:
+        out.append(("spec.secretRefs.hume", refs.hume.name, HUME_KEYS))
+    if stack.spec.postgres.existing_secret:
         out.append(("spec.postgres.existingSecret", stack.db_secret_name, ("username", "password")))
     return out
 
@@ -51,11 +51,11 @@ def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
 def env(stack: Stack) -> list[dict[str, Any]]:
     """Environment of backend and migration pods: one source of configuration."""
     spec = stack.spec
-    cfg = spec["config"]
+    cfg = spec.config
     db = stack.db_secret_name
-    database = spec["postgres"]["database"]
+    database = spec.postgres.database
     host = stack.child("postgres")
-    origins = cfg.get("allowedOrigins") or [stack.url]
+    origins = cfg.allowed_origins or [stack.url]
     out: list[dict[str, Any]] = [
         _secret_env("DB_USER", db, "username"),
         _secret_env("DB_PASSWORD", db, "password"),
@@ -66,27 +66,25 @@ def env(stack: Stack) -> list[dict[str, Any]]:
         },
         _secret_env("SECRET_KEY", stack.app_secret_name, "SECRET_KEY"),
         {"name": "ALLOWED_ORIGINS", "value": json.dumps(list(origins))},
-        {"name": "LOG_LEVEL", "value": cfg["logLevel"]},
-        {"name": "SIMILARITY_THRESHOLD", "value": str(cfg["similarityThreshold"])},
-        {"name": "ACCESS_TOKEN_EXPIRE_MINUTES", "value": str(cfg["accessTokenExpireMinutes"])},
+        {"name": "LOG_LEVEL", "value": cfg.log_level},
+        {"name": "SIMILARITY_THRESHOLD", "value": str(cfg.similarity_threshold)},
+        {"name": "ACCESS_TOKEN_EXPIRE_MINUTES", "value": str(cfg.access_token_expire_minutes)},
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
     ]
-    if spec["mode"] == "production":
-        out.append({"name": "WEB_CONCURRENCY", "value": str(spec["backend"]["workers"])})
-    if cfg.get("gptModel"):
-        out.append({"name": "GPT_MODEL", "value": cfg["gptModel"]})
-    if cfg.get("humeConfigId"):
-        out.append({"name": "HUME_CONFIG_ID", "value": cfg["humeConfigId"]})
-    refs = spec.get("secretRefs", {})
-    if refs.get("openai"):
-        out.extend(_secret_env(k, refs["openai"]["name"], k) for k in OPENAI_KEYS)
-    if refs.get("hume"):
-        out.extend(_secret_env(k, refs["hume"]["name"], k) for k in HUME_KEYS)
-        out.extend(
-            _secret_env(k, refs["hume"]["name"], k, optional=True) for k in HUME_OPTIONAL_KEYS
-        )
-    for item in spec["backend"].get("env", []):
-        out.append({"name": item["name"], "value": str(item.get("value", ""))})
+    if spec.mode == "production":
+        out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
+    if cfg.gpt_model:
+        out.append({"name": "GPT_MODEL", "value": cfg.gpt_model})
+    if cfg.hume_config_id:
+        out.append({"name": "HUME_CONFIG_ID", "value": cfg.hume_config_id})
+    refs = spec.secret_refs
+    if refs.openai:
+        out.extend(_secret_env(k, refs.openai.name, k) for k in OPENAI_KEYS)
+    if refs.hume:
+        out.extend(_secret_env(k, refs.hume.name, k) for k in HUME_KEYS)
+        out.extend(_secret_env(k, refs.hume.name, k, optional=True) for k in HUME_OPTIONAL_KEYS)
+    for item in spec.backend.env or []:
+        out.append({"name": item.name, "value": item.value or ""})
     return out
 
 
@@ -97,17 +95,17 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
         "env": env(stack),
         # Development: Tilt's live update writes the synced code into the container.
         "securityContext": container_security_context(
-            read_only_root=stack.spec["mode"] != "development"
+            read_only_root=stack.spec.mode != "development"
         ),
         "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
     }
-    res = resources(stack.spec["backend"])
+    res = resources(stack.spec.backend.resources)
     if res:
         base["resources"] = res
     return {
         "serviceAccountName": stack.child("backend"),
         "automountServiceAccountToken": False,
-        "securityContext": pod_security_context(int(stack.spec["backend"]["runAsUser"])),
+        "securityContext": pod_security_context(stack.spec.backend.run_as_user),
         "containers": [{**container, **base}],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
         **scheduling(stack),
@@ -117,7 +115,7 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
 def command(stack: Stack) -> list[str]:
     """production: `python -m app.serve` (validates settings, WEB_CONCURRENCY uvicorn workers,
     multiprocess metrics); development: uvicorn with --reload."""
-    if stack.spec["mode"] == "development":
+    if stack.spec.mode == "development":
         return [
             "uvicorn",
             "app.main:socket_app",
@@ -131,7 +129,7 @@ def command(stack: Stack) -> list[str]:
 
 
 def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
-    backend = stack.spec["backend"]
+    backend = stack.spec.backend
     container: dict[str, Any] = {
         "name": "backend",
         "command": command(stack),
@@ -163,8 +161,8 @@ def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
             "spec": pod_spec(stack, image, container),
         },
     }
-    if not backend["autoscaling"]["enabled"]:
-        spec["replicas"] = backend["replicas"]
+    if not backend.autoscaling.enabled:
+        spec["replicas"] = backend.replicas
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dimini_operator import crd
+from dimini_operator.specs.model import Resources, StackSpec
 
 Manifest = dict[str, Any]
 
@@ -31,21 +32,20 @@ POSTGRES_PORT = 5432
 
 @dataclass(frozen=True)
 class Stack:
-    """The parts of a DiminiStack the render functions need; `spec` is already defaulted."""
+    """The parts of a DiminiStack the render functions need; `spec` is validated and defaulted."""
 
     name: str
     namespace: str
     uid: str
     generation: int
-    spec: dict[str, Any]
+    spec: StackSpec
 
     def child(self, part: str) -> str:
         return f"{self.name}-{part}"
 
     @property
     def db_secret_name(self) -> str:
-        existing = self.spec["postgres"].get("existingSecret")
-        return str(existing) if existing else self.child("db")
+        return self.spec.postgres.existing_secret or self.child("db")
 
     @property
     def app_secret_name(self) -> str:
@@ -53,10 +53,10 @@ class Stack:
 
     @property
     def url(self) -> str:
-        ingress = self.spec["ingress"]
-        if ingress.get("enabled", True):
-            scheme = "https" if ingress.get("tls") else "http"
-            return f"{scheme}://{ingress['host']}"
+        ingress = self.spec.ingress
+        if ingress.enabled:
+            scheme = "https" if ingress.tls else "http"
+            return f"{scheme}://{ingress.host}"
         return f"http://{self.child('frontend')}.{self.namespace}.svc:{FRONTEND_PORT}"
 
 
@@ -145,20 +145,19 @@ def drain_lifecycle() -> dict[str, Any]:
 
 def scheduling(stack: Stack) -> dict[str, Any]:
     """nodeSelector / tolerations / affinity for every pod of the stack."""
-    sched = stack.spec.get("scheduling", {})
+    sched = stack.spec.scheduling
     out: dict[str, Any] = {}
-    if sched.get("nodeSelector"):
-        out["nodeSelector"] = dict(sched["nodeSelector"])
-    if sched.get("tolerations"):
-        out["tolerations"] = list(sched["tolerations"])
-    if sched.get("affinity"):
-        out["affinity"] = dict(sched["affinity"])
+    if sched.node_selector:
+        out["nodeSelector"] = dict(sched.node_selector)
+    if sched.tolerations:
+        out["tolerations"] = [dict(t) for t in sched.tolerations]
+    if sched.affinity:
+        out["affinity"] = dict(sched.affinity)
     return out
 
 
-def resources(spec: dict[str, Any]) -> dict[str, Any]:
-    res = spec.get("resources") or {}
-    return {k: dict(v) for k, v in res.items() if v}
+def resources(res: Resources | None) -> dict[str, Any]:
+    return res.as_dict() if res else {}
 
 
 def with_hash(manifest: Manifest) -> Manifest:

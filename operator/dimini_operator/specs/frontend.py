@@ -22,11 +22,11 @@ from dimini_operator.specs.common import (
 
 
 def deployment(stack: Stack) -> Manifest:
-    fe = stack.spec["frontend"]
-    dev = stack.spec["mode"] == "development"
+    fe = stack.spec.frontend
+    dev = stack.spec.mode == "development"
     container: dict[str, Any] = {
         "name": "frontend",
-        "image": fe["image"],
+        "image": fe.image,
         "ports": [{"name": "http", "containerPort": FRONTEND_PORT, "protocol": "TCP"}],
         "env": [
             {"name": "NODE_ENV", "value": "development" if dev else "production"},
@@ -48,7 +48,7 @@ def deployment(stack: Stack) -> Manifest:
         container["env"].append(
             {"name": "BACKEND_URL", "value": f"http://{stack.child('backend')}:{BACKEND_PORT}"}
         )
-    res = resources(fe)
+    res = resources(fe.resources)
     if res:
         container["resources"] = res
     spec: dict[str, Any] = {
@@ -58,14 +58,14 @@ def deployment(stack: Stack) -> Manifest:
             "spec": {
                 "serviceAccountName": stack.child("frontend"),
                 "automountServiceAccountToken": False,
-                "securityContext": pod_security_context(int(fe["runAsUser"])),
+                "securityContext": pod_security_context(fe.run_as_user),
                 "containers": [container],
                 **scheduling(stack),
             },
         },
     }
-    if not fe["autoscaling"]["enabled"]:
-        spec["replicas"] = fe["replicas"]
+    if not fe.autoscaling.enabled:
+        spec["replicas"] = fe.replicas
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -35,20 +35,20 @@ def _path(stack: Stack, path: str, path_type: str, component: str) -> dict[str, 
 
 
 def render(stack: Stack) -> list[Manifest]:
-    ing = stack.spec["ingress"]
-    if not ing.get("enabled", True):
+    ing = stack.spec.ingress
+    if not ing.enabled:
         return []
     paths = [_path(stack, p, t, "backend") for p, t in BACKEND_PATHS]
-    paths += [_path(stack, e["path"], "Prefix", e["service"]) for e in ing.get("extraPaths", [])]
+    paths += [_path(stack, e.path, "Prefix", e.service) for e in ing.extra_paths or []]
     paths.append(_path(stack, "/", "Prefix", "frontend"))
     meta = metadata(stack, stack.name, "ingress")
-    if ing.get("annotations"):
-        meta["annotations"] = dict(ing["annotations"])
-    spec: dict[str, Any] = {"rules": [{"host": ing["host"], "http": {"paths": paths}}]}
-    if ing.get("className"):
-        spec["ingressClassName"] = ing["className"]
-    if ing.get("tls"):
-        spec["tls"] = [{"hosts": [ing["host"]], "secretName": ing["tls"]["secretName"]}]
+    if ing.annotations:
+        meta["annotations"] = dict(ing.annotations)
+    spec: dict[str, Any] = {"rules": [{"host": ing.host, "http": {"paths": paths}}]}
+    if ing.class_name:
+        spec["ingressClassName"] = ing.class_name
+    if ing.tls:
+        spec["tls"] = [{"hosts": [ing.host], "secretName": ing.tls.secret_name}]
     return [
         {
             "apiVersion": "networking.k8s.io/v1",

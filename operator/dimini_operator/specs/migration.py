@@ -16,7 +16,7 @@ def job_name(stack: Stack, image: str) -> str:
 
 
 def render(stack: Stack, image: str) -> Manifest:
-    mig = stack.spec["backend"]["migration"]
+    mig = stack.spec.backend.migration
     container: dict[str, Any] = {"name": "migrate", "command": list(MIGRATE_COMMAND)}
     pod = backend.pod_spec(stack, image, container)
     pod["restartPolicy"] = "Never"
@@ -27,9 +27,9 @@ def render(stack: Stack, image: str) -> Manifest:
         "kind": "Job",
         "metadata": meta,
         "spec": {
-            "backoffLimit": mig["backoffLimit"],
-            "activeDeadlineSeconds": mig["activeDeadlineSeconds"],
-            "ttlSecondsAfterFinished": mig["ttlSecondsAfterFinished"],
+            "backoffLimit": mig.backoff_limit,
+            "activeDeadlineSeconds": mig.active_deadline_seconds,
+            "ttlSecondsAfterFinished": mig.ttl_seconds_after_finished,
             "template": {
                 "metadata": {"labels": labels(stack, "migration")},
                 "spec": pod,

@@ -86,7 +86,7 @@ def deployment_image(obj: dict[str, Any] | None, container: str) -> str | None:
 
 
 def plan_migration(stack: Stack, observed: Observed) -> Migration:
-    desired = str(stack.spec["backend"]["image"])
+    desired = stack.spec.backend.image
     applied = observed.applied_image or deployment_image(
         observed.get("Deployment", stack.child("backend")), "backend"
     )

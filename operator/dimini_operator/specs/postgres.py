@@ -37,26 +37,26 @@ def db_env(stack: Stack) -> list[dict[str, Any]]:
             "name": "POSTGRES_PASSWORD",
             "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
         },
-        {"name": "POSTGRES_DB", "value": stack.spec["postgres"]["database"]},
+        {"name": "POSTGRES_DB", "value": stack.spec.postgres.database},
         {"name": "PGDATA", "value": f"{DATA_MOUNT}/pgdata"},
     ]
 
 
 def statefulset(stack: Stack) -> Manifest:
-    pg = stack.spec["postgres"]
-    uid = int(pg["runAsUser"])
+    pg = stack.spec.postgres
+    uid = pg.run_as_user
     name = stack.child("postgres")
     probe_cmd = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": pg["storage"]["size"]}},
+        "resources": {"requests": {"storage": pg.storage.size}},
     }
-    if pg["storage"].get("storageClassName"):
-        claim_spec["storageClassName"] = pg["storage"]["storageClassName"]
-    retain = stack.spec["deletionPolicy"] == "Retain"
+    if pg.storage.storage_class_name:
+        claim_spec["storageClassName"] = pg.storage.storage_class_name
+    retain = stack.spec.deletion_policy == "Retain"
     container: dict[str, Any] = {
         "name": "postgres",
-        "image": pg["image"],
+        "image": pg.image,
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
         "env": db_env(stack),
         "securityContext": container_security_context(read_only_root=False),
@@ -78,7 +78,7 @@ def statefulset(stack: Stack) -> Manifest:
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
         ],
     }
-    res = resources(pg)
+    res = resources(pg.resources)
     if res:
         container["resources"] = res
     return {

@@ -12,7 +12,7 @@ def _b64(value: str) -> str:
 
 
 def db_uri(stack: Stack, username: str, password: str) -> str:
-    database = stack.spec["postgres"]["database"]
+    database = stack.spec.postgres.database
     host = stack.child("postgres")
     return f"postgresql+asyncpg://{username}:{password}@{host}:{POSTGRES_PORT}/{database}"
 
@@ -23,14 +23,14 @@ def db_secret(stack: Stack, password: str) -> Manifest | None:
     With deletionPolicy Retain the Secret has no owner reference, so it outlives the stack and a
     new stack of the same name adopts it (same password, same data volume).
     """
-    pg = stack.spec["postgres"]
-    if pg.get("existingSecret"):
+    pg = stack.spec.postgres
+    if pg.existing_secret:
         return None
-    username = pg["username"]
+    username = pg.username
     data = {
         "username": username,
         "password": password,
-        "database": pg["database"],
+        "database": pg.database,
         "host": stack.child("postgres"),
         "port": str(POSTGRES_PORT),
         "uri": db_uri(stack, username, password),
@@ -42,7 +42,7 @@ def db_secret(stack: Stack, password: str) -> Manifest | None:
             stack,
             stack.child("db"),
             "database",
-            owned=stack.spec["deletionPolicy"] == "Delete",
+            owned=stack.spec.deletion_policy == "Delete",
         ),
         "type": "Opaque",
         "data": {k: _b64(v) for k, v in data.items()},

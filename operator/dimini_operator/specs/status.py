@@ -94,7 +94,7 @@ def derive(
     if be_ok and deployment_image(backend_obj, "backend") != mig.applied_image:
         be_ok, be_msg = False, "rolling out the migrated image"
     fe_ok, fe_msg = _deployment_ready(frontend_obj)
-    if stack.spec["ingress"].get("enabled", True):
+    if stack.spec.ingress.enabled:
         ing_ok = observed.get("Ingress", stack.name) is not None
         ing_reason, ing_msg = (
             ("Created", f"serving {stack.url}")

@@ -25,23 +25,24 @@ CLOUDFLARED_UID = 65532  # the distroless image's nonroot user
 
 
 def enabled(stack: Stack) -> bool:
-    return bool(stack.spec.get("tunnel", {}).get("enabled"))
+    return stack.spec.tunnel.enabled
 
 
 def webhook_url(stack: Stack) -> str | None:
     if not enabled(stack):
         return None
-    return f"https://{stack.spec['tunnel']['publicHostname']}{WEBHOOK_PATH}"
+    return f"https://{stack.spec.tunnel.public_hostname}{WEBHOOK_PATH}"
 
 
 def render(stack: Stack) -> list[Manifest]:
     if not enabled(stack):
         return []
-    tunnel = stack.spec["tunnel"]
-    token = tunnel["tokenSecretRef"]
+    tunnel = stack.spec.tunnel
+    token = tunnel.token_secret_ref
+    assert token is not None  # the model (and the CRD's CEL rule) require it when enabled
     container: dict[str, Any] = {
         "name": "cloudflared",
-        "image": tunnel["image"],
+        "image": tunnel.image,
         "args": [
             "tunnel",
             "--no-autoupdate",
@@ -52,9 +53,7 @@ def render(stack: Stack) -> list[Manifest]:
         "env": [
             {
                 "name": "TUNNEL_TOKEN",
-                "valueFrom": {
-                    "secretKeyRef": {"name": token["name"], "key": token.get("key", "token")}
-                },
+                "valueFrom": {"secretKeyRef": {"name": token.name, "key": token.key}},
             }
         ],
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],

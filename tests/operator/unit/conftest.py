@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 from dimini_operator.specs.common import Stack
-from dimini_operator.specs.defaults import apply_defaults
+from dimini_operator.specs.defaults import parse_spec
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "manifests" / "samples" / "diministack.yaml"
@@ -24,7 +24,7 @@ def make_stack(spec: dict[str, Any] | None = None, name: str = "demo") -> Stack:
         namespace="ns1",
         uid="11111111-2222-3333-4444-555555555555",
         generation=3,
-        spec=apply_defaults(raw),
+        spec=parse_spec(raw),
     )
 
 

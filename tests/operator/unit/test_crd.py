@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 from dimini_operator import crd
-from dimini_operator.specs.defaults import apply_defaults
+from dimini_operator.specs.defaults import apply_defaults, parse_spec
+from pydantic import ValidationError
 
 from tests.operator.unit.conftest import ROOT, sample_body
 from tests.operator.unit.schema_check import validate
@@ -26,6 +27,23 @@ def test_crd_file_is_generated_from_crd_py() -> None:
     assert CRD_FILE.read_text() == crd.crd_yaml(), "run: python -m dimini_operator crd > " + str(
         CRD_FILE
     )
+
+
+def test_chart_copy_of_the_crd_is_generated_too() -> None:
+    chart_copy = ROOT / "charts" / "dimini-operator" / "crds" / CRD_FILE.name
+    assert chart_copy.read_text() == crd.crd_yaml(), "run: make manifests"
+
+
+def test_model_refuses_what_the_schema_refuses() -> None:
+    # One declared model: pydantic enforces the same constraints the CRD schema carries, so a
+    # spec rendered offline (`python -m dimini_operator render`) fails as the API server would.
+    spec = copy.deepcopy(sample_body()["spec"])
+    spec["backend"]["replicas"] = 0
+    spec["ingress"] = {"host": "Not_A_Host"}
+    with pytest.raises(ValidationError) as info:
+        parse_spec(spec)
+    fields = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+    assert fields == {"backend.replicas", "ingress.host"}
 
 
 def test_crd_identity_and_printer_columns() -> None:

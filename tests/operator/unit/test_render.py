@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import Any
 
 from dimini_operator.specs import backend, migration, postgres
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, image_hash
+from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.plan import Observed, prunable, render
 
 from tests.operator.pss import pod_spec_of, restricted_violations
@@ -38,7 +38,7 @@ def ready_sts(stack: Stack) -> dict[str, Any]:
 
 
 def test_converged_stack_renders_every_child_of_the_design(stack: Stack) -> None:
-    plan = render(stack, observed(stack, applied_image=stack.spec["backend"]["image"]))
+    plan = render(stack, observed(stack, applied_image=stack.spec.backend.image))
     keys = set(by_key(plan.apply))
     assert keys == {
         ("Secret", "demo-db"),
@@ -60,7 +60,7 @@ def test_converged_stack_renders_every_child_of_the_design(stack: Stack) -> None
 
 
 def test_every_child_has_standard_labels_and_owner(stack: Stack) -> None:
-    plan = render(stack, observed(stack, applied_image=stack.spec["backend"]["image"]))
+    plan = render(stack, observed(stack, applied_image=stack.spec.backend.image))
     for obj in plan.apply:
         meta = obj["metadata"]
         assert meta["namespace"] == "ns1"
@@ -254,7 +254,7 @@ def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
     plan = render(stack, obs)
     assert plan.migration.state == "Pending"
     (job,) = plan.create_only
-    image = stack.spec["backend"]["image"]
+    image = stack.spec.backend.image
     assert job["metadata"]["name"] == f"demo-migrate-{image_hash(image)}"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == image
@@ -266,7 +266,7 @@ def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
 
 def test_new_image_rolls_only_after_its_job_succeeds(stack: Stack) -> None:
     old = "registry.local/b:1"
-    spec = copy.deepcopy(stack.spec)
+    spec = to_dict(stack.spec)
     spec["backend"]["image"] = "registry.local/b:2"
     new_stack = make_stack(spec)
     children = {("StatefulSet", "demo-postgres"): ready_sts(stack)}

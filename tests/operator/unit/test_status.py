@@ -8,9 +8,12 @@ from typing import Any
 
 from dimini_operator.specs import backend, frontend, migration
 from dimini_operator.specs.common import Stack
+from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.drift import merge_diff
 from dimini_operator.specs.plan import Observed, plan_migration
 from dimini_operator.specs.status import derive, events
+
+from tests.operator.unit.conftest import make_stack
 
 T0 = "2026-11-26T10:00:00Z"
 T1 = "2026-11-26T10:05:00Z"
@@ -30,7 +33,7 @@ def _ready_deploy(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def converged(stack: Stack) -> Observed:
-    image = stack.spec["backend"]["image"]
+    image = stack.spec.backend.image
     children = {
         ("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}},
         ("Deployment", "demo-backend"): _ready_deploy(backend.deployment(stack, image, "c")),
@@ -99,10 +102,12 @@ def test_transition_time_changes_only_with_status(stack: Stack) -> None:
 
 
 def test_failed_migration_is_degraded_with_job_reason(stack: Stack) -> None:
-    old_image = stack.spec["backend"]["image"]
+    old_image = stack.spec.backend.image
     obs = converged(stack)
-    stack.spec["backend"]["image"] = "registry.local/dimini-backend:kwok-fail"
-    job = migration.render(stack, stack.spec["backend"]["image"])
+    spec = to_dict(stack.spec)
+    spec["backend"]["image"] = "registry.local/dimini-backend:kwok-fail"
+    stack = make_stack(spec)
+    job = migration.render(stack, stack.spec.backend.image)
     job["status"] = {
         "conditions": [
             {
@@ -175,7 +180,7 @@ def test_status_never_contains_secrets(stack: Stack) -> None:
         db_password="hunter2-password",
         secret_key="very-secret-key",
         children=converged(stack).children,
-        applied_image=stack.spec["backend"]["image"],
+        applied_image=stack.spec.backend.image,
     )
     st = derive(stack, obs, plan_migration(stack, obs), old_status={}, now=T0, paused=False)
     text = json.dumps(st)

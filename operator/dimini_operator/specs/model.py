@@ -1,0 +1,581 @@
+"""The declared model of a DiminiStack: one typed source for the spec and the status.
+
+The CRD's openAPIV3Schema (descriptions for `kubectl explain`, defaults, CEL rules) is generated
+from these classes by `specs.schema.openapi`; the renders read a validated `StackSpec` instead of
+dict keys, and `specs.defaults` defaults a spec exactly as the API server does (same source).
+
+Conventions the generator relies on:
+- a field's `description` documents it (a class docstring documents a nested object by default);
+- `X | None = None` is optional without a default; any other default is written to the schema,
+  and a nested model defaulted with `default_factory=Model` becomes `default: {}`;
+- `json_schema_extra` carries Kubernetes extensions (CEL rules, list types, formats) verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticUndefined
+
+# DNS-1123 subdomain (what Kubernetes accepts as a host name / object name).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Resource quantity, binary or decimal suffixes (e.g. 1Gi, 500Mi, 10G).
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+CPU_OR_MEMORY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+C_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+# Paths the operator routes itself; extra paths must not shadow them.
+RESERVED_PATHS = ["/api", "/socket.io", "/docs", "/openapi.json", "/health", "/ready"]
+# Environment variables that carry credentials; users must not override them.
+MANAGED_ENV = ["DATABASE_URL", "SECRET_KEY", "DB_USER", "DB_PASSWORD"]
+
+INT64: dict[str, Any] = {"format": "int64"}
+DATE_TIME: dict[str, Any] = {"format": "date-time"}
+TUNNEL_REQUIRED = (
+    "spec.tunnel.tokenSecretRef and spec.tunnel.publicHostname are required when "
+    "spec.tunnel.enabled is true"
+)
+
+
+def _quoted(values: list[str]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _rule(rule: str, message: str, reason: str, field_path: str | None = None) -> dict[str, str]:
+    out = {"rule": rule, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    out["reason"] = reason
+    return out
+
+
+def _cel(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+def _immutable(field: str, path: str) -> dict[str, str]:
+    return _rule(
+        f"!has(oldSelf.{field}) || (has(self.{field}) && self.{field} == oldSelf.{field})",
+        f"{path}.{field} is immutable",
+        "FieldValueForbidden",
+        f".{field}",
+    )
+
+
+class Model(BaseModel):
+    """Base: camelCase names on the wire, snake_case in Python, immutable values."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+# An int-or-string resource quantity (`x-kubernetes-int-or-string` with CPU_OR_MEMORY), as in a
+# Pod spec; the schema generator maps `int | str` to it.
+Quantity = int | str
+
+
+def _image(what: str) -> Any:
+    return Field(
+        description=f"Container image of the {what}, e.g. registry.local/dimini-{what}:1.2.3.",
+        min_length=1,
+        max_length=512,
+    )
+
+
+def _secret_name(description: str, default: Any = PydanticUndefined) -> Any:
+    return Field(default, description=description, max_length=253, pattern=DNS1123_SUBDOMAIN)
+
+
+class Resources(Model):
+    """CPU and memory requests and limits of the container (as in a Pod spec)."""
+
+    requests: dict[str, Quantity] | None = Field(
+        None, description="Minimum resources, e.g. {cpu: 100m, memory: 256Mi}."
+    )
+    limits: dict[str, Quantity] | None = Field(
+        None, description="Maximum resources, e.g. {memory: 512Mi}."
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.requests:
+            out["requests"] = dict(self.requests)
+        if self.limits:
+            out["limits"] = dict(self.limits)
+        return out
+
+
+def _resources(what: str) -> Any:
+    return Field(
+        None,
+        description=f"CPU and memory requests and limits of the {what} container "
+        "(as in a Pod spec).",
+    )
+
+
+class Autoscaling(Model):
+    """HorizontalPodAutoscaler (replaces `replicas` when enabled)."""
+
+    enabled: bool = Field(False, description="Create a HorizontalPodAutoscaler.")
+    min_replicas: int = Field(1, description="Lowest replica count (at least 1).", ge=1)
+    max_replicas: int = Field(3, description="Highest replica count (at least 1).", ge=1)
+    target_cpu_utilization_percentage: int = Field(
+        80,
+        alias="targetCPUUtilizationPercentage",
+        description="Average CPU utilisation (percent of requests) the autoscaler aims for.",
+        ge=1,
+        le=100,
+    )
+
+
+def _autoscaling(what: str, field: str) -> Any:
+    return Field(
+        default_factory=Autoscaling,
+        description=f"HorizontalPodAutoscaler for the {what} (replaces `replicas` when enabled).",
+        json_schema_extra=_cel(
+            _rule(
+                "!has(self.minReplicas) || !has(self.maxReplicas) || "
+                "self.minReplicas <= self.maxReplicas",
+                f"{field}.minReplicas must be less than or equal to {field}.maxReplicas",
+                "FieldValueInvalid",
+                ".minReplicas",
+            )
+        ),
+    )
+
+
+def _replicas(what: str) -> Any:
+    return Field(
+        1, description=f"Number of {what} pods when autoscaling is off (at least 1).", ge=1
+    )
+
+
+class EnvVar(Model):
+    """One environment variable."""
+
+    name: str = Field(
+        description="Variable name (a C identifier).", pattern=C_IDENTIFIER, max_length=128
+    )
+    value: str | None = Field(
+        None, description="Variable value (plain text; use secretRefs for secrets)."
+    )
+
+
+class MigrationSpec(Model):
+    """The schema migration Job (`python -m app.migrate`) run before each new image."""
+
+    backoff_limit: int = Field(
+        1, description="Retries of a failed migration pod before the Job fails.", ge=0, le=10
+    )
+    active_deadline_seconds: int = Field(
+        600, description="Time limit of one migration Job in seconds.", ge=30
+    )
+    ttl_seconds_after_finished: int = Field(
+        3600, description="Seconds a finished migration Job is kept before it is cleaned up.", ge=0
+    )
+
+
+class Backend(Model):
+    """The FastAPI backend (`uvicorn app.main:socket_app`) and its migration Job."""
+
+    image: str = _image("backend")
+    replicas: int = _replicas("backend")
+    workers: int = Field(
+        2,
+        description="Uvicorn worker processes per pod (WEB_CONCURRENCY) in production mode.",
+        ge=1,
+        le=64,
+    )
+    resources: Resources | None = _resources("backend")
+    run_as_user: int = Field(
+        10001,
+        description="Numeric uid (and gid, fsGroup) of the backend and migration pods.",
+        ge=1,
+        json_schema_extra=INT64,
+    )
+    env: list[EnvVar] | None = Field(
+        None,
+        description="Extra environment variables for the backend and migration pods; an entry "
+        "wins over the operator's value of the same name. "
+        + ", ".join(MANAGED_ENV)
+        + " carry credentials, are managed by the operator and refused here.",
+        max_length=64,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            **_cel(
+                _rule(
+                    f"self.all(e, !(e.name in {_quoted(MANAGED_ENV)}))",
+                    "spec.backend.env must not set "
+                    + ", ".join(MANAGED_ENV)
+                    + " (managed by the operator)",
+                    "FieldValueForbidden",
+                )
+            ),
+        },
+    )
+    autoscaling: Autoscaling = _autoscaling("backend", "spec.backend.autoscaling")
+    migration: MigrationSpec = Field(default_factory=MigrationSpec)
+
+
+class Frontend(Model):
+    """The Next.js frontend, served same-origin with the backend."""
+
+    image: str = _image("frontend")
+    replicas: int = _replicas("frontend")
+    resources: Resources | None = _resources("frontend")
+    run_as_user: int = Field(
+        1000,
+        description="Numeric uid (and gid, fsGroup) of the frontend pods; 1000 is the "
+        "`node` user of the official Node.js images.",
+        ge=1,
+        json_schema_extra=INT64,
+    )
+    autoscaling: Autoscaling = _autoscaling("frontend", "spec.frontend.autoscaling")
+
+
+class Storage(Model):
+    """The data volume (PVC `data-<stack>-postgres-0`)."""
+
+    size: str = Field(
+        "1Gi",
+        description="Requested size as a quantity, e.g. 1Gi. Immutable (resize the PVC).",
+        pattern=QUANTITY,
+    )
+    storage_class_name: str | None = Field(
+        None,
+        description="StorageClass of the volume; empty uses the cluster default. Immutable.",
+        max_length=253,
+    )
+
+
+class Postgres(Model):
+    """The Postgres database: a one-replica StatefulSet with a persistent volume."""
+
+    image: str = Field(
+        "postgres:15-alpine",
+        description="Postgres image (official image layout, runs as uid 70 on alpine).",
+        min_length=1,
+    )
+    database: str = Field("dimini", description="Database name. Immutable.", pattern=PG_IDENTIFIER)
+    username: str = Field(
+        "dimini", description="Database owner role. Immutable.", pattern=PG_IDENTIFIER
+    )
+    run_as_user: int = Field(
+        70,
+        description="Numeric uid (and gid, fsGroup) the postgres container runs as.",
+        ge=1,
+        json_schema_extra=INT64,
+    )
+    storage: Storage = Field(
+        default_factory=Storage,
+        json_schema_extra=_cel(
+            _rule(
+                "has(self.storageClassName) == has(oldSelf.storageClassName)"
+                " && (!has(self.storageClassName) ||"
+                " self.storageClassName == oldSelf.storageClassName)",
+                "spec.postgres.storage.storageClassName is immutable",
+                "FieldValueForbidden",
+                ".storageClassName",
+            ),
+            _rule(
+                "!has(oldSelf.size) || (has(self.size) && self.size == oldSelf.size)",
+                "spec.postgres.storage.size is immutable "
+                "(resize the PersistentVolumeClaim directly)",
+                "FieldValueForbidden",
+                ".size",
+            ),
+        ),
+    )
+    resources: Resources | None = _resources("postgres")
+    existing_secret: str | None = _secret_name(
+        "Bring your own credentials: a Secret with keys `username` and `password` "
+        "used instead of the generated `<stack>-db`.",
+        None,
+    )
+
+
+class Tls(Model):
+    """Serve HTTPS with the certificate in a kubernetes.io/tls Secret."""
+
+    secret_name: str = _secret_name("Name of the TLS Secret in the stack's namespace.")
+
+
+class ExtraPath(Model):
+    """One extra route."""
+
+    path: str = Field(
+        description="Path prefix, starting with /.",
+        pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$",
+        max_length=256,
+    )
+    service: Literal["backend", "frontend"] = Field(
+        "backend", description="Which service receives the path."
+    )
+
+
+class Ingress(Model):
+    """The Ingress `<stack>` routing /api, /socket.io, /docs, /openapi.json and /health to the
+    backend and / to the frontend."""
+
+    enabled: bool = Field(True, description="Create the Ingress.")
+    class_name: str | None = Field(
+        None, description="IngressClass name; empty uses the cluster default.", max_length=253
+    )
+    host: str = Field(
+        "dimini.localhost",
+        description="Host name the stack is served on (a DNS-1123 name).",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+    tls: Tls | None = None
+    annotations: dict[str, str] | None = Field(
+        None, description="Annotations for the Ingress (controller-specific settings)."
+    )
+    extra_paths: list[ExtraPath] | None = Field(
+        None,
+        description="Additional path prefixes routed to the backend or the frontend. "
+        "They must not shadow the paths the operator routes itself "
+        "(" + ", ".join(RESERVED_PATHS) + ") or /.",
+        max_length=32,
+        json_schema_extra={
+            "x-items": _cel(
+                _rule(
+                    f"self.path != '/' && !{_quoted(RESERVED_PATHS)}.exists(p, "
+                    "self.path == p || self.path.startsWith(p + '/'))",
+                    "spec.ingress.extraPaths[].path must not shadow /, "
+                    + ", ".join(RESERVED_PATHS),
+                    "FieldValueForbidden",
+                    ".path",
+                )
+            )
+        },
+    )
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Config(Model):
+    """Non-secret application settings, passed to the backend as environment variables."""
+
+    allowed_origins: list[str] | None = Field(
+        None,
+        description="CORS origins (ALLOWED_ORIGINS); default: the stack URL.",
+        max_length=32,
+        json_schema_extra={
+            "x-items": {
+                "description": "An origin, e.g. https://dimini.example.org.",
+                "pattern": r"^https?://",
+            }
+        },
+    )
+    similarity_threshold: float = Field(
+        0.75,
+        description="Cosine similarity (0..1) above which graph nodes are linked "
+        "(SIMILARITY_THRESHOLD).",
+        ge=0,
+        le=1,
+    )
+    gpt_model: str | None = Field(
+        None,
+        description="OpenAI chat model for extraction and summaries (GPT_MODEL).",
+        max_length=128,
+    )
+    log_level: LogLevel = Field("INFO", description="Backend log level (LOG_LEVEL).")
+    hume_config_id: str | None = Field(
+        None, description="Hume EVI configuration id (HUME_CONFIG_ID).", max_length=128
+    )
+    access_token_expire_minutes: int = Field(
+        30, description="JWT lifetime in minutes (ACCESS_TOKEN_EXPIRE_MINUTES).", ge=1, le=10080
+    )
+
+
+class SecretRef(Model):
+    """A Secret in the stack's namespace."""
+
+    name: str = _secret_name("Name of the Secret in the stack's namespace.")
+
+
+class SecretRefs(Model):
+    """Secrets with third-party credentials. A missing Secret or key makes the stack Degraded
+    (naming the Secret and key) until it appears."""
+
+    openai: SecretRef | None = Field(
+        None, description="Secret holding the OpenAI credentials (key OPENAI_API_KEY)."
+    )
+    hume: SecretRef | None = Field(
+        None,
+        description="Secret holding the Hume credentials (keys HUME_API_KEY and "
+        "HUME_SECRET_KEY, optionally HUME_WEBHOOK_SIGNING_KEY).",
+    )
+
+
+class TokenSecretRef(Model):
+    """Secret holding the tunnel token (from `cloudflared tunnel token` or the Cloudflare
+    dashboard)."""
+
+    name: str = _secret_name("Name of the Secret in the stack's namespace.")
+    key: str = Field("token", description="Key of the token in the Secret.", max_length=253)
+
+
+class Tunnel(Model):
+    """A public URL for Hume's webhooks: a cloudflared Deployment `<stack>-tunnel` runs a
+    Cloudflare Tunnel whose public hostname routes to the backend Service
+    (`http://<stack>-backend.<namespace>.svc:8000`, configured with the tunnel in Cloudflare).
+    status.webhookUrl then holds the URL to paste into Hume."""
+
+    enabled: bool = Field(False, description="Run the tunnel.")
+    provider: Literal["cloudflared"] = Field("cloudflared", description="Tunnel implementation.")
+    image: str = Field(
+        "cloudflare/cloudflared:2025.11.1",
+        description="Container image of cloudflared.",
+        min_length=1,
+        max_length=512,
+    )
+    token_secret_ref: TokenSecretRef | None = None
+    public_hostname: str | None = Field(
+        None,
+        description="The tunnel's public host name (a DNS-1123 name); the webhook URL is "
+        "https://<publicHostname>/api/webhooks/hume.",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+
+    @model_validator(mode="after")
+    def _token_and_host_when_enabled(self) -> Tunnel:
+        # Mirrors the CEL rule on spec.tunnel, for specs that do not pass the API server.
+        if self.enabled and not (self.token_secret_ref and self.public_hostname):
+            raise ValueError(TUNNEL_REQUIRED)
+        return self
+
+
+class Scheduling(Model):
+    """Placement applied to every pod of the stack, migration Job included."""
+
+    node_selector: dict[str, str] | None = Field(
+        None, description="Node labels a pod's node must have."
+    )
+    tolerations: list[dict[str, Any]] | None = Field(
+        None,
+        description="Tolerations (as in a Pod spec).",
+        json_schema_extra={"x-items": {"description": "One toleration."}},
+    )
+    affinity: dict[str, Any] | None = Field(None, description="Affinity (as in a Pod spec).")
+
+
+class StackSpec(Model):
+    """Desired state of one complete Dimini installation."""
+
+    mode: Literal["production", "development"] = Field(
+        "production",
+        description="production: several uvicorn workers, no reload. development: backend "
+        "--reload and the frontend dev server (for Tilt).",
+    )
+    paused: bool = Field(
+        False, description="Stop reconciling the children; the Paused condition is set."
+    )
+    deletion_policy: Literal["Retain", "Delete"] = Field(
+        "Retain",
+        description="Retain keeps the database volume and the `<stack>-db` Secret when the "
+        "stack is deleted (a new stack of the same name adopts them); Delete removes them.",
+    )
+    backend: Backend
+    frontend: Frontend
+    postgres: Postgres = Field(
+        default_factory=Postgres,
+        json_schema_extra=_cel(
+            _immutable("database", "spec.postgres"), _immutable("username", "spec.postgres")
+        ),
+    )
+    ingress: Ingress = Field(default_factory=Ingress)
+    config: Config = Field(default_factory=Config)
+    secret_refs: SecretRefs = Field(default_factory=SecretRefs)
+    tunnel: Tunnel = Field(
+        default_factory=Tunnel,
+        json_schema_extra=_cel(
+            _rule(
+                "!has(self.enabled) || !self.enabled || (has(self.tokenSecretRef) && "
+                "has(self.publicHostname))",
+                TUNNEL_REQUIRED,
+                "FieldValueRequired",
+            )
+        ),
+    )
+    scheduling: Scheduling = Field(default_factory=Scheduling)
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+class Condition(Model):
+    """A standard Kubernetes condition."""
+
+    type: str = Field(
+        description="Ready, DatabaseReady, MigrationsApplied, BackendReady, FrontendReady, "
+        "IngressReady, Reconciling, Stalled, Progressing, Degraded or Paused."
+    )
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str | None = Field(None, description="CamelCase reason of the last transition.")
+    message: str | None = Field(None, description="Human-readable details.")
+    last_transition_time: str | None = Field(
+        None, description="When the status last changed.", json_schema_extra=DATE_TIME
+    )
+    observed_generation: int | None = Field(
+        None,
+        description="The .metadata.generation the condition was computed for.",
+        json_schema_extra=INT64,
+    )
+
+
+class ComponentStatus(Model):
+    """Observed state of a Deployment."""
+
+    image: str | None = Field(None, description="Image the Deployment runs.")
+    replicas: int | None = Field(None, description="Desired replicas.")
+    ready_replicas: int | None = Field(None, description="Ready replicas.")
+
+
+class MigrationStatus(Model):
+    """The schema migration state."""
+
+    image: str | None = Field(None, description="Backend image whose migration Job last succeeded.")
+    revision: str | None = Field(
+        None, description="Short hash of that image (the Job name suffix)."
+    )
+    job: str | None = Field(None, description="Name of the last migration Job.")
+
+
+Phase = Literal["Pending", "Provisioning", "Migrating", "Ready", "Degraded", "Paused"]
+
+
+class StackStatus(Model):
+    """Observed state, written by the operator."""
+
+    observed_generation: int | None = Field(
+        None,
+        description="The .metadata.generation the status was computed for.",
+        json_schema_extra=INT64,
+    )
+    phase: Phase | None = Field(
+        None, description="Summary: Pending, Provisioning, Migrating, Ready, Degraded or Paused."
+    )
+    url: str | None = Field(None, description="Where the stack is served.")
+    webhook_url: str | None = Field(
+        None, description="Public URL for Hume's webhooks (when spec.tunnel is enabled)."
+    )
+    version: str | None = Field(
+        None, description="Tag of the backend image that is migrated and rolled out."
+    )
+    conditions: list[Condition] | None = Field(
+        None,
+        description="Standard conditions, kstatus compatible: Reconciling and Stalled follow "
+        "the kstatus convention, every condition carries observedGeneration.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    backend: ComponentStatus | None = None
+    frontend: ComponentStatus | None = None
+    migration: MigrationStatus | None = None
