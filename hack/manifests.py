@@ -3,9 +3,11 @@
     python hack/manifests.py generate   # rewrite the generated files
     python hack/manifests.py check      # exit 1, naming each file, when one differs
 
-Sources of truth: the CRD comes from `dimini_operator.crd` (Python); the operator's install
-(ServiceAccount, RBAC, Deployment, Service) comes from the Helm chart. Generated:
+Sources of truth: the CRD comes from `dimini_operator.crd` (Python, from the spec model); the
+chart's RBAC rules from `dimini_operator.kinds` (the registry of kinds); the operator's install
+(ServiceAccount, RBAC, Deployment, Service) from the Helm chart. Generated:
   manifests/crds/diministacks.dimini.io.yaml        and the chart's copy in charts/.../crds/
+  charts/dimini-operator/templates/rbac.yaml        the rules between the BEGIN/END markers
   manifests/operator/dimini-operator.yaml           `helm template` with default values
 """
 
@@ -27,6 +29,23 @@ def _helm() -> str:
     from sandbox.cluster import binaries
 
     return str(binaries() / "helm")
+
+
+RBAC = CHART / "templates" / "rbac.yaml"
+BEGIN = "  # BEGIN rules generated from"
+END = "  # END rules\n"
+
+
+def rbac_template(text: str) -> str:
+    """The chart's rbac.yaml with the rules between the markers generated from the registry."""
+    from dimini_operator.kinds import rbac_rules_yaml
+
+    head, sep, rest = text.partition(BEGIN)
+    marker, _, _ = rest.partition("\n")
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise SystemExit(f"{RBAC}: BEGIN/END rule markers are missing")
+    return head + BEGIN + marker + "\n" + rbac_rules_yaml() + END + tail
 
 
 def render(helm: str | None = None) -> dict[Path, str]:
@@ -55,6 +74,7 @@ def render(helm: str | None = None) -> dict[Path, str]:
     )
     operator = HEADER.format(source="charts/dimini-operator") + "---\n" + namespace + chart
     return {
+        RBAC: rbac_template(RBAC.read_text()),
         REPO / "manifests" / "crds" / CRD_FILE: crd,
         CHART / "crds" / CRD_FILE: crd,
         REPO / "manifests" / "operator" / "dimini-operator.yaml": operator,
@@ -70,6 +90,8 @@ def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     expected = render()
     if command == "generate":
+        RBAC.write_text(expected[RBAC])
+        expected = render()  # the install is templated from the regenerated rules
         for path, text in expected.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)

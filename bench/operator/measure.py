@@ -51,6 +51,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from dimini_operator import kinds  # noqa: E402
 from lightkube import ApiError, Client  # noqa: E402
 from lightkube.codecs import from_dict  # noqa: E402
 from lightkube.config.kubeconfig import KubeConfig  # noqa: E402
@@ -67,19 +68,9 @@ from tests.support.waiting import wait_for  # noqa: E402
 
 Key = tuple[str, str]  # (kind, name)
 BENCH_LABEL = "dimini.io/bench"
-# What the watches follow: the stacks and every kind of child.
-KINDS: tuple[tuple[str, str, str, str], ...] = (
-    ("dimini.io", "v1alpha1", "DiminiStack", "diministacks"),
-    ("", "v1", "Secret", "secrets"),
-    ("", "v1", "ServiceAccount", "serviceaccounts"),
-    ("", "v1", "Service", "services"),
-    ("apps", "v1", "StatefulSet", "statefulsets"),
-    ("apps", "v1", "Deployment", "deployments"),
-    ("batch", "v1", "Job", "jobs"),
-    ("networking.k8s.io", "v1", "Ingress", "ingresses"),
-    ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
-    ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-    ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+# What the watches follow: the stacks and every kind of child (the operator's registry).
+KINDS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (k.group, k.version, k.kind, k.plural) for k in (kinds.STACK, *kinds.CHILDREN)
 )
 _RESOURCES: dict[str, Any] = {}  # lightkube allows one generic class per kind
 

@@ -13,38 +13,12 @@ from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
-from dimini_operator import crd
+from dimini_operator import crd, kinds
 from dimini_operator.metrics import API_CALLS, API_ERRORS
 from dimini_operator.specs.common import FIELD_MANAGER
 
 DiminiStack = create_namespaced_resource(crd.GROUP, crd.VERSION, crd.KIND, crd.PLURAL)
 
-# (apiVersion, kind) of every child kind the operator lists.
-CHILD_KINDS: tuple[tuple[str, str], ...] = (
-    ("v1", "Secret"),
-    ("v1", "ServiceAccount"),
-    ("v1", "Service"),
-    ("apps/v1", "StatefulSet"),
-    ("apps/v1", "Deployment"),
-    ("batch/v1", "Job"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-)
-PLURALS = {
-    "Secret": "secrets",
-    "ServiceAccount": "serviceaccounts",
-    "Service": "services",
-    "StatefulSet": "statefulsets",
-    "Deployment": "deployments",
-    "Job": "jobs",
-    "Ingress": "ingresses",
-    "NetworkPolicy": "networkpolicies",
-    "PodDisruptionBudget": "poddisruptionbudgets",
-    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
-    "Event": "events",
-}
 _GENERIC: dict[tuple[str, str], Any] = {}
 
 
@@ -59,7 +33,7 @@ def _res(api_version: str, kind: str) -> Any:
     key = (api_version, kind)
     if key not in _GENERIC:
         group, _, version = api_version.rpartition("/")
-        _GENERIC[key] = create_namespaced_resource(group, version, kind, PLURALS[kind])
+        _GENERIC[key] = create_namespaced_resource(group, version, kind, kinds.BY_KIND[kind].plural)
     return _GENERIC[key]
 
 

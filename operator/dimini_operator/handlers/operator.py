@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from dimini_operator import crd
+from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.reconcile import reconcile
 from dimini_operator.handlers.workers import Workers
@@ -26,17 +26,6 @@ CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05, "concurrency": 8, "
 STATE: dict[str, Any] = {}
 
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
-CHILD_RESOURCES = (
-    ("", "v1", "services"),
-    ("", "v1", "serviceaccounts"),
-    ("apps", "v1", "statefulsets"),
-    ("apps", "v1", "deployments"),
-    ("batch", "v1", "jobs"),
-    ("networking.k8s.io", "v1", "ingresses"),
-    ("networking.k8s.io", "v1", "networkpolicies"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-)
 
 
 def workers() -> Workers:
@@ -84,7 +73,7 @@ def probe_stacks(**_: Any) -> int:
     return len(workers().workers) if "workers" in STATE else 0
 
 
-@kopf.on.event(crd.GROUP, crd.VERSION, crd.PLURAL)
+@kopf.on.event(kinds.STACK.group, kinds.STACK.version, kinds.STACK.plural)
 async def stack_event(type: str, name: str, namespace: str | None, **_: Any) -> None:
     if namespace is None:
         return
@@ -100,13 +89,16 @@ def _child_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> 
         workers().trigger(namespace, instance)
 
 
-for _group, _version, _plural in CHILD_RESOURCES:
+# Secrets have their own handler below (referenced user Secrets carry no labels of ours).
+for _kind in kinds.CHILDREN:
+    if _kind.kind == "Secret":
+        continue
     kopf.on.event(
-        group=_group,
-        version=_version,
-        plural=_plural,
+        group=_kind.group,
+        version=_kind.version,
+        plural=_kind.plural,
         labels=CHILD_LABELS,
-        id=f"child-{_plural}",
+        id=f"child-{_kind.plural}",
     )(_child_event)
 
 

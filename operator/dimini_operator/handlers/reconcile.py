@@ -13,8 +13,8 @@ from typing import Any
 
 from lightkube import ApiError
 
-from dimini_operator import crd
-from dimini_operator.handlers.kube import CHILD_KINDS, Kube
+from dimini_operator import crd, kinds
+from dimini_operator.handlers.kube import Kube
 from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS
 from dimini_operator.specs import backend, status
 from dimini_operator.specs.common import (
@@ -30,7 +30,6 @@ from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
 
 log = logging.getLogger("dimini_operator.reconcile")
 
-API_VERSION = {kind: api for api, kind in CHILD_KINDS}
 FIRST_WAVE = frozenset({"Secret", "ServiceAccount", "Service", "NetworkPolicy"})
 STACK_API = f"{crd.GROUP}/{crd.VERSION}"
 
@@ -58,13 +57,10 @@ def _now() -> str:
 async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
     selector = {LABEL_INSTANCE: stack.name, LABEL_MANAGED_BY: MANAGED_BY}
     lists = await asyncio.gather(
-        *(
-            kube.list(api_version, kind, stack.namespace, selector)
-            for api_version, kind in CHILD_KINDS
-        )
+        *(kube.list(k.api_version, k.kind, stack.namespace, selector) for k in kinds.CHILDREN)
     )
     children: dict[Key, dict[str, Any]] = {}
-    for (_, kind), objs in zip(CHILD_KINDS, lists, strict=True):
+    for kind, objs in zip((k.kind for k in kinds.CHILDREN), lists, strict=True):
         for obj in objs:
             owners = obj.get("metadata", {}).get("ownerReferences") or []
             # Leftovers of a deleted stack with the same name are adopted, but a child owned by
@@ -217,7 +213,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
                 if exc.status.code != 409:
                     apply_errors.append(f"{key[0]} {key[1]}: {exc.status.message}")
         for kind, child in prunable(stack, plan, observed):
-            await kube.delete(API_VERSION[kind], kind, child, namespace)
+            await kube.delete(kinds.BY_KIND[kind].api_version, kind, child, namespace)
             children.pop((kind, child), None)
             writes += 1
     observed = Observed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dimini_operator.kinds import PRUNED
 from dimini_operator.specs import (
     availability,
     backend,
@@ -18,19 +19,6 @@ from dimini_operator.specs import (
     tunnel,
 )
 from dimini_operator.specs.common import Manifest, Stack, with_hash
-
-# Kinds the operator deletes when they are no longer desired (Secrets and Jobs never are:
-# Secrets hold generated credentials, finished Jobs are removed by their TTL).
-PRUNED_KINDS = (
-    "ServiceAccount",
-    "Service",
-    "StatefulSet",
-    "Deployment",
-    "Ingress",
-    "NetworkPolicy",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-)
 
 Key = tuple[str, str]  # (kind, name)
 
@@ -172,6 +160,4 @@ def render(stack: Stack, observed: Observed) -> Plan:
 
 def prunable(stack: Stack, plan: Plan, observed: Observed) -> list[Key]:
     """Children that exist, belong to the stack and are no longer desired."""
-    return sorted(
-        key for key in observed.children if key[0] in PRUNED_KINDS and key not in plan.keep
-    )
+    return sorted(key for key in observed.children if key[0] in PRUNED and key not in plan.keep)

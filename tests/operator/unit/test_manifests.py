@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from dimini_operator import kinds
 
 from tests.operator.pss import restricted_violations
 from tests.operator.unit.conftest import ROOT
@@ -42,3 +43,19 @@ def test_operator_deployment_passes_restricted() -> None:
     pod = dep["spec"]["template"]["spec"]
     assert restricted_violations(pod) == []
     assert pod["serviceAccountName"] == "dimini-operator"
+
+
+def test_chart_rbac_is_generated_from_the_kind_registry() -> None:
+    # The chart's rules are exactly the registry's (regenerate with `make manifests`).
+    text = (ROOT / "charts" / "dimini-operator" / "templates" / "rbac.yaml").read_text()
+    block = text.split("# BEGIN rules", 1)[1].split("\n", 1)[1].split("  # END rules", 1)[0]
+    assert block == kinds.rbac_rules_yaml()
+
+
+def test_installed_role_grants_what_the_registry_declares() -> None:
+    (role,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "ClusterRole"]
+    assert role["rules"] == kinds.rbac_rules()
+    # Every child kind is listed and watched; only pruned kinds may be deleted.
+    for k in kinds.CHILDREN:
+        assert {"list", "watch"} <= set(k.verbs)
+        assert ("delete" in k.verbs) == k.pruned, k.kind

@@ -1,0 +1,81 @@
+"""The one registry of the kinds the operator touches.
+
+Everything else is derived from it: kopf's watches, the listing of a stack's children, pruning,
+the lightkube resource classes, and the chart's RBAC rules (generated between markers in
+charts/dimini-operator/templates/rbac.yaml by `make manifests`; a unit test fails on drift).
+Adding a child kind means adding one line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dimini_operator import crd
+
+# Children are written by server-side apply (create + patch) and pruned by delete.
+APPLIED = ("list", "watch", "create", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    plural: str
+    verbs: tuple[str, ...]
+    # Deleted when no longer desired. Never Secrets (generated credentials) or Jobs (their TTL
+    # removes finished ones).
+    pruned: bool = False
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+
+# Children of a stack: listed per reconcile and watched (by label) to trigger one.
+CHILDREN: tuple[Kind, ...] = (
+    # get: referenced (user) Secrets are read by name and hashed.
+    Kind("v1", "Secret", "secrets", ("get", "list", "watch", "create", "patch")),
+    Kind("v1", "ServiceAccount", "serviceaccounts", APPLIED, pruned=True),
+    Kind("v1", "Service", "services", APPLIED, pruned=True),
+    Kind("apps/v1", "StatefulSet", "statefulsets", APPLIED, pruned=True),
+    Kind("apps/v1", "Deployment", "deployments", APPLIED, pruned=True),
+    # Jobs are created once, never patched or deleted.
+    Kind("batch/v1", "Job", "jobs", ("list", "watch", "create")),
+    Kind("networking.k8s.io/v1", "Ingress", "ingresses", APPLIED, pruned=True),
+    Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", APPLIED, pruned=True),
+    Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", APPLIED, pruned=True),
+    Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", APPLIED, True),
+)
+STACK = Kind(f"{crd.GROUP}/{crd.VERSION}", crd.KIND, crd.PLURAL, ("get", "list", "watch"))
+STACK_STATUS = Kind(STACK.api_version, crd.KIND, f"{crd.PLURAL}/status", ("patch",))
+EVENT = Kind("v1", "Event", "events", ("create",))
+
+BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, STACK, EVENT)}
+PRUNED: frozenset[str] = frozenset(k.kind for k in CHILDREN if k.pruned)
+
+
+def rbac_rules() -> list[dict[str, list[str]]]:
+    """The ClusterRole's rules: one rule per (API group, verbs), in registry order."""
+    rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for k in (STACK, STACK_STATUS, *CHILDREN, EVENT):
+        rules.setdefault((k.group, k.verbs), []).append(k.plural)
+    return [
+        {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}
+        for (group, verbs), plurals in rules.items()
+    ]
+
+
+def rbac_rules_yaml(indent: int = 2) -> str:
+    """`rbac_rules()` in the flow style the chart template uses."""
+    pad = " " * indent
+    lines = []
+    for rule in rbac_rules():
+        group = rule["apiGroups"][0] or '""'
+        lines.append(f"{pad}- apiGroups: [{group}]")
+        lines.append(f"{pad}  resources: [{', '.join(rule['resources'])}]")
+        lines.append(f"{pad}  verbs: [{', '.join(rule['verbs'])}]")
+    return "\n".join(lines) + "\n"
