@@ -16,6 +16,11 @@ CONDITION_TYPES = (
     "BackendReady",
     "FrontendReady",
     "IngressReady",
+    # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
+    # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
+    "Reconciling",
+    "Stalled",
+    # Kept for readers of the earlier status: Progressing mirrors Reconciling, Degraded Stalled.
     "Progressing",
     "Degraded",
     "Paused",
@@ -70,6 +75,14 @@ def _component(obj: dict[str, Any] | None, container: str) -> dict[str, Any]:
     return out
 
 
+def _progress_message(phase: str, mig: Migration, db: str, be: str, fe: str) -> str:
+    if phase == "Migrating":
+        return mig.message
+    if phase == "Pending":
+        return "creating the stack's children"
+    return f"database: {db}; backend: {be}; frontend: {fe}"
+
+
 def derive(
     stack: Stack,
     observed: Observed,
@@ -114,6 +127,29 @@ def derive(
         problems.append(("ApplyFailed", "; ".join(apply_errors)))
     degraded = bool(problems)
     ready = db_ok and mig_ok and be_ok and fe_ok and ing_ok and not degraded
+    if paused:
+        phase = "Paused"
+    elif degraded:
+        phase = "Degraded"
+    elif ready:
+        phase = "Ready"
+    elif mig.state in ("Pending", "Running"):
+        phase = "Migrating"
+    elif not observed.children:
+        phase = "Pending"
+    else:
+        phase = "Provisioning"
+    # Paused is neither progressing nor stalled: nothing is being changed on purpose.
+    reconciling = not ready and not degraded and not paused
+    rec_reason, rec_msg = (
+        (phase, _progress_message(phase, mig, db_msg, be_msg, fe_msg))
+        if reconciling
+        else ("Paused", "spec.paused is true: children are not changed")
+        if paused
+        else ("Idle", "nothing to do")
+    )
+    stalled_reason = problems[0][0] if problems else "AsExpected"
+    stalled_msg = "; ".join(m for _, m in problems) if problems else "no problems"
 
     conditions = [
         _cond(
@@ -137,24 +173,14 @@ def derive(
             f"frontend: {fe_msg}",
         ),
         _cond("IngressReady", ing_ok, ing_reason, ing_msg),
-        _cond(
-            "Progressing",
-            not ready and not degraded and not paused,
-            "Reconciling" if not ready and not degraded else "Idle",
-            "bringing the stack to its desired state"
-            if not ready and not degraded
-            else "nothing to do",
-        ),
-        _cond(
-            "Degraded",
-            degraded,
-            problems[0][0] if problems else "AsExpected",
-            "; ".join(m for _, m in problems) if problems else "no problems",
-        ),
+        _cond("Reconciling", reconciling, rec_reason, rec_msg),
+        _cond("Stalled", degraded, stalled_reason, stalled_msg),
+        _cond("Progressing", reconciling, rec_reason, rec_msg),
+        _cond("Degraded", degraded, stalled_reason, stalled_msg),
         _cond(
             "Paused",
             paused,
-            "Paused" if paused else "Reconciling",
+            "Paused" if paused else "NotPaused",
             "spec.paused is true: children are not changed"
             if paused
             else "the operator reconciles the stack",
@@ -168,19 +194,6 @@ def derive(
         else:
             cond["lastTransitionTime"] = now
         cond["observedGeneration"] = stack.generation
-
-    if paused:
-        phase = "Paused"
-    elif degraded:
-        phase = "Degraded"
-    elif ready:
-        phase = "Ready"
-    elif mig.state in ("Pending", "Running"):
-        phase = "Migrating"
-    elif not observed.children:
-        phase = "Pending"
-    else:
-        phase = "Provisioning"
 
     status: dict[str, Any] = {
         "observedGeneration": stack.generation,

@@ -1,0 +1,84 @@
+"""The status the operator writes, read by the real kstatus library (cli-utils, Go).
+
+kstatus is what Helm 4 `--wait`, `flux wait`/health checks and kpt use; these cases are the
+phases a stack goes through. The live-stack counterpart is tests/operator/integration/
+test_kstatus.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dimini_operator.specs.common import Stack
+from dimini_operator.specs.plan import Observed, plan_migration
+from dimini_operator.specs.status import derive
+
+from tests.operator.kstatus_tool import compute
+from tests.operator.unit.test_status import T0, _conds, converged
+
+
+def _body(stack: Stack, status: dict[str, Any], generation: int | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "dimini.io/v1alpha1",
+        "kind": "DiminiStack",
+        "metadata": {
+            "name": stack.name,
+            "namespace": stack.namespace,
+            "generation": generation or stack.generation,
+        },
+        "status": status,
+    }
+
+
+def _derive(stack: Stack, obs: Observed, *, paused: bool = False) -> dict[str, Any]:
+    return derive(stack, obs, plan_migration(stack, obs), old_status={}, now=T0, paused=paused)
+
+
+def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
+    ready = converged(stack)
+    db_only = Observed(
+        db_password="pw",
+        secret_key="sk",
+        children={("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}}},
+    )
+    waiting_db = Observed(
+        db_password="pw",
+        secret_key="sk",
+        children={("StatefulSet", "demo-postgres"): {"status": {}}},
+    )
+    missing = Observed(
+        db_password="pw",
+        secret_key="sk",
+        children=ready.children,
+        secret_problems=('Secret "oa" (spec.secretRefs.openai) not found',),
+        applied_image=ready.applied_image,
+    )
+    ready_status = _derive(stack, ready)
+    return {
+        "pending": (
+            _body(stack, _derive(stack, Observed(db_password="p", secret_key="s"))),
+            "InProgress",
+        ),
+        "provisioning": (_body(stack, _derive(stack, waiting_db)), "InProgress"),
+        "migrating": (_body(stack, _derive(stack, db_only)), "InProgress"),
+        "missing-secret": (_body(stack, _derive(stack, missing)), "Failed"),
+        "ready": (_body(stack, ready_status), "Current"),
+        "paused": (_body(stack, _derive(stack, ready, paused=True)), "Current"),
+        # A spec change the operator has not seen yet: a stale Ready must not count.
+        "stale-ready": (_body(stack, ready_status, generation=stack.generation + 1), "InProgress"),
+    }
+
+
+def test_kstatus_reads_every_phase_right(stack: Stack) -> None:
+    cases = _scenarios(stack)
+    results = compute(*(body for body, _ in cases.values()))
+    got = {name: r["status"] for name, r in zip(cases, results, strict=True)}
+    assert got == {name: want for name, (_, want) in cases.items()}
+
+
+def test_paused_is_not_reconciling(stack: Stack) -> None:
+    conds = _conds(_derive(stack, converged(stack), paused=True))
+    for t in ("Reconciling", "Progressing", "Stalled"):
+        assert conds[t]["status"] == "False", conds[t]
+    assert conds["Reconciling"]["reason"] == "Paused"
+    assert conds["Paused"]["status"] == "True"
