@@ -70,7 +70,10 @@ class Kube:
                 return None
             self._error("get", kind, exc)
             raise
-        return _to_dict(obj)
+        data = _to_dict(obj)
+        data.setdefault("apiVersion", api_version)
+        data.setdefault("kind", kind)
+        return data
 
     async def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]

@@ -23,10 +23,12 @@ from dimini_operator.specs.common import (
     MANAGED_BY,
     Stack,
     digest,
+    retained_patch,
 )
 from dimini_operator.specs.defaults import parse_spec
 from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
 from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
+from dimini_operator.specs.postgres import pvc_name
 
 log = logging.getLogger("dimini_operator.reconcile")
 
@@ -71,21 +73,67 @@ async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]
     return children
 
 
-async def check_referenced_secrets(kube: Kube, stack: Stack) -> tuple[tuple[str, ...], str]:
-    """Messages for missing Secrets/keys, and a digest of the referenced data."""
+async def check_referenced_secrets(
+    kube: Kube, stack: Stack
+) -> tuple[tuple[str, ...], str, dict[str, dict[str, Any]]]:
+    """Messages for missing Secrets/keys, a digest of the referenced data, the Secrets read."""
     problems: list[str] = []
     data: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
     for field, name, keys in backend.referenced_secrets(stack):
         secret = await kube.get("v1", "Secret", name, stack.namespace)
         if secret is None:
             problems.append(f'Secret "{name}" ({field}) not found')
             continue
+        found[name] = secret
         have = secret.get("data") or {}
         missing = [k for k in keys if k not in have]
         if missing:
             problems.append(f'Secret "{name}" ({field}) has no key {", ".join(missing)}')
         data[name] = digest(have)
-    return tuple(problems), digest(data)
+    return tuple(problems), digest(data), found
+
+
+def _identity(obj: dict[str, Any] | None) -> str:
+    """uid and resourceVersion: they change when a generated Secret is recreated or edited,
+    without putting anything derived from its values into the pod template."""
+    meta = (obj or {}).get("metadata") or {}
+    return f"{meta.get('uid', '')}/{meta.get('resourceVersion', '')}"
+
+
+class CredentialsRaced(Exception):
+    """Another writer created a generated Secret first: reconcile again with its values."""
+
+
+async def create_generated(kube: Kube, plan: Plan, children: dict[Key, dict[str, Any]]) -> int:
+    """Create the generated Secrets that do not exist yet (never applied over)."""
+    writes = 0
+    for manifest in plan.create_only:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        if manifest["kind"] != "Secret" or key in children:
+            continue
+        try:
+            children[key] = await kube.create(manifest)
+        except ApiError as exc:
+            if exc.status.code == 409:
+                raise CredentialsRaced(key[1]) from exc
+            raise
+        writes += 1
+    return writes
+
+
+async def ensure_retained(kube: Kube, stack: Stack, objs: list[dict[str, Any] | None]) -> int:
+    """Argo-safe labels/annotations on what deletionPolicy Retain leaves ownerless."""
+    writes = 0
+    for obj in objs:
+        patch = retained_patch(obj, stack.name) if obj else None
+        if obj is None or patch is None:
+            continue
+        kind = kinds.BY_KIND[obj["kind"]]
+        name = obj["metadata"]["name"]
+        await kube.merge_patch(kind.api_version, kind.kind, name, stack.namespace, patch)
+        writes += 1
+    return writes
 
 
 async def ensure(
@@ -128,7 +176,14 @@ async def ensure(
 async def reconcile(kube: Kube, namespace: str, name: str) -> Result:
     started = time.monotonic()
     try:
-        result = await _reconcile(kube, namespace, name)
+        try:
+            result = await _reconcile(kube, namespace, name)
+        except CredentialsRaced as exc:
+            # Lost a create race for a generated Secret: use the winner's values.
+            log.info(
+                "stack %s/%s: Secret %s created concurrently; re-reading", namespace, name, exc
+            )
+            result = await _reconcile(kube, namespace, name)
     except Exception:
         RECONCILES.labels("error").inc()
         raise
@@ -154,20 +209,35 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     paused = stack.spec.paused
     children = await observe_children(kube, stack)
 
-    # Generated credentials: read what exists, generate only what never existed.
+    # Generated credentials: read what exists, generate only what never existed, and never a
+    # new database password for a data volume that already has one.
+    byo = stack.spec.postgres.existing_secret
     db_obj = children.get(("Secret", stack.child("db")))
-    if db_obj is None and not stack.spec.postgres.existing_secret:
-        db_obj = await kube.get("v1", "Secret", stack.child("db"), namespace)
+    pvc: dict[str, Any] | None = None
+    if not byo:
+        # A retained `-db` Secret carries no instance label, so it is not in the listing.
+        db_obj = db_obj or await kube.get("v1", "Secret", stack.child("db"), namespace)
+        pvc = await kube.get("v1", "PersistentVolumeClaim", pvc_name(stack), namespace)
+    if db_obj is not None:
+        children[("Secret", stack.child("db"))] = db_obj
     app_obj = children.get(("Secret", stack.app_secret_name))
-    password = _decode(db_obj, "password") or secrets.token_urlsafe(24)
+    lost = not byo and db_obj is None and pvc is not None
+    password = _decode(db_obj, "password") or ("" if lost else secrets.token_urlsafe(24))
     secret_key = _decode(app_obj, "SECRET_KEY") or secrets.token_urlsafe(48)
 
-    problems, checksum = await check_referenced_secrets(kube, stack)
+    problems, checksum, referenced = await check_referenced_secrets(kube, stack)
+    username = None
+    if byo and byo in referenced:
+        username = _decode(referenced[byo], "username")
+        password = _decode(referenced[byo], "password") or ""
+    checksum = digest([checksum, _identity(db_obj), _identity(app_obj)])
     applied_image = (old_status.get("migration") or {}).get("image")
     observed = Observed(
         db_password=password,
         secret_key=secret_key,
         children=children,
+        db_username=username,
+        credentials_lost=lost,
         secret_problems=problems,
         config_checksum=checksum,
         applied_image=applied_image,
@@ -176,6 +246,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     writes = 0
     apply_errors: list[str] = []
     if not paused:
+        writes += await create_generated(kube, plan, children)
+        if stack.spec.deletion_policy == "Retain":
+            writes += await ensure_retained(kube, stack, [None if byo else db_obj, pvc])
         # Two waves: what pods refer to (Secrets, ServiceAccounts, Services) first, so no pod is
         # ever refused for a missing ServiceAccount; within a wave, in parallel.
         first = [m for m in plan.apply if m["kind"] in FIRST_WAVE]
@@ -204,7 +277,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
                     children[key] = obj
         for manifest in plan.create_only:
             key = (manifest["kind"], manifest["metadata"]["name"])
-            if key in children:
+            if key in children or manifest["kind"] == "Secret":
                 continue
             try:
                 children[key] = await kube.create(manifest)
@@ -220,6 +293,8 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         db_password=password,
         secret_key=secret_key,
         children=children,
+        db_username=username,
+        credentials_lost=lost,
         secret_problems=problems,
         config_checksum=checksum,
         applied_image=applied_image,
@@ -252,5 +327,6 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
                 old_status.get("phase"),
                 new_status["phase"],
             )
-    refs = tuple(n for _, n, _ in backend.referenced_secrets(stack))
+    # `<stack>-db` too: a Secret recreated by hand (CredentialsLost recovery) carries no labels.
+    refs = (*(n for _, n, _ in backend.referenced_secrets(stack)), stack.child("db"))
     return Result(referenced_secrets=refs, writes=writes)

@@ -8,7 +8,6 @@ from typing import Any
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
-    POSTGRES_PORT,
     Manifest,
     Stack,
     container_security_context,
@@ -21,6 +20,7 @@ from dimini_operator.specs.common import (
     scheduling,
     selector_labels,
 )
+from dimini_operator.specs.secrets import CONNECTION_KEY
 
 TMP = "/tmp"  # noqa: S108 - an emptyDir, not a shared directory
 OPENAI_KEYS = ("OPENAI_API_KEY",)
@@ -52,18 +52,11 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     """Environment of backend and migration pods: one source of configuration."""
     spec = stack.spec
     cfg = spec.config
-    db = stack.db_secret_name
-    database = spec.postgres.database
-    host = stack.child("postgres")
     origins = cfg.allowed_origins or [stack.url]
     out: list[dict[str, Any]] = [
-        _secret_env("DB_USER", db, "username"),
-        _secret_env("DB_PASSWORD", db, "password"),
-        {
-            "name": "DATABASE_URL",
-            "value": f"postgresql+asyncpg://$(DB_USER):$(DB_PASSWORD)@{host}:{POSTGRES_PORT}/"
-            f"{database}",
-        },
+        # Built by the operator with the credentials percent-encoded (a `$(DB_PASSWORD)`
+        # expansion cannot escape a password containing `@`, `%`, `/` or `:`).
+        _secret_env("DATABASE_URL", stack.child("connection"), CONNECTION_KEY),
         _secret_env("SECRET_KEY", stack.app_secret_name, "SECRET_KEY"),
         {"name": "ALLOWED_ORIGINS", "value": json.dumps(list(origins))},
         {"name": "LOG_LEVEL", "value": cfg.log_level},
@@ -83,9 +76,13 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     if refs.hume:
         out.extend(_secret_env(k, refs.hume.name, k) for k in HUME_KEYS)
         out.extend(_secret_env(k, refs.hume.name, k, optional=True) for k in HUME_OPTIONAL_KEYS)
-    for item in spec.backend.env or []:
-        out.append({"name": item.name, "value": item.value or ""})
-    return out
+    # A user entry wins over the operator's value of the same name (one entry per name: a
+    # duplicate is ambiguous to readers and to server-side apply's list merge).
+    user = {
+        item.name: {"name": item.name, "value": item.value or ""} for item in spec.backend.env or []
+    }
+    out = [user.pop(e["name"], e) for e in out]
+    return out + list(user.values())
 
 
 def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, Any]:

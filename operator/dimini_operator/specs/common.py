@@ -24,6 +24,14 @@ LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# On what deletionPolicy Retain leaves ownerless (the `-db` Secret, the data volume claim), in
+# place of app.kubernetes.io/instance: Argo CD < 3.0 tracks resources by that label, and with
+# auto-prune it would delete data it finds carrying its application's name but not in Git.
+LABEL_STACK = "dimini.io/stack"
+RETAINED_ANNOTATIONS = {
+    "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+    "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+}
 
 BACKEND_PORT = 8000
 FRONTEND_PORT = 3000
@@ -93,6 +101,35 @@ def metadata(stack: Stack, name: str, component: str, *, owned: bool = True) -> 
     if owned:
         meta["ownerReferences"] = [owner_reference(stack)]
     return meta
+
+
+def retained(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata of an object that outlives its stack: no instance label, keep annotations."""
+    labels = dict(meta.get("labels") or {})
+    stack = labels.pop(LABEL_INSTANCE, None) or labels.get(LABEL_STACK)
+    if stack:
+        labels[LABEL_STACK] = stack
+    annotations = {**(meta.get("annotations") or {}), **RETAINED_ANNOTATIONS}
+    return {**meta, "labels": labels, "annotations": annotations}
+
+
+def retained_patch(obj: dict[str, Any], stack: str) -> dict[str, Any] | None:
+    """Merge patch that makes a live object's metadata `retained(...)`, or None if it is."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    patch: dict[str, Any] = {}
+    label_patch: dict[str, Any] = {}
+    if LABEL_INSTANCE in labels:
+        label_patch[LABEL_INSTANCE] = None
+    if labels.get(LABEL_STACK) != stack:
+        label_patch[LABEL_STACK] = stack
+    if label_patch:
+        patch["labels"] = label_patch
+    missing = {k: v for k, v in RETAINED_ANNOTATIONS.items() if annotations.get(k) != v}
+    if missing:
+        patch["annotations"] = missing
+    return {"metadata": patch} if patch else None
 
 
 def digest(value: Any, length: int = 16) -> str:

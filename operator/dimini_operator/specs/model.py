@@ -55,6 +55,12 @@ def _cel(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
+def _major(image: str) -> str:
+    """CEL: ':<major>' of an image's tag ('' without a numeric tag), e.g. ':15' of
+    'registry:5000/postgres:15-alpine' (the last path segment, so a registry port is skipped)."""
+    return f"{image}.find('[^/]*$').find(':[0-9]+')"
+
+
 def _immutable(field: str, path: str) -> dict[str, str]:
     return _rule(
         f"!has(oldSelf.{field}) || (has(self.{field}) && self.{field} == oldSelf.{field})",
@@ -257,8 +263,17 @@ class Postgres(Model):
 
     image: str = Field(
         "postgres:15-alpine",
-        description="Postgres image (official image layout, runs as uid 70 on alpine).",
+        description="Postgres image (official image layout, runs as uid 70 on alpine). A change "
+        "of the major version in the tag (15 -> 16) is refused unless `majorUpgrade` is set.",
         min_length=1,
+        max_length=512,
+    )
+    major_upgrade: Literal["Manual"] | None = Field(
+        None,
+        description="Allows changing the Postgres major version of `image`. Manual: the data "
+        "directory has been upgraded by hand (pg_upgrade, or dump and restore; see "
+        "docs/operator.md); the operator does not convert data, and a new major on an old data "
+        "directory does not start.",
     )
     database: str = Field("dimini", description="Database name. Immutable.", pattern=PG_IDENTIFIER)
     username: str = Field(
@@ -488,7 +503,17 @@ class StackSpec(Model):
     postgres: Postgres = Field(
         default_factory=Postgres,
         json_schema_extra=_cel(
-            _immutable("database", "spec.postgres"), _immutable("username", "spec.postgres")
+            _immutable("database", "spec.postgres"),
+            _immutable("username", "spec.postgres"),
+            _rule(
+                "!has(oldSelf.image) || !has(self.image) || has(self.majorUpgrade) || "
+                f"{_major('oldSelf.image')} == '' || {_major('self.image')} == '' || "
+                f"{_major('self.image')} == {_major('oldSelf.image')}",
+                "spec.postgres.image changes the Postgres major version: upgrade the data "
+                "directory first and set spec.postgres.majorUpgrade: Manual",
+                "FieldValueForbidden",
+                ".image",
+            ),
         ),
     )
     ingress: Ingress = Field(default_factory=Ingress)

@@ -30,6 +30,10 @@ class Observed:
     db_password: str
     secret_key: str
     children: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    # The role the backend connects as (spec.postgres.username, or the BYO Secret's).
+    db_username: str | None = None
+    # `<stack>-db` is gone while the data volume exists: its password is in the database only.
+    credentials_lost: bool = False
     # Messages for referenced Secrets or keys that do not exist.
     secret_problems: tuple[str, ...] = ()
     # Digest of the data of the referenced Secrets (rolls the backend when it changes).
@@ -107,6 +111,10 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
             f"migration Job {name} is running",
             name,
         )
+    if observed.credentials_lost:
+        return Migration(
+            desired, applied, "Blocked", "CredentialsLost", credentials_lost_message(stack), name
+        )
     if observed.secret_problems:
         return Migration(
             desired, applied, "Blocked", "SecretMissing", "; ".join(observed.secret_problems), name
@@ -125,20 +133,37 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
     )
 
 
+def credentials_lost_message(stack: Stack) -> str:
+    return (
+        f'Secret "{stack.child("db")}" is gone but the data volume '
+        f'"{postgres.pvc_name(stack)}" exists: its password lives only in the database, so none '
+        "is generated; recreate the Secret with the old password, or set a new one inside "
+        "Postgres and create the Secret with it (docs/operator.md, Credentials)"
+    )
+
+
 def render(stack: Stack, observed: Observed) -> Plan:
     """Desired children of `stack`. Pure: same input, same output."""
     mig = plan_migration(stack, observed)
     objects: list[Manifest] = []
-    db = secrets.db_secret(stack, observed.db_password)
-    if db is not None:
-        objects.append(db)
-    objects.append(secrets.app_secret(stack, observed.secret_key))
+    # Generated credentials are created once, never applied over (see specs/secrets.py).
+    create_only: list[Manifest] = []
+    keep: set[Key] = set()
+    connection = stack.child("connection")
+    if observed.credentials_lost:
+        keep.add(("Secret", connection))
+    else:
+        db = secrets.db_secret(stack, observed.db_password)
+        if db is not None:
+            create_only.append(db)
+        username = observed.db_username or stack.spec.postgres.username
+        objects.append(secrets.connection_secret(stack, username, observed.db_password))
+    create_only.append(secrets.app_secret(stack, observed.secret_key))
     objects += serviceaccounts.render(stack)
     objects += postgres.render(stack)
     objects += networkpolicies.render(stack)
-    keep: set[Key] = set()
     backend_name = stack.child("backend")
-    if observed.secret_problems:
+    if observed.secret_problems or observed.credentials_lost:
         # Without its Secrets the backend cannot start: keep what runs, change nothing.
         if observed.get("Deployment", backend_name):
             keep.add(("Deployment", backend_name))
@@ -150,7 +175,6 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += availability.pdbs(stack)
     objects += availability.hpas(stack)
     objects += tunnel.render(stack)
-    create_only: list[Manifest] = []
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
     apply = [with_hash(obj) for obj in objects]

@@ -1,10 +1,18 @@
-"""Secrets `<stack>-db` (database credentials) and `<stack>-app` (SECRET_KEY)."""
+"""Secrets `<stack>-db` (database credentials), `<stack>-app` (SECRET_KEY) and
+`<stack>-connection` (DATABASE_URL, derived from whichever credentials are in use).
+
+The first two hold generated values: they are created once and never written again (a second
+writer could not race a new password into them). The third is derived and kept up to date.
+"""
 
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
-from dimini_operator.specs.common import POSTGRES_PORT, Manifest, Stack, metadata
+from dimini_operator.specs.common import POSTGRES_PORT, Manifest, Stack, metadata, retained
+
+CONNECTION_KEY = "DATABASE_URL"
 
 
 def _b64(value: str) -> str:
@@ -12,9 +20,12 @@ def _b64(value: str) -> str:
 
 
 def db_uri(stack: Stack, username: str, password: str) -> str:
+    """The SQLAlchemy/asyncpg URL; user and password percent-encoded (`@ % / :` and the like
+    would otherwise end the user-info part early)."""
     database = stack.spec.postgres.database
     host = stack.child("postgres")
-    return f"postgresql+asyncpg://{username}:{password}@{host}:{POSTGRES_PORT}/{database}"
+    auth = f"{quote(username, safe='')}:{quote(password, safe='')}"
+    return f"postgresql+asyncpg://{auth}@{host}:{POSTGRES_PORT}/{database}"
 
 
 def db_secret(stack: Stack, password: str) -> Manifest | None:
@@ -35,15 +46,14 @@ def db_secret(stack: Stack, password: str) -> Manifest | None:
         "port": str(POSTGRES_PORT),
         "uri": db_uri(stack, username, password),
     }
+    owned = stack.spec.deletion_policy == "Delete"
+    meta = metadata(stack, stack.child("db"), "database", owned=owned)
+    if not owned:
+        meta = retained(meta)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(
-            stack,
-            stack.child("db"),
-            "database",
-            owned=stack.spec.deletion_policy == "Delete",
-        ),
+        "metadata": meta,
         "type": "Opaque",
         "data": {k: _b64(v) for k, v in data.items()},
     }
@@ -56,4 +66,14 @@ def app_secret(stack: Stack, secret_key: str) -> Manifest:
         "metadata": metadata(stack, stack.app_secret_name, "backend"),
         "type": "Opaque",
         "data": {"SECRET_KEY": _b64(secret_key)},
+    }
+
+
+def connection_secret(stack: Stack, username: str, password: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(stack, stack.child("connection"), "backend"),
+        "type": "Opaque",
+        "data": {CONNECTION_KEY: _b64(db_uri(stack, username, password))},
     }

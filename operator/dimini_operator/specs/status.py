@@ -7,7 +7,13 @@ from typing import Any
 
 from dimini_operator.specs import tunnel
 from dimini_operator.specs.common import Stack, image_hash, image_tag
-from dimini_operator.specs.plan import Migration, Observed, database_ready, deployment_image
+from dimini_operator.specs.plan import (
+    Migration,
+    Observed,
+    credentials_lost_message,
+    database_ready,
+    deployment_image,
+)
 
 CONDITION_TYPES = (
     "Ready",
@@ -119,6 +125,8 @@ def derive(
     mig_ok = mig.state == "Applied"
 
     problems: list[tuple[str, str]] = []
+    if observed.credentials_lost:
+        problems.append(("CredentialsLost", credentials_lost_message(stack)))
     if mig.state == "Failed":
         problems.append((mig.reason, mig.message))
     if observed.secret_problems:

@@ -94,6 +94,11 @@ INVALID_UPDATES = [
         {"spec": {"postgres": {"username": "admin"}}},
         "spec.postgres.username",
     ),
+    (
+        "a Postgres major bump needs an upgrade method",
+        {"spec": {"postgres": {"image": "postgres:16-alpine"}}},
+        "spec.postgres.majorUpgrade",
+    ),
 ]
 
 
@@ -135,3 +140,13 @@ def test_invalid_specs_are_refused_naming_the_field(stack_ns: StackNs) -> None:
     assert after is not None
     assert after["metadata"]["generation"] == stack["metadata"]["generation"]
     assert len(refused) >= 10
+
+    # Same major (a minor tag, another registry with a port) is fine; a major bump with the
+    # upgrade method named is accepted.
+    for image in ("postgres:15.8-alpine", "registry.local:5000/postgres:15"):
+        k.patch("diministack", STACK, {"spec": {"postgres": {"image": image}}})
+    k.patch(
+        "diministack",
+        STACK,
+        {"spec": {"postgres": {"image": "postgres:16-alpine", "majorUpgrade": "Manual"}}},
+    )

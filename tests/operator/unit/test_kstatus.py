@@ -53,6 +53,13 @@ def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
         secret_problems=('Secret "oa" (spec.secretRefs.openai) not found',),
         applied_image=ready.applied_image,
     )
+    lost = Observed(
+        db_password="",
+        secret_key="sk",
+        children=ready.children,
+        credentials_lost=True,
+        applied_image=ready.applied_image,
+    )
     ready_status = _derive(stack, ready)
     return {
         "pending": (
@@ -62,6 +69,7 @@ def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
         "provisioning": (_body(stack, _derive(stack, waiting_db)), "InProgress"),
         "migrating": (_body(stack, _derive(stack, db_only)), "InProgress"),
         "missing-secret": (_body(stack, _derive(stack, missing)), "Failed"),
+        "credentials-lost": (_body(stack, _derive(stack, lost)), "Failed"),
         "ready": (_body(stack, ready_status), "Current"),
         "paused": (_body(stack, _derive(stack, ready, paused=True)), "Current"),
         # A spec change the operator has not seen yet: a stale Ready must not count.
@@ -74,6 +82,22 @@ def test_kstatus_reads_every_phase_right(stack: Stack) -> None:
     results = compute(*(body for body, _ in cases.values()))
     got = {name: r["status"] for name, r in zip(cases, results, strict=True)}
     assert got == {name: want for name, (_, want) in cases.items()}
+
+
+def test_lost_credentials_stall_with_their_reason(stack: Stack) -> None:
+    obs = converged(stack)
+    lost = Observed(
+        db_password="",
+        secret_key="sk",
+        children=obs.children,
+        credentials_lost=True,
+        applied_image=obs.applied_image,
+    )
+    st = _derive(stack, lost)
+    stalled = _conds(st)["Stalled"]
+    assert st["phase"] == "Degraded"
+    assert (stalled["status"], stalled["reason"]) == ("True", "CredentialsLost")
+    assert "demo-db" in stalled["message"] and "data-demo-postgres-0" in stalled["message"]
 
 
 def test_paused_is_not_reconciling(stack: Stack) -> None:

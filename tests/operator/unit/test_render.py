@@ -9,7 +9,8 @@ from typing import Any
 from dimini_operator.specs import backend, migration, postgres
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, image_hash
 from dimini_operator.specs.defaults import to_dict
-from dimini_operator.specs.plan import Observed, prunable, render
+from dimini_operator.specs.plan import Observed, Plan, prunable, render
+from sqlalchemy.engine import make_url
 
 from tests.operator.pss import pod_spec_of, restricted_violations
 from tests.operator.unit.conftest import make_stack, sample_body
@@ -33,6 +34,10 @@ def by_key(objs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(o["kind"], o["metadata"]["name"]): o for o in objs}
 
 
+def jobs(plan: Plan) -> list[dict[str, Any]]:
+    return [o for o in plan.create_only if o["kind"] == "Job"]
+
+
 def ready_sts(stack: Stack) -> dict[str, Any]:
     return {"kind": "StatefulSet", "status": {"readyReplicas": 1}, "metadata": {"name": "x"}}
 
@@ -41,8 +46,7 @@ def test_converged_stack_renders_every_child_of_the_design(stack: Stack) -> None
     plan = render(stack, observed(stack, applied_image=stack.spec.backend.image))
     keys = set(by_key(plan.apply))
     assert keys == {
-        ("Secret", "demo-db"),
-        ("Secret", "demo-app"),
+        ("Secret", "demo-connection"),
         ("ServiceAccount", "demo-postgres"),
         ("ServiceAccount", "demo-backend"),
         ("ServiceAccount", "demo-frontend"),
@@ -56,23 +60,29 @@ def test_converged_stack_renders_every_child_of_the_design(stack: Stack) -> None
         ("Service", "demo-frontend"),
         ("Ingress", "demo"),
     }
-    assert plan.create_only == []
+    # Generated credentials are created once, never applied over.
+    assert set(by_key(plan.create_only)) == {("Secret", "demo-db"), ("Secret", "demo-app")}
 
 
 def test_every_child_has_standard_labels_and_owner(stack: Stack) -> None:
     plan = render(stack, observed(stack, applied_image=stack.spec.backend.image))
-    for obj in plan.apply:
+    for obj in plan.apply + plan.create_only:
         meta = obj["metadata"]
         assert meta["namespace"] == "ns1"
+        if (obj["kind"], meta["name"]) == ("Secret", "demo-db"):
+            # Retain: the DB Secret outlives the stack, so nothing may tie it to an Argo CD
+            # application of the stack's name (Argo < 3.0 tracks app.kubernetes.io/instance).
+            assert "ownerReferences" not in meta
+            assert "app.kubernetes.io/instance" not in meta["labels"]
+            assert meta["labels"]["dimini.io/stack"] == "demo"
+            assert "Prune=false" in meta["annotations"]["argocd.argoproj.io/sync-options"]
+            continue
         for label in LABELS:
             assert meta["labels"].get(label), (obj["kind"], meta["name"], label)
         assert meta["labels"]["app.kubernetes.io/instance"] == "demo"
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "dimini-operator"
-        assert HASH_ANNOTATION in meta["annotations"]
-        if (obj["kind"], meta["name"]) == ("Secret", "demo-db"):
-            # Retain: the DB Secret outlives the stack.
-            assert "ownerReferences" not in meta
-            continue
+        if obj in plan.apply:
+            assert HASH_ANNOTATION in meta["annotations"]
         (owner,) = meta["ownerReferences"]
         assert owner["kind"] == "DiminiStack" and owner["uid"] == stack.uid
         assert owner["controller"] is True
@@ -82,7 +92,8 @@ def test_delete_policy_owns_db_secret_and_volume() -> None:
     spec = sample_body()["spec"]
     spec["deletionPolicy"] = "Delete"
     stack = make_stack(spec)
-    objs = by_key(render(stack, observed(stack)).apply)
+    plan = render(stack, observed(stack))
+    objs = by_key(plan.apply + plan.create_only)
     assert objs[("Secret", "demo-db")]["metadata"]["ownerReferences"][0]["uid"] == stack.uid
     sts = objs[("StatefulSet", "demo-postgres")]
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
@@ -107,7 +118,8 @@ def test_every_pod_passes_restricted(stack: Stack) -> None:
 
 
 def test_db_secret_carries_credentials_and_uri(stack: Stack) -> None:
-    objs = by_key(render(stack, observed(stack, db_password="s3cret")).apply)
+    plan = render(stack, observed(stack, db_password="s3cret"))
+    objs = by_key(plan.create_only)
     data = {k: base64.b64decode(v).decode() for k, v in objs[("Secret", "demo-db")]["data"].items()}
     assert data["password"] == "s3cret"
     assert data["username"] == "dimini" and data["database"] == "dimini"
@@ -116,15 +128,53 @@ def test_db_secret_carries_credentials_and_uri(stack: Stack) -> None:
     assert base64.b64decode(app["SECRET_KEY"]).decode() == "sk"
 
 
+def test_database_url_escapes_a_byo_password() -> None:
+    # SQLAlchemy (what the backend parses DATABASE_URL with) must read back exactly the
+    # credentials, whatever characters a bring-your-own password holds.
+    spec = sample_body()["spec"]
+    spec["postgres"]["existingSecret"] = "my-db"
+    stack = make_stack(spec)
+    password = "p@ss%w/rd:x y#?"
+    plan = render(stack, observed(stack, db_password=password, db_username="app@corp"))
+    secret = by_key(plan.apply)[("Secret", "demo-connection")]
+    url = make_url(base64.b64decode(secret["data"]["DATABASE_URL"]).decode())
+    assert (url.username, url.password) == ("app@corp", password)
+    assert (url.host, url.port, url.database) == ("demo-postgres", 5432, "dimini")
+    assert url.drivername == "postgresql+asyncpg"
+
+
+def test_lost_db_secret_generates_nothing_and_keeps_the_backend(stack: Stack) -> None:
+    running = backend.deployment(stack, "registry.local/b:1", "c")
+    obs = observed(
+        stack,
+        db_password="",
+        credentials_lost=True,
+        applied_image="registry.local/b:1",
+        children={("Deployment", "demo-backend"): running},
+    )
+    plan = render(stack, obs)
+    made = set(by_key(plan.apply + plan.create_only))
+    assert ("Secret", "demo-db") not in made
+    assert ("Secret", "demo-connection") not in made
+    assert ("Deployment", "demo-backend") not in made
+    assert ("Deployment", "demo-backend") in plan.keep
+    assert plan.migration.reason == "CredentialsLost"
+
+
 def test_existing_secret_replaces_generated_one() -> None:
     spec = sample_body()["spec"]
     spec["postgres"]["existingSecret"] = "my-db"
     stack = make_stack(spec)
-    objs = by_key(render(stack, observed(stack, applied_image="b:1")).apply)
+    plan = render(stack, observed(stack, applied_image="b:1"))
+    objs = by_key(plan.apply + plan.create_only)
     assert ("Secret", "demo-db") not in objs
     env = objs[("Deployment", "demo-backend")]["spec"]["template"]["spec"]["containers"][0]["env"]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in env if "valueFrom" in e}
-    assert refs["DB_PASSWORD"] == "my-db"
+    assert refs["DATABASE_URL"] == "demo-connection"
+    pg = objs[("StatefulSet", "demo-postgres")]["spec"]["template"]["spec"]["containers"][0]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in pg["env"] if "valueFrom" in e} == {
+        "my-db"
+    }
 
 
 def test_backend_env_is_one_source_of_configuration() -> None:
@@ -134,10 +184,10 @@ def test_backend_env_is_one_source_of_configuration() -> None:
     spec["backend"]["env"] = [{"name": "FEATURE_X", "value": "1"}]
     stack = make_stack(spec)
     env = {e["name"]: e for e in backend.env(stack)}
-    assert env["DATABASE_URL"]["value"] == (
-        "postgresql+asyncpg://$(DB_USER):$(DB_PASSWORD)@demo-postgres:5432/dimini"
-    )
-    assert list(env).index("DB_PASSWORD") < list(env).index("DATABASE_URL")
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "demo-connection",
+        "key": "DATABASE_URL",
+    }
     assert env["SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
         "name": "demo-app",
         "key": "SECRET_KEY",
@@ -152,6 +202,19 @@ def test_backend_env_is_one_source_of_configuration() -> None:
     assert env["HUME_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "hu"
     assert env["HUME_WEBHOOK_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert env["FEATURE_X"]["value"] == "1"
+
+
+def test_user_env_wins_over_the_operators_value() -> None:
+    spec = sample_body()["spec"]
+    spec["backend"]["env"] = [
+        {"name": "LOG_LEVEL", "value": "DEBUG"},
+        {"name": "WEB_CONCURRENCY", "value": "5"},
+    ]
+    names = [e["name"] for e in backend.env(make_stack(spec))]
+    assert len(names) == len(set(names)), "duplicate env names"
+    env = {e["name"]: e for e in backend.env(make_stack(spec))}
+    assert env["LOG_LEVEL"] == {"name": "LOG_LEVEL", "value": "DEBUG"}
+    assert env["WEB_CONCURRENCY"]["value"] == "5"
 
 
 def test_development_mode_reloads() -> None:
@@ -249,11 +312,11 @@ def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
     plan = render(stack, observed(stack))
     assert plan.migration.state == "WaitingForDatabase"
     assert ("Deployment", "demo-backend") not in by_key(plan.apply)
-    assert plan.create_only == []
+    assert jobs(plan) == []
     obs = observed(stack, children={("StatefulSet", "demo-postgres"): ready_sts(stack)})
     plan = render(stack, obs)
     assert plan.migration.state == "Pending"
-    (job,) = plan.create_only
+    (job,) = jobs(plan)
     image = stack.spec.backend.image
     assert job["metadata"]["name"] == f"demo-migrate-{image_hash(image)}"
     container = job["spec"]["template"]["spec"]["containers"][0]
@@ -286,7 +349,7 @@ def test_new_image_rolls_only_after_its_job_succeeds(stack: Stack) -> None:
         plan = render(new_stack, observed(new_stack, children=kids, applied_image=old))
         assert plan.migration.state == expected_state
         assert image_in(plan.apply) == old
-        assert plan.create_only == []
+        assert jobs(plan) == []
     assert plan.migration.reason == "BackoffLimitExceeded"
     assert "boom" in plan.migration.message
     kids = {**children, ("Job", name): _job(new_stack, "registry.local/b:2", "Complete")}
@@ -344,7 +407,7 @@ def test_render_is_pure(stack: Stack) -> None:
 def test_secret_hash_does_not_depend_on_credentials(stack: Stack) -> None:
     a = by_key(render(stack, observed(stack, db_password="one", secret_key="k1")).apply)
     b = by_key(render(stack, observed(stack, db_password="two", secret_key="k2")).apply)
-    for name in ("demo-db", "demo-app"):
+    for name in ("demo-connection",):
         ha = a[("Secret", name)]["metadata"]["annotations"][HASH_ANNOTATION]
         hb = b[("Secret", name)]["metadata"]["annotations"][HASH_ANNOTATION]
         assert ha == hb
