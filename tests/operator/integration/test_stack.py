@@ -34,6 +34,7 @@ LABELS = {
 CHILDREN = [
     ("secret", f"{STACK}-db", False),  # deletionPolicy Retain: outlives the stack
     ("secret", f"{STACK}-app", True),
+    ("secret", f"{STACK}-connection", True),
     ("serviceaccount", f"{STACK}-postgres", True),
     ("serviceaccount", f"{STACK}-backend", True),
     ("serviceaccount", f"{STACK}-frontend", True),
@@ -90,7 +91,16 @@ def test_sample_becomes_ready_with_every_child(stack_ns: StackNs, operator: Oper
         obj = k.get(kind, name)
         assert obj is not None, f"{kind}/{name} missing"
         labels = obj["metadata"].get("labels") or {}
-        for key, value in LABELS.items():
+        expected = dict(LABELS)
+        if not owned:
+            # Retained, so ownerless: tied to the stack by dimini.io/stack, never by the
+            # instance label Argo CD < 3.0 tracks (it would prune it), and marked Prune=false.
+            del expected["app.kubernetes.io/instance"]
+            expected["dimini.io/stack"] = STACK
+            assert "app.kubernetes.io/instance" not in labels, (kind, name)
+            annotations = obj["metadata"].get("annotations") or {}
+            assert "Prune=false" in annotations["argocd.argoproj.io/sync-options"]
+        for key, value in expected.items():
             assert labels.get(key) == value, (kind, name, key)
         assert labels.get("app.kubernetes.io/component"), (kind, name)
         owners = obj["metadata"].get("ownerReferences") or []
@@ -121,6 +131,16 @@ def test_sample_becomes_ready_with_every_child(stack_ns: StackNs, operator: Oper
     assert refused == []
     pvc = k.get("pvc", f"data-{STACK}-postgres-0")
     assert pvc is not None and pvc["status"]["phase"] == "Bound"
+    # The retained volume claim gets the same Argo-safe metadata (the operator patches it: the
+    # StatefulSet's claim template is immutable).
+
+    def pvc_argo_safe() -> bool:
+        meta = (k.get("pvc", f"data-{STACK}-postgres-0") or {}).get("metadata") or {}
+        return "app.kubernetes.io/instance" not in (meta.get("labels") or {}) and "Prune=false" in (
+            meta.get("annotations") or {}
+        ).get("argocd.argoproj.io/sync-options", "")
+
+    wait_for("PVC without the instance label, Prune=false", pvc_argo_safe, 30)
     assert operator.liveness() == 200
 
 
