@@ -14,6 +14,14 @@ from dimini_operator import crd
 
 # Children are written by server-side apply (create + patch) and pruned by delete.
 APPLIED = ("list", "watch", "create", "patch", "delete")
+# Server-side label selectors of the watches: the API server filters, so a cluster-wide operator
+# never streams the cluster's other objects through Python. Secrets use part-of=dimini, which
+# the operator's own Secrets carry and users add to referenced Secrets to have a change seen at
+# once (an unlabelled one is re-read on each reconcile and, while missing, every few seconds).
+MANAGED = "app.kubernetes.io/managed-by=dimini-operator"
+PART_OF = "app.kubernetes.io/part-of=dimini"
+# Page size of initial listings and of the per-reconcile child lists.
+CHUNK_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class Kind:
     # Deleted when no longer desired. Never Secrets (generated credentials) or Jobs (their TTL
     # removes finished ones).
     pruned: bool = False
+    watch_selector: str = MANAGED
 
     @property
     def group(self) -> str:
@@ -38,7 +47,7 @@ class Kind:
 # Children of a stack: listed per reconcile and watched (by label) to trigger one.
 CHILDREN: tuple[Kind, ...] = (
     # get: referenced (user) Secrets are read by name and hashed.
-    Kind("v1", "Secret", "secrets", ("get", "list", "watch", "create", "patch")),
+    Kind("v1", "Secret", "secrets", ("get", "list", "watch", "create", "patch"), False, PART_OF),
     Kind("v1", "ServiceAccount", "serviceaccounts", APPLIED, pruned=True),
     Kind("v1", "Service", "services", APPLIED, pruned=True),
     Kind("apps/v1", "StatefulSet", "statefulsets", APPLIED, pruned=True),

@@ -83,7 +83,10 @@ class Kube:
             items = [
                 _to_dict(o)
                 async for o in self.client.list(
-                    _res(api_version, kind), namespace=namespace, labels=dict(labels.items())
+                    _res(api_version, kind),
+                    namespace=namespace,
+                    labels=dict(labels.items()),
+                    chunk_size=kinds.CHUNK_SIZE,
                 )
             ]
         except ApiError as exc:

@@ -7,7 +7,7 @@ kopf watches, the workers reconcile, and deletion is left to owner references.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -28,6 +28,15 @@ STATE: dict[str, Any] = {}
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
 
 
+def _resource_is(kind: kinds.Kind) -> Callable[[Any], bool]:
+    """A kopf resource selector (a callable key of settings.watching.label_selectors)."""
+
+    def match(resource: Any) -> bool:
+        return bool(resource.group == kind.group and resource.plural == kind.plural)
+
+    return match
+
+
 def workers() -> Workers:
     w: Workers = STATE["workers"]
     return w
@@ -39,6 +48,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    settings.watching.chunk_size = kinds.CHUNK_SIZE
+    for kind in kinds.CHILDREN:
+        settings.watching.label_selectors[_resource_is(kind)] = kind.watch_selector
     kube = Kube()
     STATE["kube"] = kube
     # kopf resolves the watched resources once, after the startup handlers: wait here for the CRD

@@ -41,6 +41,9 @@ class Result:
     gone: bool = False
     referenced_secrets: tuple[str, ...] = ()
     writes: int = 0
+    # A Secret the stack needs is missing: it may appear without an event we watch (user Secrets
+    # need not carry our labels), so the worker re-reads soon instead of at the resync.
+    recheck: bool = False
 
 
 def _decode(secret: dict[str, Any] | None, key: str) -> str | None:
@@ -329,4 +332,4 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             )
     # `<stack>-db` too: a Secret recreated by hand (CredentialsLost recovery) carries no labels.
     refs = (*(n for _, n, _ in backend.referenced_secrets(stack)), stack.child("db"))
-    return Result(referenced_secrets=refs, writes=writes)
+    return Result(referenced_secrets=refs, writes=writes, recheck=bool(problems) or lost)

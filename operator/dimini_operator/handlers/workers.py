@@ -19,6 +19,10 @@ StackKey = tuple[str, str]  # (namespace, name)
 ReconcileFn = Callable[[str, str], Awaitable[Result]]
 
 
+# Re-read a stack waiting for a missing Secret after 2, 4, 8, 16, then every 32 s.
+RECHECK_FIRST = 2.0
+
+
 class Worker:
     def __init__(
         self,
@@ -36,6 +40,7 @@ class Worker:
         self.wakeup = asyncio.Event()
         self.wakeup.set()
         self.failures = 0
+        self.rechecks = 0
         self.retry: asyncio.TimerHandle | None = None
         self.task = asyncio.create_task(self._run(), name=f"reconcile {key[0]}/{key[1]}")
         self.on_result: Callable[[StackKey, Result], None] | None = None
@@ -46,6 +51,8 @@ class Worker:
     async def _run(self) -> None:
         while True:
             timeout = self.resync * random.uniform(0.9, 1.1)
+            if self.rechecks:
+                timeout = min(timeout, RECHECK_FIRST * 2 ** min(self.rechecks - 1, 4))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
             # Coalesce bursts of events (a rollout emits many) into one reconcile.
@@ -67,6 +74,7 @@ class Worker:
                 self.retry = asyncio.get_running_loop().call_later(delay, self.wakeup.set)
                 continue
             self.failures = 0
+            self.rechecks = self.rechecks + 1 if result.recheck else 0
             if self.on_result is not None:
                 self.on_result(self.key, result)
             if result.gone:
