@@ -22,6 +22,11 @@ API_ERRORS = Counter(
     "Kubernetes API calls that failed, by verb, kind and HTTP status code.",
     ["verb", "kind", "code"],
 )
+API_RETRIES = Counter(
+    "dimini_operator_api_retries_total",
+    "Kubernetes API calls retried after a transient error (409/429/5xx/timeout), by verb, kind.",
+    ["verb", "kind"],
+)
 ERRORS = Counter(
     "dimini_operator_errors_total", "Errors in reconciles or handlers, by where.", ["where"]
 )

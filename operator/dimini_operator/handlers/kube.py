@@ -14,6 +14,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
 from dimini_operator import crd, kinds
+from dimini_operator.handlers.retry import with_retries
 from dimini_operator.metrics import API_CALLS, API_ERRORS
 from dimini_operator.specs.common import FIELD_MANAGER
 
@@ -64,7 +65,11 @@ class Kube:
     ) -> dict[str, Any] | None:
         self._count("get", kind)
         try:
-            obj = await self.client.get(_res(api_version, kind), name, namespace=namespace)
+            obj = await with_retries(
+                "get",
+                kind,
+                lambda: self.client.get(_res(api_version, kind), name, namespace=namespace),
+            )
         except ApiError as exc:
             if is_not_found(exc):
                 return None
@@ -79,8 +84,9 @@ class Kube:
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
     ) -> list[dict[str, Any]]:
         self._count("list", kind)
-        try:
-            items = [
+
+        async def call() -> list[dict[str, Any]]:
+            return [
                 _to_dict(o)
                 async for o in self.client.list(
                     _res(api_version, kind),
@@ -89,6 +95,9 @@ class Kube:
                     chunk_size=kinds.CHUNK_SIZE,
                 )
             ]
+
+        try:
+            items = await with_retries("list", kind, call)
         except ApiError as exc:
             self._error("list", kind, exc)
             raise
@@ -104,14 +113,18 @@ class Kube:
         meta = manifest["metadata"]
         self._count("apply", kind)
         try:
-            obj = await self.client.patch(
-                _res(manifest["apiVersion"], kind),
-                meta["name"],
-                manifest,
-                namespace=meta["namespace"],
-                patch_type=PatchType.APPLY,
-                field_manager=FIELD_MANAGER,
-                force=True,
+            obj = await with_retries(
+                "apply",
+                kind,
+                lambda: self.client.patch(
+                    _res(manifest["apiVersion"], kind),
+                    meta["name"],
+                    manifest,
+                    namespace=meta["namespace"],
+                    patch_type=PatchType.APPLY,
+                    field_manager=FIELD_MANAGER,
+                    force=True,
+                ),
             )
         except ApiError as exc:
             self._error("apply", kind, exc)
@@ -133,13 +146,17 @@ class Kube:
             res = res.Status
         self._count("patch", kind + ("/status" if status else ""))
         try:
-            obj = await self.client.patch(
-                res,
-                name,
-                patch,
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
-                field_manager=FIELD_MANAGER,
+            obj = await with_retries(
+                "patch",
+                kind,
+                lambda: self.client.patch(
+                    res,
+                    name,
+                    patch,
+                    namespace=namespace,
+                    patch_type=PatchType.MERGE,
+                    field_manager=FIELD_MANAGER,
+                ),
             )
         except ApiError as exc:
             self._error("patch", kind, exc)
@@ -151,7 +168,11 @@ class Kube:
         res = _res(manifest["apiVersion"], kind)
         self._count("create", kind)
         try:
-            obj = await self.client.create(res(manifest), field_manager=FIELD_MANAGER)
+            obj = await with_retries(
+                "create",
+                kind,
+                lambda: self.client.create(res(manifest), field_manager=FIELD_MANAGER),
+            )
         except ApiError as exc:
             self._error("create", kind, exc)
             raise
@@ -160,7 +181,11 @@ class Kube:
     async def delete(self, api_version: str, kind: str, name: str, namespace: str) -> None:
         self._count("delete", kind)
         try:
-            await self.client.delete(_res(api_version, kind), name, namespace=namespace)
+            await with_retries(
+                "delete",
+                kind,
+                lambda: self.client.delete(_res(api_version, kind), name, namespace=namespace),
+            )
         except ApiError as exc:
             if is_not_found(exc):
                 return

@@ -15,6 +15,7 @@ from lightkube import ApiError
 
 from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
+from dimini_operator.handlers.retry import TransientError
 from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS
 from dimini_operator.specs import backend, status
 from dimini_operator.specs.common import (
@@ -273,6 +274,8 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
                         outcome.status.message,
                     )
                 elif isinstance(outcome, BaseException):
+                    # TransientError included: the reconcile fails as a whole and is retried
+                    # with backoff; the status (phase) is not touched by a passing API error.
                     raise outcome
                 else:
                     obj, n = outcome
@@ -319,8 +322,8 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             try:
                 await kube.post_event(body, event.type, event.reason, event.message)
                 writes += 1
-            except ApiError as exc:  # Events are best effort.
-                log.warning("posting event %s failed: %s", event.reason, exc.status.message)
+            except (ApiError, TransientError) as exc:  # Events are best effort.
+                log.warning("posting event %s failed: %s", event.reason, exc)
         if old_status.get("phase") != new_status["phase"]:
             TRANSITIONS.labels(new_status["phase"]).inc()
             log.info(
