@@ -129,9 +129,12 @@ def stack_ready(k: Kubectl, name: str = STACK) -> dict[str, Any] | None:
 class Operator:
     """`python -m dimini_operator --namespace NS` as a subprocess with its own ports."""
 
-    def __init__(self, env: dict[str, str], namespace: str, *extra_args: str) -> None:
+    def __init__(
+        self, env: dict[str, str], namespace: str, *extra_args: str, cluster_wide: bool = False
+    ) -> None:
         self.env = env
-        self.namespace = namespace
+        self.namespace = namespace  # also names the log file
+        self.cluster_wide = cluster_wide
         self.extra_args = list(extra_args)
         self.metrics_port = free_port()
         self.liveness_port = free_port()
@@ -146,8 +149,7 @@ class Operator:
                 sys.executable,
                 "-m",
                 "dimini_operator",
-                "--namespace",
-                self.namespace,
+                *([] if self.cluster_wide else ["--namespace", self.namespace]),
                 "--metrics-port",
                 str(self.metrics_port),
                 "--liveness-port",
