@@ -73,7 +73,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     async def fake_sleep(delay: float) -> None:
         slept.append(delay)
 
-    monkeypatch.setattr(retry.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     yield slept
 
 
@@ -120,7 +120,11 @@ def test_conflict_and_timeouts_are_transient(sleeps: list[float]) -> None:
 
 
 def test_persistent_transient_errors_give_up_as_transient(sleeps: list[float]) -> None:
-    busy = (503, status(503, "ServiceUnavailable", "etcd leader changed"), {})
+    busy: tuple[int, dict[str, Any], dict[str, str]] = (
+        503,
+        status(503, "ServiceUnavailable", "etcd leader changed"),
+        {},
+    )
     script = Script(*[busy] * retry.ATTEMPTS)
     with pytest.raises(TransientError, match="503"):
         run(kube(script).get("v1", "Service", "s", "ns"))
