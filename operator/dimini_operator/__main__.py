@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -31,6 +32,11 @@ def _run(args: argparse.Namespace) -> int:
     operator.CONFIG["resync"] = args.resync_seconds
     operator.CONFIG["concurrency"] = args.concurrency
     operator.CONFIG["namespaces"] = list(args.namespace or [])
+    # The Lease lives where the operator may write: its first watched namespace, or (cluster
+    # scope) its own (POD_NAMESPACE from the downward API in the chart).
+    operator.CONFIG["lease_namespace"] = args.lease_namespace or (
+        args.namespace[0] if args.namespace else os.environ.get("POD_NAMESPACE", "default")
+    )
     if args.metrics_port:
         start_metrics_server(args.metrics_port, args.bind)
     liveness = f"http://{args.bind}:{args.liveness_port}/healthz" if args.liveness_port else None
@@ -93,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             "-n",
             action="append",
             help="watch only this namespace (repeatable); default: cluster-wide",
+        )
+        p.add_argument(
+            "--lease-namespace",
+            default=None,
+            help="namespace of the leader-election Lease `dimini-operator` (default: the first "
+            "--namespace, else $POD_NAMESPACE, else default)",
         )
         p.add_argument(
             "--metrics-port",

@@ -62,18 +62,20 @@ CHILDREN: tuple[Kind, ...] = (
 # The data volume claim (created by the StatefulSet controller): read to tell a lost `-db`
 # Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain.
 VOLUME = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("get", "patch"))
+# Leader election (handlers/leader.py).
+LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases", ("get", "create", "patch"))
 STACK = Kind(f"{crd.GROUP}/{crd.VERSION}", crd.KIND, crd.PLURAL, ("get", "list", "watch"))
 STACK_STATUS = Kind(STACK.api_version, crd.KIND, f"{crd.PLURAL}/status", ("patch",))
 EVENT = Kind("v1", "Event", "events", ("create",))
 
-BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, VOLUME, STACK, EVENT)}
+BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, VOLUME, LEASE, STACK, EVENT)}
 PRUNED: frozenset[str] = frozenset(k.kind for k in CHILDREN if k.pruned)
 
 
 def rbac_rules() -> list[dict[str, list[str]]]:
     """The ClusterRole's rules: one rule per (API group, verbs), in registry order."""
     rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for k in (STACK, STACK_STATUS, *CHILDREN, VOLUME, EVENT):
+    for k in (STACK, STACK_STATUS, *CHILDREN, VOLUME, EVENT, LEASE):
         rules.setdefault((k.group, k.verbs), []).append(k.plural)
     return [
         {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}

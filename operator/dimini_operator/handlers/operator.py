@@ -14,7 +14,8 @@ import kopf
 
 from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
-from dimini_operator.handlers.reconcile import reconcile
+from dimini_operator.handlers.leader import Leader
+from dimini_operator.handlers.reconcile import Result, reconcile
 from dimini_operator.handlers.workers import Workers
 from dimini_operator.metrics import ERRORS
 from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY
@@ -22,7 +23,13 @@ from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAG
 log = logging.getLogger("dimini_operator")
 
 # Set by __main__ before kopf starts.
-CONFIG: dict[str, Any] = {"resync": 300.0, "debounce": 0.05, "concurrency": 8, "namespaces": []}
+CONFIG: dict[str, Any] = {
+    "resync": 300.0,
+    "debounce": 0.05,
+    "concurrency": 8,
+    "namespaces": [],
+    "lease_namespace": "default",
+}
 STATE: dict[str, Any] = {}
 
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
@@ -65,15 +72,22 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         )
 
     async def run(namespace: str, name: str) -> Any:
+        if not leader.leading:
+            return Result()  # another replica leads; it reconciles
         return await reconcile(kube, namespace, name)
 
     STATE["workers"] = Workers(
         run, resync=CONFIG["resync"], debounce=CONFIG["debounce"], concurrency=CONFIG["concurrency"]
     )
+    leader = Leader(kube, CONFIG["lease_namespace"], kube.instance, workers().trigger_all)
+    STATE["leader"] = leader
+    leader.start()
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    if "leader" in STATE:
+        await STATE["leader"].release()
     if "workers" in STATE:
         await workers().stop_all()
     if "kube" in STATE:

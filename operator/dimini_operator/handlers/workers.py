@@ -121,6 +121,10 @@ class Workers:
             STACKS.set(len(self.workers))
         worker.trigger()
 
+    def trigger_all(self) -> None:
+        for namespace, name in list(self.workers):
+            self.trigger(namespace, name)
+
     def _record(self, key: StackKey, result: Result) -> None:
         self.secret_refs[key] = set(result.referenced_secrets)
 
