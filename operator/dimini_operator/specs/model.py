@@ -541,7 +541,7 @@ class Condition(Model):
 
     type: str = Field(
         description="Ready, DatabaseReady, MigrationsApplied, BackendReady, FrontendReady, "
-        "IngressReady, Reconciling, Stalled, Progressing, Degraded or Paused."
+        "IngressReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or Paused."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str | None = Field(None, description="CamelCase reason of the last transition.")

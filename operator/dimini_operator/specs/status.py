@@ -22,6 +22,7 @@ CONDITION_TYPES = (
     "BackendReady",
     "FrontendReady",
     "IngressReady",
+    "TunnelReady",
     # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
     # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
     "Reconciling",
@@ -122,6 +123,13 @@ def derive(
         )
     else:
         ing_ok, ing_reason, ing_msg = True, "Disabled", "ingress disabled"
+    if tunnel.enabled(stack):
+        # A crash-looping cloudflared (e.g. a bad token) means Hume's webhooks do not arrive.
+        tun_ok, tun_msg = _deployment_ready(observed.get("Deployment", stack.child("tunnel")))
+        tun_reason = "DeploymentReady" if tun_ok else "DeploymentNotReady"
+        tun_msg = f"tunnel: {tun_msg}"
+    else:
+        tun_ok, tun_reason, tun_msg = True, "Disabled", "tunnel disabled"
     mig_ok = mig.state == "Applied"
 
     problems: list[tuple[str, str]] = []
@@ -134,7 +142,7 @@ def derive(
     if apply_errors:
         problems.append(("ApplyFailed", "; ".join(apply_errors)))
     degraded = bool(problems)
-    ready = db_ok and mig_ok and be_ok and fe_ok and ing_ok and not degraded
+    ready = db_ok and mig_ok and be_ok and fe_ok and ing_ok and tun_ok and not degraded
     if paused:
         phase = "Paused"
     elif degraded:
@@ -181,6 +189,7 @@ def derive(
             f"frontend: {fe_msg}",
         ),
         _cond("IngressReady", ing_ok, ing_reason, ing_msg),
+        _cond("TunnelReady", tun_ok, tun_reason, tun_msg),
         _cond("Reconciling", reconciling, rec_reason, rec_msg),
         _cond("Stalled", degraded, stalled_reason, stalled_msg),
         _cond("Progressing", reconciling, rec_reason, rec_msg),

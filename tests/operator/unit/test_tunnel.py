@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from dimini_operator.specs import tunnel
-from dimini_operator.specs.plan import Observed, render
+from dimini_operator.specs.plan import Observed, plan_migration, render
+from dimini_operator.specs.status import derive
 
 from tests.operator.pss import restricted_violations
 from tests.operator.unit.conftest import make_stack, sample_body
+from tests.operator.unit.test_status import T0, _conds, converged
 
 TUNNEL = {
     "enabled": True,
@@ -53,3 +55,20 @@ def test_enabled_renders_a_restricted_cloudflared_deployment() -> None:
 def test_webhook_url_names_the_public_hostname() -> None:
     stack = make_stack(_spec(**TUNNEL))
     assert tunnel.webhook_url(stack) == "https://hooks.example.com/api/webhooks/hume"
+
+
+def test_a_tunnel_that_is_not_ready_keeps_the_stack_from_ready() -> None:
+    stack = make_stack(_spec(**TUNNEL))
+    obs = converged(stack)
+    crashing = tunnel.render(stack)[1]
+    crashing["status"] = {"replicas": 1, "readyReplicas": 0, "observedGeneration": 1}
+    crashing["metadata"]["generation"] = 1
+    children = {**obs.children, ("Deployment", "demo-tunnel"): crashing}
+    obs = Observed(
+        db_password="pw", secret_key="sk", children=children, applied_image=obs.applied_image
+    )
+    st = derive(stack, obs, plan_migration(stack, obs), old_status={}, now=T0, paused=False)
+    conds = _conds(st)
+    assert conds["TunnelReady"]["status"] == "False"
+    assert conds["Ready"]["status"] == "False"
+    assert st["phase"] == "Provisioning"
