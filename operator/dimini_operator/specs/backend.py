@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dimini_operator.specs import postgres
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
@@ -48,6 +49,21 @@ def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
+# The backend's own default; pools are only ever sized down from it.
+MAX_POOL_SIZE = 10
+
+
+def pool_size(stack: Stack) -> int:
+    """Per-process pool (the backend allows as many again as overflow) so that every process
+    of the most replicas the stack can run fits in Postgres' max_connections."""
+    be = stack.spec.backend
+    replicas = be.autoscaling.max_replicas if be.autoscaling.enabled else be.replicas
+    # +1: during a rolling update (maxSurge 1) one extra pod runs.
+    processes = (be.workers if stack.spec.mode == "production" else 1) * (replicas + 1)
+    budget = postgres.max_connections(stack) - postgres.RESERVED_CONNECTIONS
+    return max(1, min(MAX_POOL_SIZE, budget // (2 * processes)))
+
+
 def env(stack: Stack) -> list[dict[str, Any]]:
     """Environment of backend and migration pods: one source of configuration."""
     spec = stack.spec
@@ -66,6 +82,7 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     ]
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
+    out.append({"name": "DB_POOL_SIZE", "value": str(pool_size(stack))})
     if cfg.gpt_model:
         out.append({"name": "GPT_MODEL", "value": cfg.gpt_model})
     if cfg.hume_config_id:

@@ -305,7 +305,25 @@ class Postgres(Model):
             ),
         ),
     )
-    resources: Resources | None = _resources("postgres")
+    resources: Resources | None = Field(
+        None,
+        description="CPU and memory requests and limits of the postgres container (as in a Pod "
+        "spec); default requests {cpu: 100m, memory: 256Mi} (not BestEffort, so not the first "
+        "evicted).",
+    )
+    parameters: dict[str, str] | None = Field(
+        None,
+        description="Server settings passed as `postgres -c name=value`, e.g. "
+        "{max_connections: '200', shared_buffers: 256MB}. max_connections also sizes the "
+        "backend's connection pools.",
+        json_schema_extra=_cel(
+            _rule(
+                "self.all(k, k.matches('^[a-z_][a-z0-9_.]*$'))",
+                "spec.postgres.parameters names must be Postgres setting names",
+                "FieldValueInvalid",
+            )
+        ),
+    )
     existing_secret: str | None = _secret_name(
         "Bring your own credentials: a Secret with keys `username` and `password` "
         "used instead of the generated `<stack>-db`.",

@@ -19,6 +19,26 @@ from dimini_operator.specs.common import (
 
 DATA_MOUNT = "/var/lib/postgresql/data"
 VOLUME_NAME = "data"
+DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+# Postgres' default max_connections, and what the pools leave free for psql, migrations and
+# the superuser reserve.
+DEFAULT_MAX_CONNECTIONS = 100
+RESERVED_CONNECTIONS = 10
+# The official image's shared memory: parallel queries need more than a container's 64 MiB.
+SHM_SIZE = "256Mi"
+
+
+def max_connections(stack: Stack) -> int:
+    raw = (stack.spec.postgres.parameters or {}).get("max_connections", "")
+    return int(raw) if raw.isdigit() else DEFAULT_MAX_CONNECTIONS
+
+
+def parameter_args(stack: Stack) -> list[str]:
+    """`-c name=value` per setting, sorted (a stable pod template)."""
+    out: list[str] = []
+    for name, value in sorted((stack.spec.postgres.parameters or {}).items()):
+        out += ["-c", f"{name}={value}"]
+    return out
 
 
 def pvc_name(stack: Stack) -> str:
@@ -65,9 +85,16 @@ def statefulset(stack: Stack) -> Manifest:
             "periodSeconds": 10,
             "timeoutSeconds": 5,
         },
+        # Crash recovery of a big database can take minutes: liveness starts only after this
+        # succeeds (up to 10 minutes), so it does not kill a recovering server in a loop.
+        "startupProbe": {
+            "exec": {"command": ["sh", "-c", probe_cmd]},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 60,
+        },
         "livenessProbe": {
             "exec": {"command": ["sh", "-c", probe_cmd]},
-            "initialDelaySeconds": 30,
             "periodSeconds": 10,
             "timeoutSeconds": 5,
             "failureThreshold": 6,
@@ -76,11 +103,13 @@ def statefulset(stack: Stack) -> Manifest:
             {"name": VOLUME_NAME, "mountPath": DATA_MOUNT},
             {"name": "run", "mountPath": "/var/run/postgresql"},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+            {"name": "shm", "mountPath": "/dev/shm"},  # noqa: S108 - a memory emptyDir
         ],
     }
-    res = resources(pg.resources)
-    if res:
-        container["resources"] = res
+    args = parameter_args(stack)
+    if args:
+        container["args"] = args
+    container["resources"] = resources(pg.resources) or {"requests": dict(DEFAULT_REQUESTS)}
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -109,6 +138,7 @@ def statefulset(stack: Stack) -> Manifest:
                     "volumes": [
                         {"name": "run", "emptyDir": {}},
                         {"name": "tmp", "emptyDir": {}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
                     ],
                     **scheduling(stack),
                 },

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from dimini_operator.specs import backend, migration, postgres
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, image_hash
 from dimini_operator.specs.defaults import to_dict
@@ -412,3 +413,50 @@ def test_secret_hash_does_not_depend_on_credentials(stack: Stack) -> None:
         hb = b[("Secret", name)]["metadata"]["annotations"][HASH_ANNOTATION]
         assert ha == hb
         assert a[("Secret", name)]["data"] != b[("Secret", name)]["data"]
+
+
+def test_postgres_survives_long_recovery_and_is_not_best_effort(stack: Stack) -> None:
+    sts = postgres.statefulset(stack)
+    pod = sts["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    startup = container["startupProbe"]
+    # liveness waits for the startup probe: up to failureThreshold x period of recovery
+    assert startup["failureThreshold"] * startup["periodSeconds"] >= 600
+    assert "initialDelaySeconds" not in container["livenessProbe"]
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
+    shm = next(v for v in pod["volumes"] if v["name"] == "shm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+    assert "args" not in container
+
+
+def test_postgres_parameters_become_sorted_args() -> None:
+    spec = sample_body()["spec"]
+    spec["postgres"]["parameters"] = {"shared_buffers": "256MB", "max_connections": "300"}
+    (container,) = postgres.statefulset(make_stack(spec))["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["-c", "max_connections=300", "-c", "shared_buffers=256MB"]
+
+
+@pytest.mark.parametrize(
+    ("backend_spec", "parameters", "pool"),
+    [
+        ({}, None, 10),  # 2 workers x (1 + 1 surge) pods x 2 (pool + overflow) = 40 <= 90
+        ({"replicas": 10, "workers": 4}, None, 1),
+        ({"autoscaling": {"enabled": True, "maxReplicas": 5}}, {"max_connections": "200"}, 7),
+    ],
+)
+def test_pools_fit_max_connections(
+    backend_spec: dict[str, Any], parameters: dict[str, str] | None, pool: int
+) -> None:
+    spec = sample_body()["spec"]
+    spec["backend"].update(backend_spec)
+    if parameters:
+        spec["postgres"]["parameters"] = parameters
+    stack = make_stack(spec)
+    env = {e["name"]: e.get("value") for e in backend.env(stack)}
+    assert env["DB_POOL_SIZE"] == str(pool)
+    be = stack.spec.backend
+    replicas = be.autoscaling.max_replicas if be.autoscaling.enabled else be.replicas
+    assert (
+        2 * pool * be.workers * (replicas + 1) <= postgres.max_connections(stack) - 10 or pool == 1
+    )
