@@ -14,11 +14,11 @@ from dimini_operator.specs.common import (
     container_security_context,
     drain_lifecycle,
     http_service,
-    labels,
     metadata,
+    pod_metadata,
+    pod_options,
     pod_security_context,
     resources,
-    scheduling,
     selector_labels,
 )
 from dimini_operator.specs.secrets import CONNECTION_KEY
@@ -122,7 +122,7 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
         "securityContext": pod_security_context(stack.spec.backend.run_as_user),
         "containers": [{**container, **base}],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
-        **scheduling(stack),
+        **pod_options(stack, stack.spec.backend),
     }
 
 
@@ -168,10 +168,7 @@ def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
             "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
         },
         "template": {
-            "metadata": {
-                "labels": labels(stack, "backend"),
-                "annotations": {CHECKSUM_ANNOTATION: checksum},
-            },
+            "metadata": pod_metadata(stack, "backend", backend, {CHECKSUM_ANNOTATION: checksum}),
             "spec": pod_spec(stack, image, container),
         },
     }

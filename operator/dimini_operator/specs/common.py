@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dimini_operator import crd
-from dimini_operator.specs.model import Resources, StackSpec
+from dimini_operator.specs.model import PodOptions, Resources, StackSpec
 
 Manifest = dict[str, Any]
 
@@ -191,6 +191,34 @@ def scheduling(stack: Stack) -> dict[str, Any]:
     if sched.affinity:
         out["affinity"] = dict(sched.affinity)
     return out
+
+
+def pod_options(stack: Stack, options: PodOptions | None) -> dict[str, Any]:
+    """Pod spec fields from the spec: placement, pull secrets, priority, topology spread."""
+    out = scheduling(stack)
+    if stack.spec.image_pull_secrets:
+        out["imagePullSecrets"] = [{"name": s.name} for s in stack.spec.image_pull_secrets]
+    if options is not None and options.priority_class_name:
+        out["priorityClassName"] = options.priority_class_name
+    if options is not None and options.topology_spread_constraints:
+        out["topologySpreadConstraints"] = [dict(c) for c in options.topology_spread_constraints]
+    return out
+
+
+def pod_metadata(
+    stack: Stack,
+    component: str,
+    options: PodOptions | None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A pod template's metadata: the user's extra labels/annotations under the operator's."""
+    extra_labels = options.pod_labels if options else None
+    extra_annotations = options.pod_annotations if options else None
+    meta: dict[str, Any] = {"labels": {**(extra_labels or {}), **labels(stack, component)}}
+    merged = {**(extra_annotations or {}), **(annotations or {})}
+    if merged:
+        meta["annotations"] = merged
+    return meta
 
 
 def resources(res: Resources | None) -> dict[str, Any]:

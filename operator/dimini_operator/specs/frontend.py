@@ -12,11 +12,11 @@ from dimini_operator.specs.common import (
     container_security_context,
     drain_lifecycle,
     http_service,
-    labels,
     metadata,
+    pod_metadata,
+    pod_options,
     pod_security_context,
     resources,
-    scheduling,
     selector_labels,
 )
 
@@ -54,13 +54,13 @@ def deployment(stack: Stack) -> Manifest:
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(stack, "frontend")},
         "template": {
-            "metadata": {"labels": labels(stack, "frontend")},
+            "metadata": pod_metadata(stack, "frontend", fe),
             "spec": {
                 "serviceAccountName": stack.child("frontend"),
                 "automountServiceAccountToken": False,
                 "securityContext": pod_security_context(fe.run_as_user),
                 "containers": [container],
-                **scheduling(stack),
+                **pod_options(stack, fe),
             },
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dimini_operator.specs import backend
-from dimini_operator.specs.common import Manifest, Stack, image_hash, labels, metadata
+from dimini_operator.specs.common import Manifest, Stack, image_hash, metadata, pod_metadata
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 IMAGE_ANNOTATION = "dimini.io/backend-image"
@@ -31,7 +31,7 @@ def render(stack: Stack, image: str) -> Manifest:
             "activeDeadlineSeconds": mig.active_deadline_seconds,
             "ttlSecondsAfterFinished": mig.ttl_seconds_after_finished,
             "template": {
-                "metadata": {"labels": labels(stack, "migration")},
+                "metadata": pod_metadata(stack, "migration", stack.spec.backend),
                 "spec": pod,
             },
         },

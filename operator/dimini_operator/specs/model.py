@@ -184,7 +184,27 @@ class MigrationSpec(Model):
     )
 
 
-class Backend(Model):
+class PodOptions(Model):
+    """Pod settings of one component."""
+
+    pod_labels: dict[str, str] | None = Field(
+        None, description="Extra labels on the component's pods (the operator's own labels win)."
+    )
+    pod_annotations: dict[str, str] | None = Field(
+        None, description="Extra annotations on the component's pods."
+    )
+    priority_class_name: str | None = Field(
+        None, description="PriorityClass of the component's pods.", max_length=253
+    )
+    topology_spread_constraints: list[dict[str, Any]] | None = Field(
+        None,
+        description="Topology spread constraints of the component's pods (as in a Pod spec); "
+        "select them with app.kubernetes.io/instance and app.kubernetes.io/component.",
+        json_schema_extra={"x-items": {"description": "One constraint."}},
+    )
+
+
+class Backend(PodOptions):
     """The FastAPI backend (`uvicorn app.main:socket_app`) and its migration Job."""
 
     image: str = _image("backend")
@@ -227,7 +247,7 @@ class Backend(Model):
     migration: MigrationSpec = Field(default_factory=MigrationSpec)
 
 
-class Frontend(Model):
+class Frontend(PodOptions):
     """The Next.js frontend, served same-origin with the backend."""
 
     image: str = _image("frontend")
@@ -258,7 +278,7 @@ class Storage(Model):
     )
 
 
-class Postgres(Model):
+class Postgres(PodOptions):
     """The Postgres database: a one-replica StatefulSet with a persistent volume."""
 
     image: str = Field(
@@ -549,6 +569,12 @@ class StackSpec(Model):
         ),
     )
     scheduling: Scheduling = Field(default_factory=Scheduling)
+    image_pull_secrets: list[SecretRef] | None = Field(
+        None,
+        description="Secrets (in the stack's namespace) for pulling the images of every pod of "
+        "the stack, as a Pod's imagePullSecrets.",
+        max_length=16,
+    )
 
 
 # --- status ---------------------------------------------------------------------------------

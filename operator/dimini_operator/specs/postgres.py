@@ -11,9 +11,10 @@ from dimini_operator.specs.common import (
     container_security_context,
     labels,
     metadata,
+    pod_metadata,
+    pod_options,
     pod_security_context,
     resources,
-    scheduling,
     selector_labels,
 )
 
@@ -123,7 +124,7 @@ def statefulset(stack: Stack) -> Manifest:
                 "whenScaled": "Retain",
             },
             "template": {
-                "metadata": {"labels": labels(stack, "postgres")},
+                "metadata": pod_metadata(stack, "postgres", pg),
                 "spec": {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
@@ -140,7 +141,7 @@ def statefulset(stack: Stack) -> Manifest:
                         {"name": "tmp", "emptyDir": {}},
                         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
                     ],
-                    **scheduling(stack),
+                    **pod_options(stack, pg),
                 },
             },
             "volumeClaimTemplates": [

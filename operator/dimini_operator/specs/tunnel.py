@@ -14,8 +14,8 @@ from dimini_operator.specs.common import (
     container_security_context,
     labels,
     metadata,
+    pod_options,
     pod_security_context,
-    scheduling,
     selector_labels,
 )
 
@@ -89,7 +89,7 @@ def render(stack: Stack) -> list[Manifest]:
                         "automountServiceAccountToken": False,
                         "securityContext": pod_security_context(CLOUDFLARED_UID),
                         "containers": [container],
-                        **scheduling(stack),
+                        **pod_options(stack, None),
                     },
                 },
             },

@@ -460,3 +460,42 @@ def test_pools_fit_max_connections(
     assert (
         2 * pool * be.workers * (replicas + 1) <= postgres.max_connections(stack) - 10 or pool == 1
     )
+
+
+def test_pull_secrets_and_per_component_pod_metadata() -> None:
+    spec = sample_body()["spec"]
+    spec["imagePullSecrets"] = [{"name": "regcred"}]
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/component": "backend"}},
+    }
+    spec["backend"].update(
+        {
+            "podLabels": {"team": "care", "app.kubernetes.io/component": "hijack"},
+            "podAnnotations": {"example.com/scrape": "true"},
+            "priorityClassName": "dimini-high",
+            "topologySpreadConstraints": [spread],
+        }
+    )
+    stack = make_stack(spec)
+    plan = render(stack, observed(stack, applied_image="registry.local/b:1"))
+    objs = by_key(plan.apply)
+    template = objs[("Deployment", "demo-backend")]["spec"]["template"]
+    assert template["metadata"]["labels"]["team"] == "care"
+    # The operator's labels win: the Deployment's selector must keep matching.
+    assert template["metadata"]["labels"]["app.kubernetes.io/component"] == "backend"
+    assert template["metadata"]["annotations"]["example.com/scrape"] == "true"
+    assert "dimini.io/config-checksum" in template["metadata"]["annotations"]
+    pod = template["spec"]
+    assert pod["priorityClassName"] == "dimini-high"
+    assert pod["topologySpreadConstraints"] == [spread]
+    job = migration.render(stack, "registry.local/b:2")["spec"]["template"]
+    assert job["metadata"]["labels"]["team"] == "care"
+    for key in (("Deployment", "demo-backend"), ("Deployment", "demo-frontend")):
+        pod_spec = objs[key]["spec"]["template"]["spec"]
+        assert pod_spec["imagePullSecrets"] == [{"name": "regcred"}], key
+    sts = objs[("StatefulSet", "demo-postgres")]["spec"]["template"]
+    assert sts["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    assert "priorityClassName" not in sts["spec"] and "team" not in sts["metadata"]["labels"]
