@@ -212,9 +212,13 @@ class Operator:
         return total
 
     def writes(self) -> float:
+        """Write calls for stacks: all but the leader's Lease renewals (per operator, every 2 s)."""
         return sum(
             self.counter("dimini_operator_api_calls", verb=v)
             for v in ("apply", "patch", "create", "delete")
+        ) - sum(
+            self.counter("dimini_operator_api_calls", verb=v, kind="Lease")
+            for v in ("patch", "create")
         )
 
     def child_writes(self) -> float:
@@ -227,7 +231,7 @@ class Operator:
                 if (
                     s.name.endswith("_total")
                     and s.labels.get("verb") in ("apply", "patch", "create", "delete")
-                    and s.labels.get("kind") not in ("DiminiStack/status", "Event")
+                    and s.labels.get("kind") not in ("DiminiStack/status", "Event", "Lease")
                 ):
                     total += s.value
         return total
