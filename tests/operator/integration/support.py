@@ -100,6 +100,23 @@ class Kubectl:
         return base64.b64decode(obj["data"][key]).decode()
 
 
+def hold_pods(k: Kubectl, pods: int) -> None:
+    """A ResourceQuota `hold` that admits no more than `pods` pods, once it is in force."""
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "hold"},
+            "spec": {"hard": {"pods": str(pods)}},
+        }
+    )
+    wait_for(
+        "quota in force",
+        lambda: ((k.get("resourcequota", "hold") or {}).get("status") or {}).get("hard"),
+        15,
+    )
+
+
 def sample(storage_class: str, **spec_overrides: Any) -> dict[str, Any]:
     """The sample stack, with the test's storage class and optional spec overrides."""
     doc: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.operator.integration.conftest import StackNs
-from tests.operator.integration.support import Kubectl, Operator, sample
+from tests.operator.integration.support import Kubectl, Operator, hold_pods, sample
 from tests.operator.integration.test_upgrade import BROKEN, V1, V2
 from tests.operator.kstatus_tool import compute
 from tests.support.waiting import wait_for
@@ -38,26 +38,10 @@ def _kstatus(k: Kubectl, phase: str, timeout: float = 60) -> str:
     return result["status"]
 
 
-def _quota(k: Kubectl, pods: int) -> None:
-    k.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"name": "hold"},
-            "spec": {"hard": {"pods": str(pods)}},
-        }
-    )
-    wait_for(
-        "quota in force",
-        lambda: ((k.get("resourcequota", "hold") or {}).get("status") or {}).get("hard"),
-        15,
-    )
-
-
 def test_kstatus_on_a_live_stack(stack_ns: StackNs, operator: Operator) -> None:
     k = stack_ns.k
     # No pod may start: the stack stays Provisioning (Postgres not ready).
-    _quota(k, 0)
+    hold_pods(k, 0)
     k.apply(sample(stack_ns.storage_class, backend={"image": V1, "migration": {"backoffLimit": 0}}))
     assert _kstatus(k, "Provisioning") == "InProgress"
     k.run("delete", "resourcequota", "hold")
@@ -65,7 +49,7 @@ def test_kstatus_on_a_live_stack(stack_ns: StackNs, operator: Operator) -> None:
 
     # A migration held back by a quota: Migrating.
     running = len([p for p in k.list("pod") if p["status"].get("phase") == "Running"])
-    _quota(k, running)
+    hold_pods(k, running)
     k.patch("diministack", "dimini", {"spec": {"backend": {"image": V2}}})
     assert _kstatus(k, "Migrating") == "InProgress"
     k.run("delete", "resourcequota", "hold")

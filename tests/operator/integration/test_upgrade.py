@@ -12,6 +12,7 @@ from tests.operator.integration.support import (
     STACK,
     Kubectl,
     Operator,
+    hold_pods,
     holds_for,
     sample,
     stack_ready,
@@ -80,19 +81,7 @@ def test_upgrade_migrates_first_and_failed_migration_keeps_old_image(
     # A new image runs its migration Job first, with that image and the migrate command. A pod
     # quota holds the Job's pod back, so the Job stays running and nothing may roll meanwhile.
     running = len([p for p in k.list("pod") if p["status"].get("phase") == "Running"])
-    k.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"name": "hold"},
-            "spec": {"hard": {"pods": str(running)}},
-        }
-    )
-    wait_for(
-        "quota in force",
-        lambda: ((k.get("resourcequota", "hold") or {}).get("status") or {}).get("hard"),
-        15,
-    )
+    hold_pods(k, running)
     set_image(k, V2)
     job = wait_for("migration Job for the new image", lambda: k.get("job", job_name(V2)), 10)
     container = job["spec"]["template"]["spec"]["containers"][0]

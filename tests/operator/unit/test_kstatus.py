@@ -34,6 +34,17 @@ def _derive(stack: Stack, obs: Observed, *, paused: bool = False) -> dict[str, A
     return derive(stack, obs, plan_migration(stack, obs), old_status={}, now=T0, paused=paused)
 
 
+def _lost(converged_obs: Observed) -> Observed:
+    """A converged stack whose `-db` Secret is gone while its volume exists."""
+    return Observed(
+        db_password="",
+        secret_key="sk",
+        children=converged_obs.children,
+        credentials_lost=True,
+        applied_image=converged_obs.applied_image,
+    )
+
+
 def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
     ready = converged(stack)
     db_only = Observed(
@@ -53,13 +64,7 @@ def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
         secret_problems=('Secret "oa" (spec.secretRefs.openai) not found',),
         applied_image=ready.applied_image,
     )
-    lost = Observed(
-        db_password="",
-        secret_key="sk",
-        children=ready.children,
-        credentials_lost=True,
-        applied_image=ready.applied_image,
-    )
+    lost = _lost(ready)
     ready_status = _derive(stack, ready)
     return {
         "pending": (
@@ -85,15 +90,7 @@ def test_kstatus_reads_every_phase_right(stack: Stack) -> None:
 
 
 def test_lost_credentials_stall_with_their_reason(stack: Stack) -> None:
-    obs = converged(stack)
-    lost = Observed(
-        db_password="",
-        secret_key="sk",
-        children=obs.children,
-        credentials_lost=True,
-        applied_image=obs.applied_image,
-    )
-    st = _derive(stack, lost)
+    st = _derive(stack, _lost(converged(stack)))
     stalled = _conds(st)["Stalled"]
     assert st["phase"] == "Degraded"
     assert (stalled["status"], stalled["reason"]) == ("True", "CredentialsLost")
