@@ -83,7 +83,9 @@ def test_byo_password_with_reserved_characters(stack_ns: StackNs, operator: Oper
             "username": base64.b64encode(b"dimini").decode(),
             "password": base64.b64encode(password.encode()).decode(),
         }
-        k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-db"}, "data": data})
+        # part-of=dimini: the opt-in label that has the operator's Secret watch see a change.
+        meta = {"name": "my-db", "labels": {"app.kubernetes.io/part-of": "dimini"}}
+        k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
 
     byo(first)
     doc = sample(stack_ns.storage_class)
