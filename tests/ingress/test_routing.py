@@ -26,6 +26,7 @@ import yaml
 from aiohttp import WSMsgType, web
 from dimini_operator.specs import ingress as stack_ingress
 from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
+from dimini_operator.specs.defaults import parse_spec
 from lightkube import Client, codecs
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
@@ -124,7 +125,14 @@ def stack_ingress_manifest(namespace: str, class_name: str) -> dict[str, Any]:
         namespace=namespace,
         uid=str(uuid.uuid4()),
         generation=1,
-        spec={"ingress": {"enabled": True, "host": HOST, "className": class_name}},
+        # The images are required by the spec model; the Ingress does not use them.
+        spec=parse_spec(
+            {
+                "backend": {"image": "unused/backend:1"},
+                "frontend": {"image": "unused/frontend:1"},
+                "ingress": {"enabled": True, "host": HOST, "className": class_name},
+            }
+        ),
     )
     (manifest,) = stack_ingress.render(stack)
     del manifest["metadata"]["ownerReferences"]
