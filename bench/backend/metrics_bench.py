@@ -5,7 +5,8 @@ in-process, so the figure is the middleware's own cost without sockets or uvicor
 same app without the middleware, in the same process, in alternating batches (drift hits both
 alike); median CPU time per request over the batches. Twice: with prometheus-client's
 single-process registry (a one-worker backend) and in multiprocess mode (several workers: values
-in mmap'd files), each in its own subprocess as the mode is chosen at import.
+in mmap'd files), each in its own subprocess as the mode is chosen at import; and with tracing on
+as well (core/tracing.py's FastAPI instrumentation, spans dropped by the exporter).
 
     .venv/bin/python bench/backend/metrics_bench.py [--batches 40 --size 500]   # ~1 min
 """
@@ -24,7 +25,7 @@ import time
 from typing import Any
 
 
-def build(with_metrics: bool) -> Any:
+def build(with_metrics: bool, traced: bool = False) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import PlainTextResponse
 
@@ -38,7 +39,31 @@ def build(with_metrics: bool) -> Any:
         from app.core.metrics import MetricsMiddleware
 
         app.add_middleware(MetricsMiddleware)
+    if traced:
+        _trace(app)
     return app
+
+
+def _trace(app: Any) -> None:
+    """core/tracing.py's FastAPI instrumentation, spans batched to an exporter that drops them
+    (what a request pays; the export itself runs on the batch processor's thread)."""
+    from app.core.tracing import EXCLUDED_URLS
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Dropping(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropping()))
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=EXCLUDED_URLS,
+        exclude_spans=["receive", "send"],
+    )
 
 
 SCOPE = {
@@ -74,7 +99,7 @@ async def batch(app: Any, requests: int) -> float:
 
 
 async def interleaved(batches: int, size: int) -> dict[str, float]:
-    apps = {"floor": build(False), "metrics": build(True)}
+    apps = {"floor": build(False), "metrics": build(True), "traced": build(True, traced=True)}
     for app in apps.values():  # warm-up: routes compiled, labelled children created
         await batch(app, 500)
     seen: dict[str, list[float]] = {kind: [] for kind in apps}
@@ -106,15 +131,17 @@ def main() -> None:
     if args.one:
         print(json.dumps(asyncio.run(interleaved(args.batches, args.size))))
         return
-    print(f"{'registry':<24}{'µs/request':>12}{'floor µs':>10}{'ratio':>8}{'added µs':>10}")
+    print(f"{'registry':<28}{'µs/request':>12}{'floor µs':>10}{'ratio':>8}{'added µs':>10}")
     with tempfile.TemporaryDirectory() as directory:
         for label, multiproc_dir in (("single process", None), ("multiprocess", directory)):
             result = in_subprocess(args.batches, args.size, multiproc_dir)
-            floor, figure = result["floor"], result["metrics"]
-            print(
-                f"{label:<24}{figure * 1e6:>12.1f}{floor * 1e6:>10.1f}"
-                f"{figure / floor:>8.3f}{(figure - floor) * 1e6:>10.1f}"
-            )
+            floor = result["floor"]
+            for variant, name in (("metrics", label), ("traced", f"{label} + tracing")):
+                figure = result[variant]
+                print(
+                    f"{name:<28}{figure * 1e6:>12.1f}{floor * 1e6:>10.1f}"
+                    f"{figure / floor:>8.3f}{(figure - floor) * 1e6:>10.1f}"
+                )
 
 
 if __name__ == "__main__":

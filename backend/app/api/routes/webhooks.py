@@ -29,6 +29,13 @@ SignatureHeader = Annotated[str | None, Header(alias=webhooks.SIGNATURE_HEADER)]
 TimestampHeader = Annotated[str | None, Header(alias=webhooks.TIMESTAMP_HEADER)]
 
 
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise webhooks.MalformedEvent("Webhook body is not JSON") from None
+
+
 async def _receive(
     request: Request,
     expected: webhooks.EventName | None,
@@ -40,15 +47,10 @@ async def _receive(
     raw = await request.body()
     try:
         webhooks.verify_signature(settings, raw, signature, timestamp)
+        name, event = webhooks.parse_event(_json(raw), expected)
     except webhooks.WebhookRejected as rejected:
         WEBHOOKS.labels(rejected.outcome).inc()
         raise
-    try:
-        try:
-            payload = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise webhooks.MalformedEvent("Webhook body is not JSON") from None
-        name, event = webhooks.parse_event(payload, expected)
     except webhooks.MalformedEvent:
         WEBHOOKS.labels("malformed").inc()
         raise
