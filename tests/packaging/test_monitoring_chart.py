@@ -187,3 +187,19 @@ def test_the_api_server_accepts_every_monitoring_object(
     )
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.count("(server dry run)") == 5
+
+
+def test_stack_namespaces_narrow_the_pod_monitors(helm: str) -> None:
+    for values, expected in (
+        ([], {"any": True}),
+        (
+            ["--set", "monitoring.stackNamespaces={team-a,team-b}"],
+            {"matchNames": ["team-a", "team-b"]},
+        ),
+    ):
+        objects = monitoring(render(helm, *ALL_ON, *CRDS_SERVED, *values))
+        for name in (
+            "PodMonitor/dimini-dimini-operator-backend",
+            "PodMonitor/dimini-dimini-operator-postgres",
+        ):
+            assert objects[name]["spec"]["namespaceSelector"] == expected

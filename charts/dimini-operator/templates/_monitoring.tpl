@@ -16,9 +16,9 @@ true
 
 {{/* Where the stacks' pods are: the listed namespaces, or any. */}}
 {{- define "dimini-operator.monitoring.stackNamespaces" -}}
-{{- if .Values.monitoring.stackNamespaces }}
+{{- if .Values.monitoring.stackNamespaces -}}
 matchNames: {{- toYaml .Values.monitoring.stackNamespaces | nindent 2 }}
-{{- else }}
+{{- else -}}
 any: true
 {{- end }}
 {{- end -}}
