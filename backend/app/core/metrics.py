@@ -36,6 +36,17 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+GRAPH_STAGES = ("extract", "embed", "link", "metrics", "summary")
+WEBHOOK_OUTCOMES = (
+    "recorded",
+    "ignored",
+    "bad_signature",
+    "missing_signature",
+    "stale",
+    "not_configured",
+    "malformed",
+)
+
 # Every metric of the backend is registered here, in the default registry, so a test can list them.
 HTTP_REQUESTS = Counter(
     "dimini_http_requests_total",
@@ -65,14 +76,13 @@ SOCKET_EVENTS = Counter(
 )
 GRAPH_STAGE_SECONDS = Histogram(
     "dimini_graph_stage_duration_seconds",
-    "Duration of each graph pipeline stage (extract, embed, link, metrics, summary).",
+    f"Duration of each graph pipeline stage ({', '.join(GRAPH_STAGES)}).",
     ["stage"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
 WEBHOOKS = Counter(
     "dimini_webhooks_total",
-    "Hume webhooks by outcome (recorded, ignored, bad_signature, missing_signature, stale, "
-    "not_configured, malformed).",
+    f"Hume webhooks by outcome ({', '.join(WEBHOOK_OUTCOMES)}).",
     ["outcome"],
 )
 LOGIN_ATTEMPTS = Counter("dimini_login_attempts_total", "Login attempts by outcome.", ["outcome"])
@@ -80,17 +90,6 @@ BACKGROUND_JOBS = Counter(
     "dimini_background_jobs_total",
     "Background jobs (graph, metrics, summary) by kind and outcome.",
     ["kind", "outcome"],
-)
-
-GRAPH_STAGES = ("extract", "embed", "link", "metrics", "summary")
-WEBHOOK_OUTCOMES = (
-    "recorded",
-    "ignored",
-    "bad_signature",
-    "missing_signature",
-    "stale",
-    "not_configured",
-    "malformed",
 )
 
 
