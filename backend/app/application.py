@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, hume, patients, sessions, system, webhooks
+from app.core import tracing
 from app.core.config import Settings
 from app.core.db import DatabaseProbe, create_engine, create_session_factory
 from app.core.logging import configure_logging
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        tracing.instrument_engine(engine, settings)
         session_factory = create_session_factory(engine)
         runner = BackgroundRunner()
         app.state.engine = engine
@@ -79,6 +81,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
             await runner.drain(SHUTDOWN_DRAIN_SECONDS)
             await manager.close()
             await engine.dispose()
+            tracing.shutdown(settings)
             logger.info("backend stopped")
 
     app = FastAPI(
@@ -110,6 +113,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
+    tracing.instrument_app(app, settings)
     routers = (
         system.router,
         auth.router,

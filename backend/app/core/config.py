@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # Bound on each realtime publish (NOTIFY) attempt, so a stalled connection cannot hang writes.
     realtime_publish_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
+    # OpenTelemetry (core/tracing.py), off unless an endpoint is set. The names and meanings are
+    # OpenTelemetry's own: the OTLP/HTTP base URL (/v1/traces is appended), e.g.
+    # http://otel-collector.monitoring:4318; OTEL_EXPORTER_OTLP_HEADERS is read by the exporter.
+    otel_exporter_otlp_endpoint: AnyHttpUrl | None = None
+    otel_service_name: str = Field(default="dimini-backend", min_length=1)
+    # The share of traces kept (a parent's decision wins: ParentBased(TraceIdRatioBased)).
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
+
     @field_validator(
         "openai_api_key", "hume_api_key", "hume_secret_key", "hume_webhook_signing_key"
     )

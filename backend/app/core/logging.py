@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "[REDACTED]"
@@ -65,8 +66,21 @@ class RedactingJsonFormatter(JsonFormatter):
         return redactor.redact(super().format(record))
 
 
+class TraceContext(logging.Filter):
+    """Adds `trace_id` and `span_id` (W3C hex, as a tracing backend shows them) to records logged
+    inside a sampled span, so a log line leads to its trace. Without tracing: nothing added."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
+        return True
+
+
 def build_handler() -> logging.Handler:
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(TraceContext())
     handler.setFormatter(
         RedactingJsonFormatter(
             "{asctime}{levelname}{name}{message}",

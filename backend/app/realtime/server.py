@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -14,7 +15,7 @@ import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.metrics import SOCKET_CONNECTIONS
+from app.core.metrics import SOCKET_CONNECTED, SOCKET_CONNECTIONS, SOCKET_EVENTS
 from app.core.middleware import ASGIApp, Receive, Scope, Send
 from app.core.security import SESSION_COOKIE
 from app.services import auth, therapy_sessions
@@ -27,10 +28,30 @@ logger = logging.getLogger(__name__)
 SOCKETIO_PATH = "socket.io"
 
 
+class CountingServer(socketio.AsyncServer):  # type: ignore[misc]
+    """Counts every event the server emits (rooms, single sockets, broadcasts) in one place."""
+
+    async def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        SOCKET_EVENTS.labels(event, "out").inc()
+        await super().emit(event, *args, **kwargs)
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def _counted(event: str, handler: Handler) -> Handler:
+    # Only registered handlers are counted: a client's arbitrary event names never become labels.
+    async def counting(*args: Any) -> Any:
+        SOCKET_EVENTS.labels(event, "in").inc()
+        return await handler(*args)
+
+    return counting
+
+
 def create_socket_server(
     settings: Settings, client_manager: socketio.AsyncManager
 ) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    return CountingServer(
         async_mode="asgi",
         client_manager=client_manager,
         # Also the cross-site WebSocket hijacking guard for cookie-authenticated browsers.
@@ -136,6 +157,7 @@ def register_handlers(
         await sio.enter_room(sid, user_room(user.id))
         _cut_at_expiry(sio, sid, claims.expires_at)
         SOCKET_CONNECTIONS.labels("accepted").inc()
+        SOCKET_CONNECTED.inc()
 
     async def join_session(sid: str, data: Any = None) -> dict[str, Any]:
         session_id = _parse_session_id(data)
@@ -167,6 +189,11 @@ def register_handlers(
         await sio.emit("left_session", {"sessionId": str(session_id)}, to=sid)
         return {"ok": True, "sessionId": str(session_id)}
 
+    async def disconnect(sid: str, *reason: Any) -> None:
+        # Called only for sockets whose connect handler accepted them.
+        SOCKET_CONNECTED.dec()
+
     sio.on("connect", connect)
-    sio.on("join_session", join_session)
-    sio.on("leave_session", leave_session)
+    sio.on("disconnect", disconnect)
+    sio.on("join_session", _counted("join_session", join_session))
+    sio.on("leave_session", _counted("leave_session", leave_session))

@@ -44,6 +44,10 @@ END_REASON_LENGTH = 64
 class WebhookRejected(AuthenticationError):
     """401: unsigned, badly signed, stale or from the future. Nothing is written."""
 
+    def __init__(self, detail: str, outcome: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome  # the dimini_webhooks_total label (core/metrics.WEBHOOK_OUTCOMES)
+
 
 class MalformedEvent(DomainError):
     status_code = 400
@@ -64,21 +68,21 @@ def verify_signature(
     if key is None:
         if settings.hume_webhook_insecure_skip_verify:
             return  # explicit development setting
-        raise WebhookRejected("Webhook signing key not configured")
+        raise WebhookRejected("Webhook signing key not configured", "not_configured")
     if not signature or not timestamp:
-        raise WebhookRejected("Missing webhook signature")
+        raise WebhookRejected("Missing webhook signature", "missing_signature")
     try:
         sent_at = int(timestamp)
     except ValueError:
-        raise WebhookRejected("Invalid webhook timestamp") from None
+        raise WebhookRejected("Invalid webhook timestamp", "bad_signature") from None
     current = time.time() if now is None else now
     if abs(current - sent_at) > MAX_CLOCK_SKEW_SECONDS:
-        raise WebhookRejected("Webhook timestamp outside the allowed window")
+        raise WebhookRejected("Webhook timestamp outside the allowed window", "stale")
     expected = signature_for(key.get_secret_value(), raw_body, timestamp)
     # Compared as bytes: compare_digest refuses non-ASCII str, which made a 500 of a bad header.
     given = signature.strip().lower().encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(expected.encode(), given):
-        raise WebhookRejected("Invalid webhook signature")
+        raise WebhookRejected("Invalid webhook signature", "bad_signature")
 
 
 # Hume's own models (the pinned `hume` SDK) are the contract for what a webhook body holds.

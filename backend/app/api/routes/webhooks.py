@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 
 from app.api.deps import DbDep, SettingsDep
+from app.core.metrics import WEBHOOKS
 from app.services import webhooks
 
 router = APIRouter(prefix="/api/webhooks/hume", tags=["webhooks"])
@@ -28,6 +29,13 @@ SignatureHeader = Annotated[str | None, Header(alias=webhooks.SIGNATURE_HEADER)]
 TimestampHeader = Annotated[str | None, Header(alias=webhooks.TIMESTAMP_HEADER)]
 
 
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise webhooks.MalformedEvent("Webhook body is not JSON") from None
+
+
 async def _receive(
     request: Request,
     expected: webhooks.EventName | None,
@@ -37,13 +45,18 @@ async def _receive(
     timestamp: str | None,
 ) -> dict[str, Any]:
     raw = await request.body()
-    webhooks.verify_signature(settings, raw, signature, timestamp)
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise webhooks.MalformedEvent("Webhook body is not JSON") from None
-    name, event = webhooks.parse_event(payload, expected)
-    return await webhooks.handle_event(db, name, event)
+        webhooks.verify_signature(settings, raw, signature, timestamp)
+        name, event = webhooks.parse_event(_json(raw), expected)
+    except webhooks.WebhookRejected as rejected:
+        WEBHOOKS.labels(rejected.outcome).inc()
+        raise
+    except webhooks.MalformedEvent:
+        WEBHOOKS.labels("malformed").inc()
+        raise
+    result = await webhooks.handle_event(db, name, event)
+    WEBHOOKS.labels("ignored" if result["status"] == "ignored" else "recorded").inc()
+    return result
 
 
 def _alias(expected: webhooks.EventName | None, path: str, summary: str) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.metrics import graph_stage
 from app.models import GraphEdge, GraphNode, PendingJob, TherapySession
 from app.models.enums import SessionStatus
 from app.schemas.sessions import SessionSummary
@@ -145,14 +146,17 @@ class GraphPipeline:
     async def process_text(self, session_id: uuid.UUID, text: str) -> None:
         try:
             await self._progress(session_id, "extracting", "Extracting topics and emotions")
-            entities = await self._extract(session_id, text)
+            with graph_stage("extract"):
+                entities = await self._extract(session_id, text)
             if not entities:
                 await self._progress(session_id, "done", "No topics or emotions found")
                 return
             await self._progress(session_id, "embedding", f"Embedding {len(entities)} entities")
-            vectors = await self._embedder.embed(entities)
+            with graph_stage("embed"):
+                vectors = await self._embedder.embed(entities)
             await self._progress(session_id, "linking", "Linking related entities")
-            batch = await self._store(session_id, entities, vectors)
+            with graph_stage("link"):
+                batch = await self._store(session_id, entities, vectors)
             if batch is None:
                 return  # the session was deleted meanwhile
             await self._broadcaster.emit_to_session(
@@ -274,7 +278,8 @@ class GraphPipeline:
                 ).all()
             ]
             # Its own one-thread executor (metrics.METRICS_EXECUTOR), not the default pool.
-            metrics = await compute_metrics_async(node_ids, edges)
+            with graph_stage("metrics"):
+                metrics = await compute_metrics_async(node_ids, edges)
             if not metrics:
                 return
             await db.execute(
@@ -326,7 +331,8 @@ class GraphPipeline:
             session = await db.get(TherapySession, session_id)
             if session is None or session.status != SessionStatus.completed:
                 return
-            summary = await self.summarize(db, session)
+            with graph_stage("summary"):
+                summary = await self.summarize(db, session)
             session.summary = summary.model_dump(mode="json", by_alias=True)
             status = session.status.value
             await db.commit()
