@@ -33,7 +33,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url_object,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        # No overflow: an overflow connection is closed when it is returned, so under a steady
+        # load above pool_size every request paid a new connection (TCP, auth, type codecs).
+        # A burst waits up to pool_timeout for a pooled connection instead.
+        max_overflow=0,
         # Most recently used first: under load the same few connections stay hot (no ping), and
         # the idle rest age until they are pinged or closed.
         pool_use_lifo=True,
