@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 MYPY_CACHE_DIR ?= $(HOME)/.cache/dimini-stack/mypy
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images
+.PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images bench
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,3 +56,7 @@ dev: ## kind cluster + local registry + tilt up (needs Docker, kind, tilt, helm,
 
 images: venv ## backend, frontend, operator, postgres images (buildah; cold ~10 min); loaded into the sandbox's containerd if it runs
 	$(PY) -m images load --if-running
+
+bench: venv ## the backend benches, briefly: every figure beside its floor and the ratio (asserts nothing)
+	$(PY) bench/backend/run_bench.py --duration 3 --rounds 3 --clients 100 --events 3
+	$(PY) bench/backend/graph_bench.py

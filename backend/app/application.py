@@ -17,7 +17,12 @@ from app.api.errors import install_error_handlers
 from app.api.routes import auth, hume, patients, sessions, system, webhooks
 from app.core import tracing
 from app.core.config import Settings
-from app.core.db import DatabaseProbe, create_engine, create_session_factory
+from app.core.db import (
+    DatabaseProbe,
+    create_engine,
+    create_read_session_factory,
+    create_session_factory,
+)
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import ASGIApp, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -61,6 +66,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         app.state.engine = engine
         app.state.database_probe = DatabaseProbe(engine)
         app.state.session_factory = session_factory
+        app.state.read_session_factory = create_read_session_factory(engine)
         app.state.runner = runner
         app.state.hume = HumeGateway(settings)
         broadcaster = SocketBroadcaster(sio)

@@ -1,15 +1,18 @@
-"""Backend benchmark: prints figures, asserts nothing.
+"""Backend benchmark: every figure beside its floor, measured in the same run; asserts nothing.
 
-    .venv/bin/python bench/backend/run_bench.py [--duration 10] [--clients 500]
+    .venv/bin/python bench/backend/run_bench.py [--duration 10] [--rounds 3] [--clients 500]
 
-Starts a throwaway Postgres 15, the backend (`python -m app.serve`, WEB_CONCURRENCY workers) and a
-bare Starlette app on this machine, then measures from separate processes:
-- GET /health and authenticated GET /api/patients: closed-loop max throughput with wrk (if
-  installed; `apt-get install wrk`) and an open-loop run at a fixed 200 req/s (p50/p99);
-- the ratio of the backend's /health throughput to the bare Starlette app's;
+Starts a throwaway Postgres 15, the backend (`python -m app.serve`, WEB_CONCURRENCY workers) and
+the bare Starlette floor app (bare_app.py, same worker count, same database), then measures from
+separate processes, figure and floor interleaved in `--rounds` alternating slices so that load from
+outside the run falls on both alike:
+- GET /health, authenticated GET /api/patients, signed POST /api/webhooks/hume (a tool_call of a
+  bound chat): closed-loop max throughput with wrk (`apt-get install wrk`), and an open loop at a
+  fixed rate (p50/p99 from each request's scheduled time, so queueing counts);
 - Socket.IO fan-out latency: N clients in one session room, events published by another process
-  through Postgres NOTIFY, latency from publish to receipt on every client.
-Targets (issue 4): authenticated list p99 <= 25 ms at 200 req/s; fan-out p99 <= 250 ms.
+  through Postgres NOTIFY (no floor yet: printed as a figure only).
+Targets (issue 18): webhook p99 <= 25 ms at 100 req/s and >= 500 req/s sustained on 2 workers;
+authenticated list throughput >= 0.6 of its floor.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -28,7 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +42,18 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for  # noqa: E402
+
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
 
 BACKEND_DIR = REPO / "backend"
 PASSWORD = "bench-password-1234"
+SECRET_KEY = "bench-secret-key-" + "x" * 32
+SIGNING_KEY = "bench-signing-key"
+CHAT_ID = "bench-chat"
+CHAT_GROUP_ID = "bench-chat-group"
+WEBHOOK_PATH = "/api/webhooks/hume"
 
 
 @dataclass
@@ -77,7 +89,8 @@ def start_backend(database_url: str, workers: int, log: Path) -> Server:
     env = {
         "PATH": os.environ["PATH"],
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "SECRET_KEY": SECRET_KEY,
+        "HUME_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
         "WEB_CONCURRENCY": str(workers),
         "LOG_LEVEL": "WARNING",
         "LOGIN_RATE_LIMIT": "10000",
@@ -105,8 +118,14 @@ def start_backend(database_url: str, workers: int, log: Path) -> Server:
     return server
 
 
-def start_bare(workers: int, log: Path) -> Server:
+def start_bare(dsn: str, workers: int, log: Path) -> Server:
     port = free_port()
+    env = {
+        **os.environ,
+        "BARE_DSN": dsn,
+        "BARE_SECRET_KEY": SECRET_KEY,
+        "BARE_SIGNING_KEY": SIGNING_KEY,
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -122,6 +141,7 @@ def start_bare(workers: int, log: Path) -> Server:
             "--no-access-log",
         ],
         cwd=Path(__file__).parent,
+        env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -130,7 +150,14 @@ def start_bare(workers: int, log: Path) -> Server:
     return server
 
 
-def prepare_data(url: str) -> str:
+@dataclass
+class Fixture:
+    token: str
+    session_id: str
+
+
+def prepare_data(url: str) -> Fixture:
+    """A therapist with 50 patients, and an active session whose Hume chat is bound."""
     with httpx.Client(base_url=url, timeout=30) as client:
         email = "bench@example.org"
         client.post(
@@ -143,23 +170,81 @@ def prepare_data(url: str) -> str:
         for index in range(50):
             client.post(
                 "/api/patients",
-                json={"name": f"Patient {index}", "email": f"p{index}@example.org"},
+                json={
+                    "name": f"Patient {index}",
+                    "email": f"p{index}@example.org",
+                    "demographics": {"age": 20 + index % 50, "occupation": "teacher"},
+                },
                 headers=headers,
             )
-        return token
+        patient = client.post("/api/patients", json={"name": "Session"}, headers=headers).json()
+        session_id: str = client.post(
+            "/api/sessions/start", json={"patientId": patient["id"]}, headers=headers
+        ).json()["id"]
+        bound = client.post(
+            f"/api/sessions/{session_id}/chats",
+            json={"chatId": CHAT_ID, "chatGroupId": CHAT_GROUP_ID},
+            headers=headers,
+        )
+        bound.raise_for_status()
+        return Fixture(token, session_id)
+
+
+def webhook_body(index: int, session_id: str) -> bytes:
+    """A tool_call webhook as Hume sends it (the shape of the SDK's WebhookEventToolCall)."""
+    return json.dumps(
+        {
+            "event_name": "tool_call",
+            "chat_id": CHAT_ID,
+            "chat_group_id": CHAT_GROUP_ID,
+            "config_id": None,
+            "timestamp": int(time.time() * 1000),
+            "tool_call_message": {
+                "tool_call_id": f"bench-{index}",
+                "name": "save_session_note",
+                "parameters": json.dumps({"content": f"note {index}", "category": "observation"}),
+                "custom_session_id": session_id,
+                "tool_type": "function",
+                "response_required": True,
+                "type": "tool_call",
+            },
+        }
+    ).encode()
+
+
+def signed_headers(body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    return {
+        SIGNATURE_HEADER: signature_for(SIGNING_KEY, body, timestamp),
+        TIMESTAMP_HEADER: timestamp,
+        "Content-Type": "application/json",
+    }
 
 
 # -- closed loop: wrk -------------------------------------------------------------------------
 
+WRK_POST = """
+wrk.method = "POST"
+wrk.body = {body}
+"""
 
-def wrk(url: str, token: str | None, duration: int) -> dict[str, float] | None:
+
+def wrk(
+    url: str, headers: dict[str, str], duration: float, body: bytes | None = None
+) -> dict[str, float] | None:
     if shutil.which("wrk") is None:
         return None
-    command = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency"]
-    if token:
-        command += ["-H", f"Authorization: Bearer {token}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    command = ["wrk", "-t2", "-c64", f"-d{max(1, round(duration))}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if body is not None:
+            script.write(WRK_POST.format(body=json.dumps(body.decode())))
+            script.flush()
+            command += ["-s", script.name]
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
 
     def percentile(label: str) -> float:
         match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", output)
@@ -167,16 +252,48 @@ def wrk(url: str, token: str | None, duration: int) -> dict[str, float] | None:
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+    return {
+        "rps": rps,
+        "p50_ms": percentile("50"),
+        "p99_ms": percentile("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 # -- open loop: a fixed request rate from a separate process -----------------------------------
 
 
-async def _http_get(
+@dataclass(frozen=True)
+class Load:
+    """What an open-loop run sends: `requests` are whole HTTP/1.1 requests, sent in turn."""
+
+    host: str
+    port: int
+    requests: list[bytes]
+
+
+def get_load(url: str, headers: dict[str, str]) -> Load:
+    parsed = httpx.URL(url)
+    lines = [f"GET {parsed.raw_path.decode()} HTTP/1.1", f"Host: {parsed.host}:{parsed.port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return Load(parsed.host, parsed.port or 80, [("\r\n".join(lines) + "\r\n\r\n").encode()])
+
+
+def post_load(url: str, bodies: list[bytes], headers: Callable[[bytes], dict[str, str]]) -> Load:
+    parsed = httpx.URL(url)
+    requests = []
+    for body in bodies:
+        lines = [f"POST {parsed.raw_path.decode()} HTTP/1.1", f"Host: {parsed.host}:{parsed.port}"]
+        lines += [f"{name}: {value}" for name, value in headers(body).items()]
+        lines.append(f"Content-Length: {len(body)}")
+        requests.append(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return Load(parsed.host, parsed.port or 80, requests)
+
+
+async def _http_exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
 ) -> int:
-    """One keep-alive HTTP/1.1 GET on an open connection; returns the status code."""
+    """One keep-alive HTTP/1.1 request on an open connection; returns the status code."""
     writer.write(request)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
@@ -189,44 +306,40 @@ async def _http_get(
     return status
 
 
-def _open_loop_worker(
-    url: str, headers: dict[str, str], rate: int, duration: int, queue: Any
-) -> None:
+def _open_loop_worker(load: Load, rate: int, duration: float, queue: Any) -> None:
     """Sends on a fixed schedule over a pool of raw keep-alive connections (httpx costs too
-    much CPU per request to hold 200 req/s next to the server on a small machine). Latency is
-    measured from each request's *scheduled* time, so queueing counts (no coordinated omission)."""
-    parsed = httpx.URL(url)
-    lines = [f"GET {parsed.raw_path.decode()} HTTP/1.1", f"Host: {parsed.host}:{parsed.port}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    much CPU per request to hold hundreds of req/s next to the server on a small machine).
+    Latency is measured from each request's *scheduled* time, so queueing counts (no coordinated
+    omission)."""
 
     async def run() -> tuple[list[float], int]:
-        schedule: asyncio.Queue[float | None] = asyncio.Queue()
+        schedule: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         latencies: list[float] = []
         errors = 0
 
         async def connection() -> None:
             nonlocal errors
-            reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
-            while (due := await schedule.get()) is not None:
+            reader, writer = await asyncio.open_connection(load.host, load.port)
+            while (item := await schedule.get()) is not None:
+                due, request = item
                 try:
-                    status = await _http_get(reader, writer, request)
-                    errors += status != 200
+                    status = await _http_exchange(reader, writer, request)
+                    errors += not 200 <= status < 300
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     errors += 1
                     writer.close()
-                    reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+                    reader, writer = await asyncio.open_connection(load.host, load.port)
                 latencies.append((time.perf_counter() - due) * 1000)
             writer.close()
 
-        workers = [asyncio.create_task(connection()) for _ in range(32)]
+        workers = [asyncio.create_task(connection()) for _ in range(64)]
         begin = time.perf_counter() + 0.2
-        for index in range(rate * duration):
+        for index in range(int(rate * duration)):
             due = begin + index / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            schedule.put_nowait(due)
+            schedule.put_nowait((due, load.requests[index % len(load.requests)]))
         for _ in workers:
             schedule.put_nowait(None)
         await asyncio.gather(*workers)
@@ -235,22 +348,87 @@ def _open_loop_worker(
     queue.put(asyncio.run(run()))
 
 
-def open_loop(url: str, token: str | None, rate: int, duration: int) -> dict[str, float]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def open_loop(load: Load, rate: int, duration: float) -> tuple[list[float], int]:
     queue: Any = multiprocessing.Queue()
-    process = multiprocessing.Process(
-        target=_open_loop_worker, args=(url, headers, rate, duration, queue)
-    )
+    process = multiprocessing.Process(target=_open_loop_worker, args=(load, rate, duration, queue))
     process.start()
     latencies, errors = queue.get()
     process.join()
+    return latencies, errors
+
+
+def latency_summary(latencies: list[float], errors: int, rate: int) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
         "rate": rate,
-        "p50_ms": statistics.median(ordered),
-        "p99_ms": ordered[int(len(ordered) * 0.99) - 1],
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(ordered[max(int(len(ordered) * 0.99) - 1, 0)], 2),
         "errors": errors,
     }
+
+
+# -- figure beside floor, interleaved ----------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """One figure and its floor; `better` says whether higher or lower values are better."""
+
+    name: str
+    unit: str
+    figure: float
+    floor: float
+    target: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.figure / self.floor if self.floor else float("nan")
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.figure:.2f} {self.unit} | {self.floor:.2f} {self.unit} "
+            f"| {self.ratio:.3f} | {self.target} |"
+        )
+
+
+def interleaved_wrk(
+    figure: Callable[[float], dict[str, float] | None],
+    floor: Callable[[float], dict[str, float] | None],
+    duration: float,
+    rounds: int,
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Alternates figure and floor in `rounds` slices (order flipped every round)."""
+    figures: list[dict[str, float]] = []
+    floors: list[dict[str, float]] = []
+    for index in range(rounds):
+        pair = [(figure, figures), (floor, floors)]
+        for run, into in pair if index % 2 == 0 else pair[::-1]:
+            result = run(duration / rounds)
+            if result is not None:
+                into.append(result)
+    return figures, floors
+
+
+def interleaved_open_loop(
+    figure: Load, floor: Load, rate: int, duration: float, rounds: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    collected: dict[str, tuple[list[float], int]] = {"figure": ([], 0), "floor": ([], 0)}
+    for index in range(rounds):
+        order = [("figure", figure), ("floor", floor)]
+        for name, load in order if index % 2 == 0 else order[::-1]:
+            latencies, errors = open_loop(load, rate, duration / rounds)
+            previous, previous_errors = collected[name]
+            collected[name] = (previous + latencies, previous_errors + errors)
+    return (
+        latency_summary(*collected["figure"], rate),
+        latency_summary(*collected["floor"], rate),
+    )
+
+
+def mean_rps(results: list[dict[str, float]]) -> float:
+    return statistics.fmean(result["rps"] for result in results) if results else float("nan")
 
 
 # -- Socket.IO fan-out ---------------------------------------------------------------------------
@@ -295,7 +473,7 @@ def _fan_out_clients(
     queue.put(asyncio.run(run()))
 
 
-def fan_out(url: str, dsn: str, token: str, clients: int, events: int) -> dict[str, float]:
+def fan_out(url: str, dsn: str, token: str, clients: int, events: int) -> dict[str, Any]:
     from app.realtime.pg_manager import PostgresPubSubManager
     from app.services.events import session_room
 
@@ -325,21 +503,137 @@ def fan_out(url: str, dsn: str, token: str, clients: int, events: int) -> dict[s
     expected = clients * events
     return {
         "clients": clients,
-        "delivered": f"{len(latencies)}/{expected}",  # type: ignore[dict-item]
+        "delivered": f"{len(latencies)}/{expected}",
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
     }
 
 
+# -- the run -------------------------------------------------------------------------------------
+
+
+def measure(
+    backend: Server, bare: Server, fixture: Fixture, args: argparse.Namespace
+) -> list[Comparison]:
+    auth = {"Authorization": f"Bearer {fixture.token}"}
+    duration, rounds = args.duration, args.rounds
+    comparisons: list[Comparison] = []
+
+    def report(comparison: Comparison) -> None:
+        comparisons.append(comparison)
+        detail = json.dumps(comparison.detail)
+        print(f"{comparison.row()}  {detail}", flush=True)  # progress, in case of a stop
+
+    # Closed loop, max throughput (higher is better: ratio = figure / floor, target >= 0.6).
+    reads: list[tuple[str, str, dict[str, str]]] = [
+        ("GET /health max throughput", "/health", {}),
+        ("GET /api/patients (Bearer) max throughput", "/api/patients", auth),
+    ]
+    for name, path, headers in [read for read in reads if _wanted(args, read[1])]:
+        figures, floors = interleaved_wrk(
+            functools.partial(wrk, f"{backend.url}{path}", headers),
+            functools.partial(wrk, f"{bare.url}{path}", headers),
+            duration,
+            rounds,
+        )
+        target = "≥ 0.6" if "patients" in path else ""
+        report(
+            Comparison(
+                name, "req/s", mean_rps(figures), mean_rps(floors), target,
+                {"figure_runs": figures, "floor_runs": floors},
+            )
+        )  # fmt: skip
+
+    if _wanted(args, "webhook"):
+        _webhooks(backend, bare, fixture, args, report)
+    if _wanted(args, "/api/patients"):
+        _list_latency(backend, bare, auth, args, report)
+    return comparisons
+
+
+Report = Callable[[Comparison], None]
+
+
+def _wanted(args: argparse.Namespace, what: str) -> bool:
+    return not args.only or any(part in what for part in args.only.split(","))
+
+
+def _webhooks(
+    backend: Server, bare: Server, fixture: Fixture, args: argparse.Namespace, report: Report
+) -> None:
+    duration, rounds = args.duration, args.rounds
+    body = webhook_body(0, fixture.session_id)
+    headers = signed_headers(body)
+    figures, floors = interleaved_wrk(
+        lambda seconds: wrk(f"{backend.url}{WEBHOOK_PATH}", headers, seconds, body),
+        lambda seconds: wrk(f"{bare.url}{WEBHOOK_PATH}", headers, seconds, body),
+        duration,
+        rounds,
+    )
+    report(
+        Comparison(
+            "POST webhook tool_call max throughput", "req/s", mean_rps(figures), mean_rps(floors),
+            "figure ≥ 500 req/s", {"figure_runs": figures, "floor_runs": floors},
+        )
+    )  # fmt: skip
+
+    # Open loop at a fixed rate (lower is better: ratio = figure p99 / floor p99).
+    bodies = [webhook_body(index, fixture.session_id) for index in range(2000)]
+    for rate, target in [(args.webhook_rate, "figure p99 ≤ 25 ms"), (500, "0 errors")]:
+        figure, floor = interleaved_open_loop(
+            post_load(f"{backend.url}{WEBHOOK_PATH}", bodies, signed_headers),
+            post_load(f"{bare.url}{WEBHOOK_PATH}", bodies, signed_headers),
+            rate,
+            duration,
+            rounds,
+        )
+        for stat in ("p50_ms", "p99_ms"):
+            report(
+                Comparison(
+                    f"POST webhook tool_call at {rate} req/s, {stat[:3]}", "ms",
+                    figure[stat], floor[stat], target if stat == "p99_ms" else "",
+                    {"figure": figure, "floor": floor},
+                )
+            )  # fmt: skip
+
+
+def _list_latency(
+    backend: Server, bare: Server, auth: dict[str, str], args: argparse.Namespace, report: Report
+) -> None:
+    figure, floor = interleaved_open_loop(
+        get_load(f"{backend.url}/api/patients", auth),
+        get_load(f"{bare.url}/api/patients", auth),
+        args.rate,
+        args.duration,
+        args.rounds,
+    )
+    for stat in ("p50_ms", "p99_ms"):
+        report(
+            Comparison(
+                f"GET /api/patients at {args.rate} req/s, {stat[:3]}", "ms",
+                figure[stat], floor[stat], "", {"figure": figure, "floor": floor},
+            )
+        )  # fmt: skip
+
+
 def main() -> None:
     # `timeout` and Ctrl-C stop the run through SystemExit, so the finally blocks clean up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=int, default=10)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--duration", type=float, default=12, help="seconds per figure+floor")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved slices per figure")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rate", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=200, help="open-loop rate of the list")
+    parser.add_argument("--webhook-rate", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=500, help="Socket.IO fan-out clients")
     parser.add_argument("--events", type=int, default=10)
+    parser.add_argument("--no-fan-out", action="store_true")
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset: health, patients, webhook"
+    )
     args = parser.parse_args()
 
     logs = Path(tempfile.mkdtemp(prefix="dimini-bench-"))
@@ -349,33 +643,20 @@ def main() -> None:
         database = postgres.create_database("bench")
         backend = start_backend(postgres.url(database), args.workers, logs / "backend.log")
         servers.append(backend)
-        bare = start_bare(args.workers, logs / "bare.log")
-        servers.append(bare)
-        token = prepare_data(backend.url)
-        results: dict[str, Any] = {"cpus": os.cpu_count(), "workers": args.workers}
-
-        def report(name: str, value: Any) -> None:
-            results[name] = value
-            print(f"{name}: {json.dumps(value)}", flush=True)  # progress, in case of a stop
-
-        report("wrk_bare_health", wrk(f"{bare.url}/health", None, args.duration))
-        report("wrk_health", wrk(f"{backend.url}/health", None, args.duration))
-        report("wrk_patients", wrk(f"{backend.url}/api/patients", token, args.duration))
-        if results["wrk_bare_health"] and results["wrk_health"]:
-            report(
-                "health_vs_bare_ratio",
-                round(results["wrk_health"]["rps"] / results["wrk_bare_health"]["rps"], 3),
-            )
-        report(
-            "open_loop_health", open_loop(f"{backend.url}/health", None, args.rate, args.duration)
-        )
-        report(
-            "open_loop_patients",
-            open_loop(f"{backend.url}/api/patients", token, args.rate, args.duration),
-        )
         dsn = postgres.url(database, driver="postgresql")
-        report("socketio_fan_out", fan_out(backend.url, dsn, token, args.clients, args.events))
-        print(json.dumps(results, indent=2))
+        bare = start_bare(dsn, args.workers, logs / "bare.log")
+        servers.append(bare)
+        fixture = prepare_data(backend.url)
+        print(f"cpus: {os.cpu_count()}, workers: {args.workers}, duration: {args.duration} s")
+        print("| Figure | Value | Floor | Ratio | Target |\n| --- | --- | --- | --- | --- |")
+        comparisons = measure(backend, bare, fixture, args)
+        if not args.no_fan_out:
+            result = fan_out(backend.url, dsn, fixture.token, args.clients, args.events)
+            print(f"socketio_fan_out (no floor yet): {json.dumps(result)}", flush=True)
+        print("\nSummary (figure, floor, ratio):")
+        print("| Figure | Value | Floor | Ratio | Target |\n| --- | --- | --- | --- | --- |")
+        for comparison in comparisons:
+            print(comparison.row())
     finally:
         for server in servers:
             server.stop()

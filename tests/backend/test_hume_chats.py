@@ -351,3 +351,48 @@ async def test_the_tool_call_webhook_records_only_and_the_browser_relay_answers_
     notes = await voice.client.get(notes_url, headers=voice.therapist.headers)
     assert [n["content"] for n in notes.json()["items"]] == ["Walks help"]
     assert voice.hume.calls.get("unexpected", []) == []
+
+
+async def test_a_tool_call_of_a_bound_chat_is_recorded_as_the_general_path_records_it(
+    voice: Voice, postgres: PostgresServer
+) -> None:
+    """The one-statement path (a chat bound by id) writes the same event and audit rows as the
+    general path (a new chat of a bound group, routed by its group)."""
+    assert (await bind(voice, voice.session_id, "chat-fast", "group-same")).status_code == 201
+    for chat_id in ("chat-fast", "chat-general"):  # the second is routed by its group
+        message = tool_call_message(f"call-{chat_id}", "mark_progress", {"description": "x"})
+        event = tool_call(chat_id, "group-same", message, at_ms=T0)
+        assert await send(voice, event) == {"status": "recorded", "sessionId": voice.session_id}
+    events = rows(
+        postgres,
+        voice.database,
+        "SELECT chat_id, event_name, chat_group_id, session_id, occurred_at, end_reason, "
+        "duration_seconds, tool_call_id, tool_name FROM hume_events ORDER BY id",
+    )
+    assert [event.pop("chat_id") for event in events] == ["chat-fast", "chat-general"]
+    assert [event.pop("tool_call_id") for event in events] == [
+        "call-chat-fast",
+        "call-chat-general",
+    ]
+    assert events[0] == events[1]
+    assert events[0]["session_id"] == voice.session_id
+    assert events[0]["tool_name"] == "mark_progress"
+    audits = rows(
+        postgres,
+        voice.database,
+        "SELECT actor_id, action, entity_type, entity_id, ip, details FROM audit_log "
+        "WHERE action = 'hume.tool_call' ORDER BY id",
+    )
+    assert [audit["details"].pop("toolCallId") for audit in audits] == [
+        "call-chat-fast",
+        "call-chat-general",
+    ]
+    assert audits[0] == audits[1]
+    assert audits[0] == {
+        "actor_id": None,
+        "action": "hume.tool_call",
+        "entity_type": "session",
+        "entity_id": voice.session_id,
+        "ip": None,
+        "details": {"tool": "mark_progress"},
+    }

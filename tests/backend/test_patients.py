@@ -197,3 +197,45 @@ async def test_nul_characters_are_refused_with_422(client: httpx.AsyncClient) ->
     token = await client.post("/api/auth/token", data={"username": "a\x00b", "password": "x"})
     assert token.status_code == 422
     assert isinstance(token.json()["detail"], list)  # FastAPI's validation-error shape
+
+
+async def test_list_items_are_the_detail_responses_on_every_page_and_search(
+    client: httpx.AsyncClient,
+) -> None:
+    """The list reads rows straight from the driver; the detail goes through the ORM. Both must
+    serialise a patient identically, and the total must hold past the last page too."""
+    therapist = await register_therapist(client)
+    created = [
+        await create_patient(
+            client,
+            therapist,
+            name=f"Listed {index}",
+            email=f"listed{index}@example.org",
+            demographics={"age": 30 + index, "initialConcerns": ["sleep"]},
+        )
+        for index in range(3)
+    ]
+    await create_patient(client, therapist, name="Other")  # no email, empty demographics
+    details = {}
+    listing = (await client.get("/api/patients", headers=therapist.headers)).json()
+    for item in listing["items"]:
+        detail = (await client.get(f"/api/patients/{item['id']}", headers=therapist.headers)).json()
+        detail.pop("stats")
+        details[item["id"]] = detail
+        assert item == detail
+    assert listing["total"] == 4
+    searched = await client.get(
+        "/api/patients",
+        params={"search": "listed", "pageSize": 2, "page": 2},
+        headers=therapist.headers,
+    )
+    assert searched.json() == {
+        "items": [details[created[0]["id"]]],
+        "total": 3,
+        "page": 2,
+        "pageSize": 2,
+    }
+    past_the_end = await client.get(
+        "/api/patients", params={"search": "listed", "page": 9}, headers=therapist.headers
+    )
+    assert past_the_end.json() == {"items": [], "total": 3, "page": 9, "pageSize": 20}

@@ -37,7 +37,12 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.session_factory() as session:
+    # GET and HEAD handlers only read: their statements need no transaction (no BEGIN/ROLLBACK).
+    read_only = request.method in SAFE_METHODS
+    factory = (
+        request.app.state.read_session_factory if read_only else request.app.state.session_factory
+    )
+    async with factory() as session:
         yield session
 
 

@@ -3,29 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import ClauseElement, event, text
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.core.config import Settings
 
 CONNECT_TIMEOUT_SECONDS = 5
+# A connection back in the pool for longer than this is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN_AT = "dimini_checked_in_at"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url_object,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        # A connection that died with a Postgres restart is replaced, not handed out.
-        pool_pre_ping=True,
+        # No overflow: an overflow connection is closed when it is returned, so under a steady
+        # load above pool_size every request paid a new connection (TCP, auth, type codecs).
+        # A burst waits up to pool_timeout for a pooled connection instead.
+        max_overflow=0,
+        # Most recently used first: under load the same few connections stay hot (no ping), and
+        # the idle rest age until they are pinged or closed.
+        pool_use_lifo=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
@@ -33,10 +47,45 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "server_settings": {"application_name": "dimini-backend"},
         },
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """A connection that died with a Postgres restart is replaced, not handed out.
+
+    SQLAlchemy's pool_pre_ping did that with three round trips (BEGIN, a query, ROLLBACK) on
+    every checkout: most of an authenticated read's database time. Here a connection idle for
+    PING_AFTER_IDLE_SECONDS gets one empty query; raising DisconnectionError makes the pool
+    discard it and connect afresh. A connection that dies while in use fails its request, and
+    SQLAlchemy's disconnect detection then invalidates the whole pool, as before.
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # fresh from connect, or in use a moment ago
+        try:
+            dbapi_connection.run_async(lambda connection: connection.execute(";"))
+        except Exception as error:
+            raise DisconnectionError("connection failed its ping") from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read (GET, HEAD): their statements run in autocommit, so
+    no BEGIN and ROLLBACK round trips wrap the one or two queries such a request makes."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
 
 
 @asynccontextmanager
@@ -84,3 +133,54 @@ async def database_answers(engine: AsyncEngine) -> bool:
         return True
     except Exception:
         return False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A Core statement compiled once, for asyncpg: its SQL and the order of its parameters.
+
+    The hottest requests (the authenticated user, a page of patients, a webhook's record) run
+    through this on the session's asyncpg connection: SQLAlchemy's per-execution work (cache
+    key, compile lookup, result and ORM loading) was most of their CPU. The statement is still
+    built from the models, so a renamed column breaks it at import, not at run time.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    # Values the statement carries itself (literals compiled as parameters).
+    fixed: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: ClauseElement) -> Prepared:
+        compiled = statement.compile(dialect=_ASYNCPG)
+        assert isinstance(compiled, SQLCompiler)  # a statement, not a DDL construct
+        fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        return cls(str(compiled), tuple(compiled.positiontup or ()), fixed)
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.fixed[name] for name in self.names]
+
+    async def fetch(self, db: AsyncSession, **values: Any) -> list[asyncpg.Record]:
+        connection = await driver_connection(db)
+        rows: list[asyncpg.Record] = await connection.fetch(self.sql, *self.arguments(values))
+        return rows
+
+    async def fetchrow(self, db: AsyncSession, **values: Any) -> asyncpg.Record | None:
+        connection = await driver_connection(db)
+        row: asyncpg.Record | None = await connection.fetchrow(self.sql, *self.arguments(values))
+        return row
+
+
+_ASYNCPG = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+async def driver_connection(db: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `db`'s current connection (checked out if need be).
+
+    Statements on it run inside the session's transaction when SQLAlchemy has begun one on this
+    connection, and in autocommit otherwise (a read session: see create_read_session_factory).
+    """
+    connection = await db.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver

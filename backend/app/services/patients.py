@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import Prepared
 from app.models import Patient, TherapySession
 from app.models.enums import SessionStatus
 from app.schemas.patients import Demographics, PatientCreate, PatientPatch
 from app.services import audit
 from app.services.errors import ConflictError, NotFoundError
-from app.services.pagination import paginate
 
 PATIENT_NOT_FOUND = "Patient not found"
 DUPLICATE_EMAIL = "A patient with this email already exists"
@@ -38,22 +40,54 @@ async def get_owned(
     return patient
 
 
-async def list_patients(
-    db: AsyncSession, therapist_id: uuid.UUID, search: str | None, offset: int, limit: int
-) -> tuple[list[Patient], int]:
-    query = select(Patient).where(Patient.therapist_id == therapist_id)
-    if search and search.strip():
-        pattern = f"%{_escape_like(search.strip())}%"
-        query = query.where(
+def _list_filter(search: bool) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Patient.therapist_id == bindparam("therapist_id")]
+    if search:
+        pattern: BindParameter[str] = bindparam("pattern")
+        conditions.append(
             or_(
                 Patient.name.ilike(pattern, escape="\\"),
                 Patient.email.ilike(pattern, escape="\\"),
                 Patient.phone.ilike(pattern, escape="\\"),
             )
         )
-    return await paginate(
-        db, query.order_by(Patient.created_at.desc(), Patient.id.desc()), offset, limit
+    return conditions
+
+
+def _list_page(search: bool) -> Select[Any]:
+    columns = [column for column in Patient.__table__.columns if column.key != "therapist_id"]
+    # count(*) OVER () is computed before LIMIT/OFFSET, so every row carries the full total.
+    return (
+        select(*columns, func.count().over().label("total"))
+        .where(*_list_filter(search))
+        .order_by(Patient.created_at.desc(), Patient.id.desc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
     )
+
+
+# The authenticated list is the hottest read: compiled once, rows straight from the driver.
+_LIST_PAGE = {search: Prepared.of(_list_page(search)) for search in (False, True)}
+_LIST_COUNT = {
+    search: Prepared.of(select(func.count()).select_from(Patient).where(*_list_filter(search)))
+    for search in (False, True)
+}
+
+
+async def list_patients(
+    db: AsyncSession, therapist_id: uuid.UUID, search: str | None, offset: int, limit: int
+) -> tuple[list[Mapping[str, Any]], int]:
+    """One page, newest first, as rows (every column but therapist_id) and the total."""
+    term = search.strip() if search else ""
+    values: dict[str, Any] = {"therapist_id": therapist_id, "offset": offset, "limit": limit}
+    if term:
+        values["pattern"] = f"%{_escape_like(term)}%"
+    rows = await _LIST_PAGE[bool(term)].fetch(db, **values)
+    if rows:
+        return [dict(row) for row in rows], int(rows[0]["total"])
+    # Past the end (or empty): the page has no row to carry the total, so count separately.
+    counted = await _LIST_COUNT[bool(term)].fetchrow(db, **values)
+    return [], int(counted[0]) if counted else 0
 
 
 async def _flush_or_conflict(db: AsyncSession) -> None:

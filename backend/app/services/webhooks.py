@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from typing import Any, Literal
@@ -24,10 +25,12 @@ from hume.empathic_voice import (
     WebhookEventToolCall,
 )
 from pydantic import ValidationError
+from sqlalchemy import bindparam, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.models import HumeEvent
+from app.core.db import Prepared
+from app.models import AuditLog, HumeChat, HumeEvent
 from app.services import audit, hume_chats
 from app.services.errors import AuthenticationError, DomainError
 
@@ -125,8 +128,80 @@ def _record(name: EventName, event: WebhookEvent) -> HumeEvent:
     return record
 
 
+def _typed(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+def _tool_call_of_bound_chat() -> Prepared:
+    """One statement, so one round trip and atomic without a transaction: the bound chat's
+    session, the event's metadata row and its audit row (nothing when the chat is not bound
+    exactly so; the general path then routes it by chat group, or ignores it)."""
+    events, audits = HumeEvent.__table__.c, AuditLog.__table__.c
+    chat = (
+        select(HumeChat.session_id)
+        .where(
+            HumeChat.chat_id == _typed("chat_id", events.chat_id),
+            HumeChat.chat_group_id == _typed("chat_group_id", events.chat_group_id),
+        )
+        .cte("chat")
+    )
+    event_row = insert(HumeEvent).from_select(
+        [
+            "event_name",
+            "chat_id",
+            "chat_group_id",
+            "session_id",
+            "occurred_at",
+            "tool_call_id",
+            "tool_name",
+        ],
+        select(
+            literal("tool_call", events.event_name.type),
+            _typed("chat_id", events.chat_id),
+            _typed("chat_group_id", events.chat_group_id),
+            chat.c.session_id,
+            _typed("occurred_at", events.occurred_at),
+            _typed("tool_call_id", events.tool_call_id),
+            _typed("tool_name", events.tool_name),
+        ),
+    )
+    audit_row = insert(AuditLog).from_select(
+        ["action", "entity_type", "entity_id", "details"],  # no actor, no address: Hume's
+        select(
+            literal("hume.tool_call", audits.action.type),
+            literal("session", audits.entity_type.type),
+            chat.c.session_id,
+            _typed("details", audits.details),
+        ),
+    )
+    return Prepared.of(
+        select(chat.c.session_id).add_cte(event_row.cte("event"), audit_row.cte("audit"))
+    )
+
+
+_TOOL_CALL_OF_BOUND_CHAT = _tool_call_of_bound_chat()
+
+
+async def _record_tool_call(db: AsyncSession, record: HumeEvent) -> dict[str, Any] | None:
+    """The hot path: a tool_call of a chat bound by id, recorded in one statement."""
+    row = await _TOOL_CALL_OF_BOUND_CHAT.fetchrow(
+        db,
+        chat_id=record.chat_id,
+        chat_group_id=record.chat_group_id,
+        occurred_at=record.occurred_at,
+        tool_call_id=record.tool_call_id,
+        tool_name=record.tool_name,
+        details=json.dumps({"toolCallId": record.tool_call_id, "tool": record.tool_name}),
+    )
+    # Ends the session's transaction should SQLAlchemy have begun one on this connection.
+    await db.commit()
+    return None if row is None else {"status": "recorded", "sessionId": str(row[0])}
+
+
 async def handle_event(db: AsyncSession, name: EventName, event: WebhookEvent) -> dict[str, Any]:
     record = _record(name, event)
+    if name == "tool_call" and (recorded := await _record_tool_call(db, record)) is not None:
+        return recorded
     chat = await hume_chats.route(db, event.chat_id, event.chat_group_id)
     if chat is None:
         db.add(record)

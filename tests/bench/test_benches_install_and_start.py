@@ -1,0 +1,41 @@
+"""Every bench starts from a fresh clone with the commands bench/README.md gives: its install step
+succeeds and `--help` works. Nothing is measured here (speed lives in bench/, never in tests)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON_BENCHES = ["bench/backend/run_bench.py", "bench/backend/graph_bench.py"]
+
+
+@pytest.mark.parametrize("bench", PYTHON_BENCHES)
+def test_python_bench_prints_its_help(bench: str) -> None:
+    result = subprocess.run(
+        [sys.executable, bench, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+def test_frontend_bench_lock_matches_its_package_json(tmp_path: Path) -> None:
+    """`npm ci` on a fresh clone: package.json and the lock must agree (a dependency declared as
+    `latest` upstream once broke this when a new version was published; overrides pin it)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (the frontend tests need it too)")
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(REPO / "bench" / "frontend" / name, tmp_path / name)
+    result = subprocess.run(
+        [npm, "ci", "--dry-run", "--no-audit", "--no-fund"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
