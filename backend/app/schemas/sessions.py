@@ -14,6 +14,7 @@ from app.models.enums import (
     ProgressType,
     SessionStatus,
     Severity,
+    Speaker,
 )
 from app.schemas.common import ApiInput, ApiModel
 
@@ -42,6 +43,8 @@ class SessionDetail(SessionOut):
 
 class TranscriptIn(ApiInput):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+    # Only the patient's lines feed the graph and the summary; every line shows in the transcript.
+    speaker: Speaker = Speaker.patient
 
 
 class TranscriptAccepted(ApiModel):
