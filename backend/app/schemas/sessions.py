@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -23,6 +23,14 @@ class SessionStart(ApiInput):
     patient_id: uuid.UUID
 
 
+class SessionSummary(ApiModel):
+    key_topics: list[str] = Field(default_factory=list)
+    emotional_themes: list[str] = Field(default_factory=list)
+    insights: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    progress_notes: list[str] = Field(default_factory=list)
+
+
 class SessionOut(ApiModel):
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -38,7 +46,7 @@ class SessionOut(ApiModel):
 
 class SessionDetail(SessionOut):
     transcript: str
-    summary: dict[str, Any] | None
+    summary: SessionSummary | None
 
 
 class TranscriptIn(ApiInput):
@@ -110,14 +118,6 @@ class ConcernOut(ApiModel):
     description: str
     recommended_action: str | None
     created_at: datetime
-
-
-class SessionSummary(ApiModel):
-    key_topics: list[str] = Field(default_factory=list)
-    emotional_themes: list[str] = Field(default_factory=list)
-    insights: list[str] = Field(default_factory=list)
-    recommendations: list[str] = Field(default_factory=list)
-    progress_notes: list[str] = Field(default_factory=list)
 
 
 class SummaryOut(ApiModel):
