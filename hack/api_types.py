@@ -5,10 +5,10 @@
 
 Sources of truth: the REST API is `create_app(settings).openapi()` (FastAPI, from the routes and
 pydantic schemas; /openapi.json itself is only served in development); the Socket.IO events are
-`app.schemas.events.SERVER_EVENTS`. Generated, in frontend/src/lib/generated/:
+`app.schemas.events.SERVER_EVENTS` and `CLIENT_EVENTS`. Generated, in frontend/src/lib/generated/:
   openapi.json          the REST OpenAPI document
   socket-events.json    an OpenAPI document whose schemas are every event's payload, plus
-                        `ServerToClientEvents` (event name -> payload)
+                        `ServerToClientEvents` and `ClientToServerEvents` (name -> payload)
   openapi.ts, socket-events.ts   openapi-typescript's types of each (frontend/scripts/api-types.mjs;
                         its own check runs in the frontend's unit tests)
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +42,38 @@ def rest_openapi() -> dict[str, Any]:
     return app.openapi()
 
 
+def _event_map(models: Sequence[type[Any]], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            model.name: {"$ref": f"#/components/schemas/{model.__name__}"} for model in models
+        },
+        "required": [model.name for model in models],
+        "additionalProperties": False,
+    }
+
+
 def socket_events_openapi() -> dict[str, Any]:
-    from app.schemas.events import SERVER_EVENTS
+    from app.schemas.events import CLIENT_EVENTS, SERVER_EVENTS
     from pydantic.json_schema import models_json_schema
 
     _, definitions = models_json_schema(
-        [(model, "serialization") for model in SERVER_EVENTS],
+        [(model, "serialization") for model in SERVER_EVENTS]
+        + [(model, "validation") for model in CLIENT_EVENTS],
         ref_template="#/components/schemas/{model}",
         by_alias=True,
     )
     schemas: dict[str, Any] = definitions.get("$defs", {})
-    schemas["ServerToClientEvents"] = {
-        "type": "object",
-        "description": "Every event the server emits, by name, with its payload.",
-        "properties": {
-            model.name: {"$ref": f"#/components/schemas/{model.__name__}"}
-            for model in SERVER_EVENTS
-        },
-        "required": [model.name for model in SERVER_EVENTS],
-        "additionalProperties": False,
-    }
+    schemas["ServerToClientEvents"] = _event_map(
+        SERVER_EVENTS, "Every event the server emits, by name, with its payload."
+    )
+    schemas["ClientToServerEvents"] = _event_map(
+        CLIENT_EVENTS, "Every event the browser emits, by name, with its payload."
+    )
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Dimini Socket.IO events (server to client)", "version": "1"},
+        "info": {"title": "Dimini Socket.IO events", "version": "1"},
         "paths": {},
         "components": {"schemas": dict(sorted(schemas.items()))},
     }

@@ -136,3 +136,21 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     ConcernFlagged,
     TranscriptEntryAdded,
 )
+
+
+class ClientEvent(ApiModel):
+    """A payload the browser emits; the server's handlers read `sessionId` from it."""
+
+    name: ClassVar[str]
+    session_id: uuid.UUID
+
+
+class JoinSession(ClientEvent):
+    name = "join_session"
+
+
+class LeaveSession(ClientEvent):
+    name = "leave_session"
+
+
+CLIENT_EVENTS: tuple[type[ClientEvent], ...] = (JoinSession, LeaveSession)

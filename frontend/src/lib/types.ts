@@ -53,6 +53,7 @@ export type HumeToken = Schemas['HumeTokenOut'];
 
 // Session records (transcript, progress notes, history, search).
 export type Speaker = Schemas['Speaker'];
+export type TranscriptLine = Schemas['TranscriptIn'];
 export type TranscriptEntry = Schemas['TranscriptEntryOut'];
 export type Transcript = Schemas['TranscriptOut'];
 export type NoteFormat = Schemas['NoteFormat'];
@@ -72,3 +73,7 @@ export type ServerToClientEvents = {
   [E in keyof ServerEventPayloads]: (payload: ServerEventPayloads[E]) => void;
 };
 export type TranscriptEntryEvent = ServerEventPayloads['transcript_entry'];
+type ClientEventPayloads = EventSchemas['ClientToServerEvents'];
+export type ClientToServerEvents = {
+  [E in keyof ClientEventPayloads]: (payload: ClientEventPayloads[E]) => void;
+};

@@ -21,6 +21,8 @@ import { SummaryView } from './SummaryView';
 import { ReloginDialog } from './ReloginDialog';
 import { TranscriptQueueStatus } from './TranscriptQueueStatus';
 import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
+import { TranscriptPanel } from '../records/TranscriptPanel';
+import { ClinicalNoteEditor } from '../records/ClinicalNoteEditor';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
@@ -102,10 +104,12 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
         </div>
       )}
       {!isActive && <SummaryView sessionId={session.id} />}
+      {!isActive && <ClinicalNoteEditor sessionId={session.id} />}
       <div className="session-layout">
         <div className="stack">
           <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
           {isActive && <TranscriptInput sessionId={session.id} />}
+          <TranscriptPanel sessionId={session.id} startedAt={session.startedAt} live={isActive} />
         </div>
         <div className="stack">
           {isActive && <VoicePanel voice={voice} />}

@@ -4,6 +4,11 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Every event the browser emits, by name, with its payload. */
+        ClientToServerEvents: {
+            join_session: components["schemas"]["JoinSession"];
+            leave_session: components["schemas"]["LeaveSession"];
+        };
         /** ConcernFlagged */
         ConcernFlagged: {
             concernType: components["schemas"]["ConcernType"];
@@ -88,6 +93,22 @@ export interface components {
         Importance: "low" | "medium" | "high" | "critical";
         /** JoinedSession */
         JoinedSession: {
+            /**
+             * Sessionid
+             * Format: uuid
+             */
+            sessionId: string;
+        };
+        /** JoinSession */
+        JoinSession: {
+            /**
+             * Sessionid
+             * Format: uuid
+             */
+            sessionId: string;
+        };
+        /** LeaveSession */
+        LeaveSession: {
             /**
              * Sessionid
              * Format: uuid
