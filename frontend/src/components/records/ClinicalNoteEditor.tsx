@@ -20,6 +20,8 @@ interface Editing {
   sections: NoteSection[];
   /** What the editor shows came from the session's records, not from a save. */
   prefilled: boolean;
+  /** The therapist changed something since it was loaded. */
+  touched: boolean;
 }
 
 function message(error: unknown, fallback: string): string {
@@ -28,7 +30,9 @@ function message(error: unknown, fallback: string): string {
 }
 
 /** The session's progress note: prefilled in a chosen format, edited, saved as versions, exported. */
-export function ClinicalNoteEditor({ sessionId }: { sessionId: string }) {
+/** `summaryReady` turning true refills an untouched, unsaved draft (the summary is written after
+ * the end, often after the editor first loaded). */
+export function ClinicalNoteEditor({ sessionId, summaryReady = false }: { sessionId: string; summaryReady?: boolean }) {
   const base = `/api/sessions/${sessionId}/clinical-note`;
   const [saved, setSaved] = useState<ClinicalNote | null | undefined>(undefined);
   const [editing, setEditing] = useState<Editing | null>(null);
@@ -42,7 +46,7 @@ export function ClinicalNoteEditor({ sessionId }: { sessionId: string }) {
     async (format: NoteFormat) => {
       try {
         const draft = await api<ClinicalNoteDraft>(`${base}/draft?format=${format}`);
-        setEditing({ format, sections: draft.sections, prefilled: true });
+        setEditing({ format, sections: draft.sections, prefilled: true, touched: false });
         setError(null);
       } catch (failure) {
         setError(message(failure, 'Could not prefill the note.'));
@@ -57,7 +61,7 @@ export function ClinicalNoteEditor({ sessionId }: { sessionId: string }) {
       .then((note) => {
         if (cancelled) return;
         setSaved(note);
-        if (note) setEditing({ format: note.format, sections: note.sections, prefilled: false });
+        if (note) setEditing({ format: note.format, sections: note.sections, prefilled: false, touched: false });
         else void loadDraft('soap');
       })
       .catch((failure: unknown) => {
@@ -68,10 +72,31 @@ export function ClinicalNoteEditor({ sessionId }: { sessionId: string }) {
     };
   }, [base, loadDraft]);
 
+  const refill = editing && !saved && editing.prefilled && !editing.touched ? editing.format : null;
+  useEffect(() => {
+    if (!summaryReady || !refill) return;
+    let cancelled = false;
+    api<ClinicalNoteDraft>(`${base}/draft?format=${refill}`)
+      .then((draft) => {
+        if (cancelled) return;
+        // Still untouched and in the same format: an edit made meanwhile is never overwritten.
+        setEditing((current) =>
+          current && current.prefilled && !current.touched && current.format === refill
+            ? { ...current, sections: draft.sections }
+            : current,
+        );
+      })
+      // The earlier draft stays; choosing the format again reloads it.
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [summaryReady, refill, base]);
+
   function edit(key: string, text: string) {
     setStatus(null);
     setEditing((current) =>
-      current && { ...current, sections: current.sections.map((s) => (s.key === key ? { ...s, text } : s)) },
+      current && { ...current, touched: true, sections: current.sections.map((s) => (s.key === key ? { ...s, text } : s)) },
     );
   }
 
@@ -88,7 +113,7 @@ export function ClinicalNoteEditor({ sessionId }: { sessionId: string }) {
     try {
       const note = await api<ClinicalNote>(`${base}/versions`, { method: 'POST', body });
       setSaved(note);
-      setEditing({ format: note.format, sections: note.sections, prefilled: false });
+      setEditing({ format: note.format, sections: note.sections, prefilled: false, touched: false });
       setVersionsKey((k) => k + 1);
       setError(null);
       setStatus(`Saved as version ${note.version}.`);

@@ -44,6 +44,8 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
   const isActive = status === 'active';
   const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
+  const [summaryReady, setSummaryReady] = useState(false);
+  const onSummaryReady = useCallback(() => setSummaryReady(true), []);
   const auth = useLiveSessionAuth(session.id);
   const voice = useEviVoice({
     sessionId: session.id,
@@ -103,8 +105,8 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           <Alert kind="error">{live.connectionMessage}</Alert>
         </div>
       )}
-      {!isActive && <SummaryView sessionId={session.id} />}
-      {!isActive && <ClinicalNoteEditor sessionId={session.id} />}
+      {!isActive && <SummaryView sessionId={session.id} onReady={onSummaryReady} />}
+      {!isActive && <ClinicalNoteEditor sessionId={session.id} summaryReady={summaryReady} />}
       <div className="session-layout">
         <div className="stack">
           <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
