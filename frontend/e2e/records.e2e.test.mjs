@@ -145,26 +145,26 @@ describe('session records in Chromium', () => {
     await summaryWritten(state.session.id);
     const note = page.locator('section', { has: page.getByRole('heading', { name: 'Progress note' }) });
     await note.getByText('Prefilled from the summary').waitFor();
-    assert.equal(await note.getByLabel('SOAP').isChecked(), true);
+    assert.equal(await note.getByRole('radio', { name: /^SOAP/ }).isChecked(), true);
     const { summary } = await get(`/api/sessions/${state.session.id}/summary`);
     // Refilled when the summary (written after the end) arrives, without a reload.
     await waitFor("Subjective prefilled with the summary's topics", async () => {
-      const subjective = await note.getByLabel('Subjective').inputValue();
+      const subjective = await note.getByRole('textbox', { name: 'Subjective' }).inputValue();
       return summary.keyTopics.some((topic) => subjective.includes(topic));
     });
     await screenshot('note-prefilled');
 
-    await note.getByLabel('Plan').fill(EDITED_PLAN);
+    await note.getByRole('textbox', { name: 'Plan' }).fill(EDITED_PLAN);
     await note.getByRole('button', { name: 'Save note' }).click();
     await note.getByTestId('note-status').filter({ hasText: 'Saved as version 1.' }).waitFor();
-    await note.getByLabel('Assessment').fill('Anxiety tied to work deadlines; sleep improving.');
+    await note.getByRole('textbox', { name: 'Assessment' }).fill('Anxiety tied to work deadlines; sleep improving.');
     await note.getByRole('button', { name: 'Save note' }).click();
     await note.getByTestId('note-status').filter({ hasText: 'Saved as version 2.' }).waitFor();
 
     await page.reload();
     await note.getByText('Version 2, saved').waitFor();
-    assert.equal(await note.getByLabel('Plan').inputValue(), EDITED_PLAN);
-    assert.equal(await note.getByLabel('Assessment').inputValue(), 'Anxiety tied to work deadlines; sleep improving.');
+    assert.equal(await note.getByRole('textbox', { name: 'Plan' }).inputValue(), EDITED_PLAN);
+    assert.equal(await note.getByRole('textbox', { name: 'Assessment' }).inputValue(), 'Anxiety tied to work deadlines; sleep improving.');
     await note.getByText('Version history').click();
     await waitFor('two versions listed', async () => (await note.getByTestId('note-versions').locator(':scope > li').count()) === 2);
     // The completed session still shows its whole transcript.
