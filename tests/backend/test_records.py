@@ -258,8 +258,15 @@ async def test_search_finds_only_your_own_sessions(client: httpx.AsyncClient) ->
     (hit,) = body["items"]
     assert hit["sessionId"] == own_session["id"]
     assert hit["patientName"] == "Sam Owner"
-    assert "insomnia" in hit["snippet"].lower()
-    assert "<" not in hit["snippet"]
+    assert hit["snippet"] == "The insomnia started in spring."  # a short line is shown whole
+    long_line = "We talked about the week. " * 12 + "Then the nightmares came back. " + "Ok. " * 30
+    await _post(client, owner, own_session["id"], long_line, None)
+    (long_hit,) = (
+        await client.get("/api/search", params={"q": "nightmares"}, headers=owner.headers)
+    ).json()["items"]
+    assert long_hit["snippet"].startswith("…") and long_hit["snippet"].endswith("…")
+    assert "nightmares" in long_hit["snippet"] and "<" not in long_hit["snippet"]
+    assert len(long_hit["snippet"]) < len(long_line)
     # Stemmed, like Postgres' English configuration: "started" matches "starting".
     stemmed = await client.get("/api/search", params={"q": "starting"}, headers=owner.headers)
     assert stemmed.json()["total"] == 1

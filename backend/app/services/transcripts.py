@@ -17,6 +17,8 @@ from app.services import therapy_sessions
 
 # Inlined, not bound: the GIN index is on to_tsvector('english'::regconfig, text), and the planner
 # only uses it for the very same expression.
+# A line this short is its own snippet: ts_headline would start it at the first match.
+WHOLE_LINE_CHARS = 240
 _CONFIG: ColumnClause[Any] = literal_column(f"'{SEARCH_CONFIG}'::regconfig")
 
 
@@ -80,7 +82,7 @@ async def search(
             entry_id=entry.id,
             speaker=entry.speaker.value,
             spoken_at=entry.spoken_at,
-            snippet=text,
+            snippet=entry.text if len(entry.text) <= WHOLE_LINE_CHARS else f"…{text}…",
         )
         for entry, session, patient, text in rows.all()
     ]

@@ -8,7 +8,8 @@ import { sessionPath } from '@/lib/sessions';
 import { Alert } from '../Alert';
 import '@/app/records.css';
 
-const shortDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short' });
+// Day and time: two sessions on one day stay distinguishable.
+const shortDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
 
 /** The patient's sessions with their summaries and top themes, newest first, and the trend. */
 export function PatientHistory({ patientId }: { patientId: string }) {
@@ -114,7 +115,7 @@ function Trend({ sessions, trend }: { sessions: HistorySession[]; trend: TrendSe
                 <td key={sessions[index]?.id ?? index}>
                   <span
                     className={`trend-bar ${series.type}`}
-                    style={{ inlineSize: `${Math.round((count / most) * 100)}%` }}
+                    style={{ inlineSize: `${((count / most) * 3).toFixed(2)}rem` }}
                     aria-hidden="true"
                   />
                   <span className="trend-count">{count}</span>
