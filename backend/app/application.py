@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, hume, patients, sessions, system, webhooks
+from app.api.routes import auth, hume, patients, records, sessions, system, webhooks
 from app.core import tracing
 from app.core.config import Settings
 from app.core.db import (
@@ -125,6 +125,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         auth.router,
         patients.router,
         sessions.router,
+        records.router,
         hume.router,
         webhooks.router,
     )

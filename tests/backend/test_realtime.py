@@ -197,3 +197,31 @@ async def test_each_tool_writes_and_broadcasts(
         await recorder.wait_for_event("graph_batch_update", within=30)
     finally:
         await recorder.disconnect()
+
+
+async def test_a_transcript_line_reaches_the_room_as_a_declared_event(
+    backends: tuple[BackendProcess, BackendProcess],
+) -> None:
+    from app.schemas.events import TranscriptEntryAdded
+
+    first, second = backends
+    owner, session_id = await _owner_with_session(first.url)
+    recorder = await _joined(first.url, owner.token, session_id)
+    try:
+        async with httpx.AsyncClient(base_url=second.url) as client:
+            posted = await client.post(
+                f"/api/sessions/{session_id}/transcript",
+                json={"text": "How did the week go?", "speaker": "therapist"},
+                headers=owner.headers,
+            )
+            assert posted.status_code == 202
+            listed = await client.get(
+                f"/api/sessions/{session_id}/transcript", headers=owner.headers
+            )
+        event = await recorder.wait_for_event("transcript_entry")
+        # The wire payload is exactly the declared model's (what the TypeScript types describe).
+        assert TranscriptEntryAdded.model_validate(event).wire() == event
+        (entry,) = listed.json()["entries"]
+        assert event == {"sessionId": session_id, **entry}
+    finally:
+        await recorder.disconnect()

@@ -55,6 +55,17 @@ async def test_rest_routes_answer_404_for_another_therapists_resources(
             ("GET", f"/api/sessions/{sid}/progress", None),
             ("GET", f"/api/sessions/{sid}/concerns", None),
             ("GET", f"/api/sessions/{sid}/summary", None),
+            ("GET", f"/api/sessions/{sid}/transcript", None),
+            ("GET", f"/api/sessions/{sid}/clinical-note", None),
+            ("GET", f"/api/sessions/{sid}/clinical-note/draft", None),
+            ("GET", f"/api/sessions/{sid}/clinical-note/versions", None),
+            (
+                "POST",
+                f"/api/sessions/{sid}/clinical-note/versions",
+                {"format": "dap", "sections": {"data": "", "assessment": "", "plan": ""}},
+            ),
+            ("GET", f"/api/sessions/{sid}/export.md", None),
+            ("GET", f"/api/patients/{pid}/history", None),
             (
                 "POST",
                 f"/api/sessions/{sid}/tool-calls",

@@ -6,6 +6,7 @@ from app.models.hume import HumeChat, HumeEvent
 from app.models.jobs import PendingJob
 from app.models.patient import Patient
 from app.models.records import AuditLog, LoginAttemptWindow, RealtimePayload, ToolCall
+from app.models.session_records import ClinicalNoteVersion, TranscriptEntry
 from app.models.therapy_session import (
     SessionConcern,
     SessionNote,
@@ -17,6 +18,7 @@ from app.models.user import User
 __all__ = [
     "AuditLog",
     "Base",
+    "ClinicalNoteVersion",
     "GraphEdge",
     "GraphNode",
     "HumeChat",
@@ -30,5 +32,6 @@ __all__ = [
     "SessionProgress",
     "TherapySession",
     "ToolCall",
+    "TranscriptEntry",
     "User",
 ]

@@ -62,3 +62,19 @@ class Severity(StrEnum):
 class NodeType(StrEnum):
     topic = "topic"
     emotion = "emotion"
+
+
+class Speaker(StrEnum):
+    """Who said a transcript line; only the patient's lines feed the graph and the summary."""
+
+    patient = "patient"
+    therapist = "therapist"
+    assistant = "assistant"
+
+
+class NoteFormat(StrEnum):
+    """Progress-note formats; their sections are declared in app.services.clinical_notes."""
+
+    soap = "soap"
+    dap = "dap"
+    birp = "birp"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 import socketio
 
 from app.realtime.pg_manager import PostgresPubSubManager
+from app.schemas.events import ServerEvent
 from app.services.events import session_room, user_room
 
 logger = logging.getLogger(__name__)
@@ -18,13 +18,13 @@ class SocketBroadcaster:
     def __init__(self, server: socketio.AsyncServer) -> None:
         self._server = server
 
-    async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None:
+    async def emit_to_session(self, session_id: uuid.UUID, event: ServerEvent) -> None:
         # Real-time updates are best effort: a failing bus must not fail the request that
         # already committed its data (clients resync with graph_state when they rejoin).
         try:
-            await self._server.emit(event, data, room=session_room(session_id))
+            await self._server.emit(event.name, event.wire(), room=session_room(session_id))
         except Exception:
-            logger.warning("could not publish %s", event, exc_info=True)
+            logger.warning("could not publish %s", event.name, exc_info=True)
 
     async def disconnect_user(self, user_id: uuid.UUID) -> None:
         manager = self._server.manager

@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.metrics import SOCKET_CONNECTED, SOCKET_CONNECTIONS, SOCKET_EVENTS
 from app.core.middleware import ASGIApp, Receive, Scope, Send
 from app.core.security import SESSION_COOKIE
+from app.schemas.events import GraphState, JoinedSession, LeftSession, ServerEvent, SessionError
 from app.services import auth, therapy_sessions
 from app.services.errors import AuthenticationError, NotFoundError
 from app.services.events import session_room, user_room
@@ -132,7 +133,11 @@ def _parse_session_id(data: Any) -> uuid.UUID | None:
         return None
 
 
-NOT_FOUND_REPLY = {"ok": False, "status": 404, "detail": "Session not found"}
+NOT_FOUND_REPLY = SessionError(status=404, detail="Session not found")
+
+
+async def _emit_to(sio: socketio.AsyncServer, sid: str, event: ServerEvent) -> None:
+    await sio.emit(event.name, event.wire(), to=sid)
 
 
 def register_handlers(
@@ -174,11 +179,11 @@ def register_handlers(
             await sio.disconnect(sid)
             return {"ok": False, "status": 401, "detail": "Not authenticated"}
         except NotFoundError:
-            await sio.emit("session_error", NOT_FOUND_REPLY, to=sid)
-            return NOT_FOUND_REPLY
+            await sio.emit(NOT_FOUND_REPLY.name, NOT_FOUND_REPLY.wire(), to=sid)
+            return NOT_FOUND_REPLY.wire()
         await sio.enter_room(sid, session_room(session_id))
-        await sio.emit("joined_session", {"sessionId": str(session_id)}, to=sid)
-        await sio.emit("graph_state", graph.model_dump(mode="json", by_alias=True), to=sid)
+        await _emit_to(sio, sid, JoinedSession(session_id=session_id))
+        await _emit_to(sio, sid, GraphState.model_validate(graph.model_dump()))
         return {"ok": True, "sessionId": str(session_id)}
 
     async def leave_session(sid: str, data: Any = None) -> dict[str, Any]:
@@ -186,7 +191,7 @@ def register_handlers(
         if session_id is None:
             return {"ok": False, "status": 400, "detail": "sessionId must be a UUID"}
         await sio.leave_room(sid, session_room(session_id))
-        await sio.emit("left_session", {"sessionId": str(session_id)}, to=sid)
+        await _emit_to(sio, sid, LeftSession(session_id=session_id))
         return {"ok": True, "sessionId": str(session_id)}
 
     async def disconnect(sid: str, *reason: Any) -> None:

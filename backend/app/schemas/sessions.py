@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -14,12 +14,21 @@ from app.models.enums import (
     ProgressType,
     SessionStatus,
     Severity,
+    Speaker,
 )
 from app.schemas.common import ApiInput, ApiModel
 
 
 class SessionStart(ApiInput):
     patient_id: uuid.UUID
+
+
+class SessionSummary(ApiModel):
+    key_topics: list[str] = Field(default_factory=list)
+    emotional_themes: list[str] = Field(default_factory=list)
+    insights: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    progress_notes: list[str] = Field(default_factory=list)
 
 
 class SessionOut(ApiModel):
@@ -37,11 +46,13 @@ class SessionOut(ApiModel):
 
 class SessionDetail(SessionOut):
     transcript: str
-    summary: dict[str, Any] | None
+    summary: SessionSummary | None
 
 
 class TranscriptIn(ApiInput):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+    # Only the patient's lines feed the graph and the summary; every line shows in the transcript.
+    speaker: Speaker = Speaker.patient
 
 
 class TranscriptAccepted(ApiModel):
@@ -107,14 +118,6 @@ class ConcernOut(ApiModel):
     description: str
     recommended_action: str | None
     created_at: datetime
-
-
-class SessionSummary(ApiModel):
-    key_topics: list[str] = Field(default_factory=list)
-    emotional_themes: list[str] = Field(default_factory=list)
-    insights: list[str] = Field(default_factory=list)
-    recommendations: list[str] = Field(default_factory=list)
-    progress_notes: list[str] = Field(default_factory=list)
 
 
 class SummaryOut(ApiModel):

@@ -7,11 +7,15 @@ processes, so services never care which process holds a client.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Protocol
+
+from app.schemas.events import ServerEvent
 
 
 class Broadcaster(Protocol):
-    async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None: ...
+    async def emit_to_session(self, session_id: uuid.UUID, event: ServerEvent) -> None:
+        """Emits `event` (its declared name and payload) to the session's room."""
+        ...
 
     async def disconnect_user(self, user_id: uuid.UUID) -> None:
         """Cuts every live socket of the user, in every backend process (logout)."""
@@ -30,7 +34,7 @@ def user_room(user_id: uuid.UUID | str) -> str:
 class NullBroadcaster:
     """For command-line tools that change data without a Socket.IO server."""
 
-    async def emit_to_session(self, session_id: uuid.UUID, event: str, data: Any) -> None:
+    async def emit_to_session(self, session_id: uuid.UUID, event: ServerEvent) -> None:
         return None
 
     async def disconnect_user(self, user_id: uuid.UUID) -> None:

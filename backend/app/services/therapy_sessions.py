@@ -15,8 +15,9 @@ from app.models import (
     SessionNote,
     SessionProgress,
     TherapySession,
+    TranscriptEntry,
 )
-from app.models.enums import SessionStatus
+from app.models.enums import SessionStatus, Speaker
 from app.services import audit, patients
 from app.services.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from app.services.pagination import paginate
@@ -168,30 +169,69 @@ async def append_transcript(
     session_id: uuid.UUID,
     text: str,
     max_chars: int,
-) -> None:
-    # One UPDATE appends atomically, so concurrent posts never overwrite each other.
-    separator = case((TherapySession.transcript == "", ""), else_="\n")
-    appended = (
-        await db.execute(
-            update(TherapySession)
-            .where(
-                TherapySession.id == session_id,
-                TherapySession.therapist_id == therapist_id,
-                TherapySession.status == SessionStatus.active,
-                func.length(TherapySession.transcript) + len(text) + 1 <= max_chars,
+    speaker: Speaker = Speaker.patient,
+) -> TranscriptEntry:
+    """Records a line of an active session. Only the patient's lines join `sessions.transcript`
+    (what the graph and the summary read); every line is a `TranscriptEntry` with its speaker."""
+    if speaker == Speaker.patient:
+        # One UPDATE appends atomically, so concurrent posts never overwrite each other.
+        separator = case((TherapySession.transcript == "", ""), else_="\n")
+        accepted = (
+            await db.execute(
+                update(TherapySession)
+                .where(
+                    TherapySession.id == session_id,
+                    TherapySession.therapist_id == therapist_id,
+                    TherapySession.status == SessionStatus.active,
+                    func.length(TherapySession.transcript) + len(text) + 1 <= max_chars,
+                )
+                .values(transcript=TherapySession.transcript + separator + text)
+                .returning(TherapySession.id)
             )
-            .values(transcript=TherapySession.transcript + separator + text)
-            .returning(TherapySession.id)
-        )
-    ).scalar_one_or_none()
-    if appended is None:
+        ).scalar_one_or_none()
+    else:
+        accepted = await _other_speaker_fits(db, therapist_id, session_id, len(text), max_chars)
+    if accepted is None:
         session = await get_owned(db, therapist_id, session_id)  # 404 when missing or not yours
         active = session.status == SessionStatus.active
         await db.rollback()
         if active:
             raise PayloadTooLargeError("The transcript of this session reached its size limit")
         raise ConflictError("Session is not active")
+    entry = TranscriptEntry(session_id=session_id, speaker=speaker, text=text)
+    db.add(entry)
     await db.commit()
+    await db.refresh(entry)
+    return entry
+
+
+async def _other_speaker_fits(
+    db: AsyncSession, therapist_id: uuid.UUID, session_id: uuid.UUID, length: int, max_chars: int
+) -> uuid.UUID | None:
+    """The session's id when it is yours, active, and a line of `length` keeps the therapist's
+    and assistant's lines within `max_chars` (the session row lock serialises the check)."""
+    session = (
+        await db.execute(
+            select(TherapySession)
+            .where(
+                TherapySession.id == session_id,
+                TherapySession.therapist_id == therapist_id,
+                TherapySession.status == SessionStatus.active,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if session is None:
+        return None
+    used = (
+        await db.execute(
+            select(func.coalesce(func.sum(func.length(TranscriptEntry.text) + 1), 0)).where(
+                TranscriptEntry.session_id == session_id,
+                TranscriptEntry.speaker != Speaker.patient,
+            )
+        )
+    ).scalar_one()
+    return session.id if used + length + 1 <= max_chars else None
 
 
 async def list_records(

@@ -29,6 +29,7 @@ from app.models.enums import (
     SessionStatus,
     Severity,
 )
+from app.schemas.events import ConcernFlagged, NoteAdded, ProgressMarked
 from app.schemas.tools import ToolResultOut
 from app.services import audit
 from app.services.events import Broadcaster
@@ -101,14 +102,13 @@ async def _save_note(context: ToolContext, session: TherapySession, p: SaveSessi
     async def after() -> None:
         await context.broadcaster.emit_to_session(
             session.id,
-            "note_added",
-            {
-                "sessionId": str(session.id),
-                "id": str(note_id),
-                "content": p.content,
-                "category": p.category.value,
-                "importance": p.importance.value,
-            },
+            NoteAdded(
+                session_id=session.id,
+                id=note_id,
+                content=p.content,
+                category=p.category,
+                importance=p.importance,
+            ),
         )
         context.pipeline.submit_text(session.id, p.content)
 
@@ -129,13 +129,12 @@ async def _mark_progress(context: ToolContext, session: TherapySession, p: MarkP
     async def after() -> None:
         await context.broadcaster.emit_to_session(
             session.id,
-            "progress_marked",
-            {
-                "sessionId": str(session.id),
-                "id": str(progress_id),
-                "progressType": p.progress_type.value,
-                "description": p.description,
-            },
+            ProgressMarked(
+                session_id=session.id,
+                id=progress_id,
+                progress_type=p.progress_type,
+                description=p.description,
+            ),
         )
 
     return Outcome(f"Progress recorded ({p.progress_type.value}).", after_commit=after)
@@ -156,14 +155,13 @@ async def _flag_concern(context: ToolContext, session: TherapySession, p: FlagCo
     async def after() -> None:
         await context.broadcaster.emit_to_session(
             session.id,
-            "concern_flagged",
-            {
-                "sessionId": str(session.id),
-                "id": str(concern_id),
-                "concernType": p.concern_type.value,
-                "severity": p.severity.value,
-                "description": p.description,
-            },
+            ConcernFlagged(
+                session_id=session.id,
+                id=concern_id,
+                concern_type=p.concern_type,
+                severity=p.severity,
+                description=p.description,
+            ),
         )
         context.pipeline.submit_text(session.id, p.description)
 

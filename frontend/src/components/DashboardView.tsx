@@ -28,6 +28,11 @@ export function DashboardView() {
           <p className="timer">{active.data?.total ?? '…'}</p>
           <Link href="/sessions">Quick start a session</Link>
         </div>
+        <div className="card">
+          <h2>Search</h2>
+          <p>Find what was said in any of your sessions.</p>
+          <Link href="/search">Search sessions</Link>
+        </div>
       </div>
       {active.data && active.data.items.length > 0 && (
         <>

@@ -1,137 +1,79 @@
-// Shapes of the backend's JSON (camelCase, see docs/dimini-app-spec.md).
+// The backend's JSON shapes under the names the code uses. Generated from the backend's OpenAPI
+// and Socket.IO event models (src/lib/generated/, `python hack/api_types.py generate`); only the
+// aliases and a few widenings (noted) live here.
+import type { components as Rest } from './generated/openapi';
+import type { components as Events } from './generated/socket-events';
 
-export type Role = 'therapist' | 'admin' | 'assistant';
+type Schemas = Rest['schemas'];
+type EventSchemas = Events['schemas'];
+/** `T` with the keys `K` optional: for objects the client builds from partial updates. */
+type Loose<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-}
+export type Role = Schemas['UserRole'];
+export type User = Schemas['UserOut'];
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  pageSize: number;
-}
+/** The backend's `Page[T]` (generated once per item type) for any item type. */
+export type Page<T> = Omit<Schemas['Page_SessionOut_'], 'items'> & { items: T[] };
 
-export const GENDERS = ['male', 'female', 'non_binary', 'prefer_not_to_say', 'other'] as const;
-export type Gender = (typeof GENDERS)[number];
+export type Gender = Schemas['Gender'];
+export const GENDERS = ['male', 'female', 'non_binary', 'prefer_not_to_say', 'other'] as const satisfies readonly Gender[];
+// Fails to compile when the backend adds a gender this list lacks.
+const _everyGender: Gender extends (typeof GENDERS)[number] ? true : never = true;
+void _everyGender;
 
-export interface Demographics {
-  age?: number | null;
-  gender?: Gender | null;
-  occupation?: string | null;
-  referralSource?: string | null;
-  initialConcerns?: string[] | null;
-}
+export type Demographics = Schemas['Demographics'];
+export type PatientStats = Schemas['PatientStats'];
+/** A patient from a list (no stats) or from its own page (with stats). */
+export type Patient = Schemas['PatientOut'] & { stats?: PatientStats };
 
-export interface PatientStats {
-  totalSessions: number;
-  activeSessions: number;
-  lastSessionAt: string | null;
-}
+export type SessionStatus = Schemas['SessionStatus'];
+export type SessionSummary = Schemas['SessionSummary'];
+/** A session from a list (`SessionOut`) or from its own route (`SessionDetail`, with transcript and summary). */
+export type TherapySession = Schemas['SessionOut'] & Partial<Pick<Schemas['SessionDetail'], 'transcript' | 'summary'>>;
+export type SummaryResponse = Schemas['SummaryOut'];
+export type ToolResult = Schemas['ToolResultOut'];
 
-export interface Patient {
-  id: string;
-  name: string;
-  email?: string | null;
-  phone?: string | null;
-  demographics?: Demographics | null;
-  createdAt: string;
-  updatedAt?: string;
-  stats?: PatientStats;
-}
-
-export type SessionStatus = 'active' | 'completed' | 'cancelled';
-
-export interface SessionSummary {
-  keyTopics?: string[];
-  emotionalThemes?: string[];
-  insights?: string[];
-  recommendations?: string[];
-  progressNotes?: string[];
-}
-
-export interface TherapySession {
-  id: string;
-  patientId: string;
-  therapistId?: string;
-  status: SessionStatus;
-  startedAt: string;
-  endedAt?: string | null;
-  transcript?: string | null;
-  summary?: SessionSummary | null;
-  endReason?: string | null;
-  durationSeconds?: number | null;
-}
-
-export interface SummaryResponse {
-  sessionId: string;
-  status: SessionStatus;
-  summary: SessionSummary | null;
-}
-
-export interface ToolResult {
-  toolCallId: string;
-  name: string;
-  content: string;
-  isError: boolean;
-}
-
-export type NodeType = 'topic' | 'emotion' | string;
-
-export interface GraphNode {
-  id: string;
-  label: string;
-  type: NodeType;
-  mentionCount?: number;
-  weightedDegree?: number;
-  pagerank?: number;
-  betweenness?: number;
-}
-
-export interface GraphLink {
-  source: string;
-  target: string;
-  value?: number;
-}
-
+// Widened (as before generation): a node type a newer backend adds still renders.
+export type NodeType = Schemas['NodeType'] | (string & {});
+// Widened: the live graph store builds nodes and links from partial Socket.IO updates.
+export type GraphNode = Omit<
+  Loose<Schemas['GraphNodeOut'], 'mentionCount' | 'weightedDegree' | 'pagerank' | 'betweenness'>,
+  'type'
+> & { type: NodeType };
+export type GraphLink = Loose<Schemas['GraphLinkOut'], 'value'>;
 export interface GraphSnapshot {
   nodes: GraphNode[];
   links: GraphLink[];
 }
 
-export interface SessionNote {
-  id: string;
-  content: string;
-  category: string;
-  importance: string;
-  source?: string;
-  createdAt?: string;
-}
+export type SessionNote = Schemas['NoteOut'];
+export type SessionProgress = Schemas['ProgressOut'];
+export type SessionConcern = Schemas['ConcernOut'];
+export type HumeToken = Schemas['HumeTokenOut'];
 
-export interface SessionProgress {
-  id: string;
-  progressType: string;
-  description: string;
-  evidence?: string | null;
-  createdAt?: string;
-}
+// Session records (transcript, progress notes, history, search).
+export type Speaker = Schemas['Speaker'];
+export type TranscriptLine = Schemas['TranscriptIn'];
+export type TranscriptEntry = Schemas['TranscriptEntryOut'];
+export type Transcript = Schemas['TranscriptOut'];
+export type NoteFormat = Schemas['NoteFormat'];
+export type NoteSection = Schemas['NoteSectionOut'];
+export type ClinicalNoteDraft = Schemas['ClinicalNoteDraftOut'];
+export type ClinicalNote = Schemas['ClinicalNoteOut'];
+export type ClinicalNoteInput = Schemas['ClinicalNoteIn'];
+export type PatientHistory = Schemas['PatientHistoryOut'];
+export type HistorySession = Schemas['HistorySessionOut'];
+export type TrendSeries = Schemas['TrendSeriesOut'];
+export type SearchResults = Schemas['SearchOut'];
+export type SearchHit = Schemas['SearchHitOut'];
 
-export interface SessionConcern {
-  id: string;
-  concernType: string;
-  severity: string;
-  description: string;
-  recommendedAction?: string | null;
-  createdAt?: string;
-}
-
-export interface HumeToken {
-  accessToken: string;
-  expiresIn: number;
-  configId: string | null;
-  eviUrl?: string | null;
-}
+/** Every Socket.IO event the server emits: name -> payload (backend app/schemas/events.py). */
+export type ServerEventPayloads = EventSchemas['ServerToClientEvents'];
+export type ServerToClientEvents = {
+  [E in keyof ServerEventPayloads]: (payload: ServerEventPayloads[E]) => void;
+};
+export type TranscriptEntryEvent = ServerEventPayloads['transcript_entry'];
+type ClientEventPayloads = EventSchemas['ClientToServerEvents'];
+export type ClientToServerEvents = {
+  [E in keyof ClientEventPayloads]: (payload: ClientEventPayloads[E]) => void;
+};

@@ -17,15 +17,16 @@ async def get_hume(request: Request) -> HumeGateway:
     return gateway
 
 
-@router.api_route(
-    "/token",
-    methods=["GET", "POST"],
-    response_model=HumeTokenOut,
-    responses={
-        429: {"description": "Too many tokens for this account this hour"},
-        503: {"description": "Hume not configured or unavailable"},
-    },
-)
+TOKEN_RESPONSES: dict[int | str, dict[str, object]] = {
+    429: {"description": "Too many tokens for this account this hour"},
+    503: {"description": "Hume not configured or unavailable"},
+}
+
+
+# Two routes, not one api_route with two methods: that gives both operations one operationId,
+# an invalid OpenAPI document (the frontend's generated types need a valid one).
+@router.get("/token", response_model=HumeTokenOut, responses=TOKEN_RESPONSES)
+@router.post("/token", response_model=HumeTokenOut, responses=TOKEN_RESPONSES)
 async def hume_token(
     user: CurrentUser,
     db: DbDep,

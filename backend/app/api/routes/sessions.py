@@ -18,9 +18,10 @@ from app.api.deps import (
     SettingsDep,
 )
 from app.models import SessionConcern, SessionNote, SessionProgress, TherapySession
-from app.models.enums import SessionStatus
+from app.models.enums import SessionStatus, Speaker
 from app.schemas.chats import HumeChatIn, HumeChatOut
 from app.schemas.common import Page
+from app.schemas.events import SessionUpdate, TranscriptEntryAdded
 from app.schemas.sessions import (
     ConcernOut,
     GraphOut,
@@ -47,7 +48,7 @@ OutT = TypeVar("OutT", bound=BaseModel)
 
 async def _announce(broadcaster: BroadcasterDep, session: TherapySession) -> None:
     await broadcaster.emit_to_session(
-        session.id, "session_update", {"sessionId": str(session.id), "status": session.status.value}
+        session.id, SessionUpdate(session_id=session.id, status=session.status)
     )
 
 
@@ -93,7 +94,7 @@ async def start_session(
     session, superseded = await therapy_sessions.start(db, user.id, body.patient_id, ip)
     for old_id in superseded:
         await broadcaster.emit_to_session(
-            old_id, "session_update", {"sessionId": str(old_id), "status": "completed"}
+            old_id, SessionUpdate(session_id=old_id, status=SessionStatus.completed)
         )
         await pipeline.submit_summary(db, old_id)
     await _announce(broadcaster, session)
@@ -161,14 +162,28 @@ async def post_transcript(
     db: DbDep,
     settings: SettingsDep,
     pipeline: PipelineDep,
+    broadcaster: BroadcasterDep,
 ) -> TranscriptAccepted:
-    """Appends to the transcript and queues graph processing; no LLM call happens here."""
+    """Appends a line (the patient's by default) to the transcript; the patient's lines also queue
+    graph processing. No LLM call happens here."""
     # The graph update is recorded in the transcript's own transaction: accepted is never lost.
-    job = pipeline.record_transcript(db, session_id, body.text)
-    await therapy_sessions.append_transcript(
-        db, user.id, session_id, body.text, settings.max_transcript_chars
+    feeds_graph = body.speaker == Speaker.patient
+    job = pipeline.record_transcript(db, session_id, body.text) if feeds_graph else None
+    entry = await therapy_sessions.append_transcript(
+        db, user.id, session_id, body.text, settings.max_transcript_chars, body.speaker
     )
-    pipeline.jobs.start(job)
+    if job is not None:
+        pipeline.jobs.start(job)
+    await broadcaster.emit_to_session(
+        session_id,
+        TranscriptEntryAdded(
+            session_id=session_id,
+            id=entry.id,
+            speaker=entry.speaker,
+            text=entry.text,
+            spoken_at=entry.spoken_at,
+        ),
+    )
     return TranscriptAccepted(session_id=session_id)
 
 

@@ -32,6 +32,14 @@ from app.core.config import Settings
 from app.core.metrics import graph_stage
 from app.models import GraphEdge, GraphNode, PendingJob, TherapySession
 from app.models.enums import SessionStatus
+from app.schemas.events import (
+    GraphBatchUpdate,
+    MetricsUpdated,
+    NodeMetrics,
+    ProcessingStatus,
+    ProcessingUpdate,
+    SessionUpdate,
+)
 from app.schemas.sessions import SessionSummary
 from app.services import durable_jobs
 from app.services.background import BackgroundRunner
@@ -123,11 +131,11 @@ class GraphPipeline:
 
     # -- graph ---------------------------------------------------------------------------------
 
-    async def _progress(self, session_id: uuid.UUID, status: str, message: str) -> None:
+    async def _progress(
+        self, session_id: uuid.UUID, status: ProcessingStatus, message: str
+    ) -> None:
         await self._broadcaster.emit_to_session(
-            session_id,
-            "processing_update",
-            {"sessionId": str(session_id), "status": status, "message": message},
+            session_id, ProcessingUpdate(session_id=session_id, status=status, message=message)
         )
 
     async def _extract(self, session_id: uuid.UUID, text: str) -> list[Entity]:
@@ -161,19 +169,12 @@ class GraphPipeline:
                 return  # the session was deleted meanwhile
             await self._broadcaster.emit_to_session(
                 session_id,
-                "graph_batch_update",
-                {
-                    "sessionId": str(session_id),
-                    "nodes": [
-                        node_out(node).model_dump(mode="json", by_alias=True)
-                        for node in batch.nodes
-                    ],
-                    "edges": [
-                        link_out(edge).model_dump(mode="json", by_alias=True)
-                        for edge in batch.edges
-                    ],
-                    "message": f"{len(batch.nodes)} entities, {len(batch.edges)} links",
-                },
+                GraphBatchUpdate(
+                    session_id=session_id,
+                    nodes=[node_out(node) for node in batch.nodes],
+                    edges=[link_out(edge) for edge in batch.edges],
+                    message=f"{len(batch.nodes)} entities, {len(batch.edges)} links",
+                ),
             )
             await self._progress(session_id, "done", "Graph updated")
             self.submit_metrics(session_id)
@@ -297,19 +298,18 @@ class GraphPipeline:
             await db.commit()
         await self._broadcaster.emit_to_session(
             session_id,
-            "metrics_updated",
-            {
-                "sessionId": str(session_id),
-                "nodes": [
-                    {
-                        "id": str(node_id),
-                        "pagerank": value.pagerank,
-                        "betweenness": value.betweenness,
-                        "weightedDegree": value.weighted_degree,
-                    }
+            MetricsUpdated(
+                session_id=session_id,
+                nodes=[
+                    NodeMetrics(
+                        id=node_id,
+                        pagerank=value.pagerank,
+                        betweenness=value.betweenness,
+                        weighted_degree=value.weighted_degree,
+                    )
                     for node_id, value in metrics.items()
                 ],
-            },
+            ),
         )
 
     # -- summary -------------------------------------------------------------------------------
@@ -337,13 +337,7 @@ class GraphPipeline:
             status = session.status.value
             await db.commit()
         await self._broadcaster.emit_to_session(
-            session_id,
-            "session_update",
-            {
-                "sessionId": str(session_id),
-                "status": status,
-                "summaryReady": True,
-            },
+            session_id, SessionUpdate(session_id=session_id, status=status, summary_ready=True)
         )
 
 

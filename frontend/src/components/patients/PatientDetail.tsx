@@ -11,6 +11,7 @@ import { Alert } from '../Alert';
 import { SessionList } from '../SessionList';
 import { StartSessionButton } from '../StartSessionButton';
 import { PatientFormDialog } from './PatientFormDialog';
+import { PatientHistory } from '../records/PatientHistory';
 
 type Tab = 'overview' | 'sessions';
 
@@ -115,6 +116,7 @@ export function PatientDetail({ patientId }: { patientId: string }) {
           {sessions.data ? <SessionList sessions={sessions.data.items} /> : <p aria-busy="true">Loading sessions…</p>}
         </div>
       )}
+      <PatientHistory patientId={current.id} />
       <PatientFormDialog
         open={editing}
         patient={current}

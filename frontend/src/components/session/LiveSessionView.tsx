@@ -21,6 +21,8 @@ import { SummaryView } from './SummaryView';
 import { ReloginDialog } from './ReloginDialog';
 import { TranscriptQueueStatus } from './TranscriptQueueStatus';
 import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
+import { TranscriptPanel } from '../records/TranscriptPanel';
+import { ClinicalNoteEditor } from '../records/ClinicalNoteEditor';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
@@ -42,6 +44,8 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
   const isActive = status === 'active';
   const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
+  const [summaryReady, setSummaryReady] = useState(false);
+  const onSummaryReady = useCallback(() => setSummaryReady(true), []);
   const auth = useLiveSessionAuth(session.id);
   const voice = useEviVoice({
     sessionId: session.id,
@@ -101,11 +105,13 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           <Alert kind="error">{live.connectionMessage}</Alert>
         </div>
       )}
-      {!isActive && <SummaryView sessionId={session.id} />}
+      {!isActive && <SummaryView sessionId={session.id} onReady={onSummaryReady} />}
+      {!isActive && <ClinicalNoteEditor sessionId={session.id} summaryReady={summaryReady} />}
       <div className="session-layout">
         <div className="stack">
           <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
           {isActive && <TranscriptInput sessionId={session.id} />}
+          <TranscriptPanel sessionId={session.id} startedAt={session.startedAt} live={isActive} />
         </div>
         <div className="stack">
           {isActive && <VoicePanel voice={voice} />}

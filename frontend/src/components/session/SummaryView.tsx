@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '@/lib/api';
 import type { SessionSummary, SummaryResponse } from '@/lib/types';
 import { Alert } from '../Alert';
@@ -17,10 +17,14 @@ const POLL_MS = 1500;
 const MAX_POLLS = 80;
 
 /** The summary is written in the background after the end, so this polls until it exists. */
-export function SummaryView({ sessionId }: { sessionId: string }) {
+export function SummaryView({ sessionId, onReady }: { sessionId: string; onReady?: () => void }) {
   const [summary, setSummary] = useState<SessionSummary | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [gaveUp, setGaveUp] = useState(false);
+  const onReadyRef = useRef(onReady);
+  useEffect(() => {
+    onReadyRef.current = onReady;
+  }, [onReady]);
 
   useEffect(() => {
     let cancelled = false;
@@ -32,6 +36,7 @@ export function SummaryView({ sessionId }: { sessionId: string }) {
         if (cancelled) return;
         if (response.summary) {
           setSummary(response.summary);
+          onReadyRef.current?.();
           return;
         }
       } catch (failure) {

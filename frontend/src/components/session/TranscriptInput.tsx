@@ -2,6 +2,7 @@
 
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, redirectToLogin } from '@/lib/api';
+import type { Speaker, TranscriptLine } from '@/lib/types';
 import { FormField } from '../FormField';
 
 /** Typed input for what the patient said, for sessions held without the voice assistant. */
@@ -10,6 +11,7 @@ export function TranscriptInput({ sessionId }: { sessionId: string }) {
   const [error, setError] = useState<string | undefined>();
   const [sent, setSent] = useState(false);
   const [sending, setSending] = useState(false);
+  const [speaker, setSpeaker] = useState<Speaker>('patient');
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -21,7 +23,8 @@ export function TranscriptInput({ sessionId }: { sessionId: string }) {
     setError(undefined);
     setSending(true);
     try {
-      await api(`/api/sessions/${sessionId}/transcript`, { method: 'POST', body: { text: text.trim() } });
+      const body: TranscriptLine = { text: text.trim(), speaker };
+      await api(`/api/sessions/${sessionId}/transcript`, { method: 'POST', body });
       setText('');
       setSent(true);
     } catch (failure) {
@@ -36,7 +39,15 @@ export function TranscriptInput({ sessionId }: { sessionId: string }) {
   return (
     <form className="card stack" onSubmit={submit} noValidate aria-labelledby="transcript-title">
       <h2 id="transcript-title">Add to transcript</h2>
-      <FormField label="What the patient said" error={error}>
+      <FormField label="Who said it" hint="Only the patient's words feed the graph and the summary.">
+        {(props) => (
+          <select {...props} value={speaker} onChange={(e) => setSpeaker(e.target.value as Speaker)}>
+            <option value="patient">Patient</option>
+            <option value="therapist">Therapist</option>
+          </select>
+        )}
+      </FormField>
+      <FormField label={speaker === 'patient' ? 'What the patient said' : 'What you said'} error={error}>
         {(props) => <textarea {...props} rows={3} value={text} onChange={(e) => setText(e.target.value)} />}
       </FormField>
       <div className="row">
