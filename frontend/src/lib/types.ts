@@ -135,3 +135,14 @@ export interface HumeToken {
   configId: string | null;
   eviUrl?: string | null;
 }
+
+/** One moment a graph entity came up: when, and the words around it. */
+export interface NodeMention {
+  at: string;
+  context: string;
+}
+
+export interface NodeMentions {
+  nodeId: string;
+  mentions: NodeMention[];
+}

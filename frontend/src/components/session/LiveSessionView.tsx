@@ -21,6 +21,7 @@ import { SummaryView } from './SummaryView';
 import { ReloginDialog } from './ReloginDialog';
 import { TranscriptQueueStatus } from './TranscriptQueueStatus';
 import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
+import { useDocumentTitle } from '@/lib/pageTitle';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
@@ -37,6 +38,8 @@ export function LiveSessionView({ patientId, sessionId }: { patientId: string; s
 function SessionWorkspace({ initialSession, patient }: { initialSession: TherapySession; patient: Patient }) {
   const [session, setSession] = useState(initialSession);
   const [notesVersion, setNotesVersion] = useState(0);
+  const [endedHere, setEndedHere] = useState(false);
+  useDocumentTitle(`Session with ${patient.name}`);
   const live = useLiveGraph(session.id);
   // A session ended elsewhere (another tab, the voice agent) arrives as a session_update.
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
@@ -82,6 +85,7 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
             sessionId={session.id}
             onEnded={(ended) => {
               voice.stop();
+              setEndedHere(true);
               setSession((current) => ({ ...current, ...ended }));
             }}
           />
@@ -101,10 +105,14 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           <Alert kind="error">{live.connectionMessage}</Alert>
         </div>
       )}
-      {!isActive && <SummaryView sessionId={session.id} />}
+      {!isActive && <SummaryView sessionId={session.id} focusOnMount={endedHere} />}
       <div className="session-layout">
         <div className="stack">
-          <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
+          <GraphPanel
+            graph={live.graph}
+            sessionId={session.id}
+            startedAt={session.startedAt}
+            connection={isActive ? live.connection : undefined} processing={live.processing} />
           {isActive && <TranscriptInput sessionId={session.id} />}
         </div>
         <div className="stack">
