@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { useRouter } from 'next/navigation';
 import { api, ApiError } from '@/lib/api';
 import { useApiResource } from '@/lib/useApiResource';
-import { useDocumentTitle } from '@/lib/pageTitle';
+import { useDocumentTitle } from '@/lib/useDocumentTitle';
 import { onTabListKeyDown } from '@/lib/tabs';
 import type { Page, Patient, TherapySession } from '@/lib/types';
 import { formatDateTime, humanise } from '@/lib/format';

@@ -105,7 +105,7 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
     const start = performance.now();
     const step = (now: number) => {
       const t = Math.min(1, (now - start) / SETTLE_MS);
-      setShown(interpolate(kept, next, t * (2 - t)));
+      setShown(t < 1 ? interpolate(kept, next, t * (2 - t)) : next);
       if (t < 1) frame = requestAnimationFrame(step);
     };
     frame = requestAnimationFrame(step);
@@ -175,6 +175,8 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
       context.strokeText(text, rect.x, rect.y + 1);
       context.fillText(text, rect.x, rect.y + 1);
     }
+    // "settled": what is drawn is the final layout of this update, not a frame of the blend.
+    canvas.dataset.settled = String(shown === layoutRef.current.positions);
     canvas.dataset.layout = JSON.stringify({
       width,
       height: HEIGHT,

@@ -21,7 +21,7 @@ import { SummaryView } from './SummaryView';
 import { ReloginDialog } from './ReloginDialog';
 import { TranscriptQueueStatus } from './TranscriptQueueStatus';
 import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
-import { useDocumentTitle } from '@/lib/pageTitle';
+import { useDocumentTitle } from '@/lib/useDocumentTitle';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
