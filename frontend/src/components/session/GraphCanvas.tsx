@@ -25,6 +25,9 @@ const LINE_HEIGHT = 14;
 const SETTLE_MS = 350;
 // Labels for the most important nodes only: past ~30 a canvas this size turns into text soup.
 const MAX_LABELS = 30;
+const MIN_LABELS = 8;
+const AREA_PER_LABEL = 12_000;
+const FULL_SIZE_AREA = 800 * 460;
 const DOT_RADIUS = 3.5;
 
 interface GraphCanvasProps {
@@ -67,15 +70,19 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
   const dragRef = useRef<{ x: number; y: number; moved: boolean } | null>(null);
 
   // Importance order (PageRank, then mentions) decides the size of a node and who gets a label.
+  // A phone's canvas has a third of the desktop's area: fewer labels and smaller circles there.
+  const area = size.width * size.height;
+  const maxLabels = Math.max(MIN_LABELS, Math.min(MAX_LABELS, Math.round(area / AREA_PER_LABEL)));
+  const scale = Math.max(0.55, Math.min(1, Math.sqrt(area / FULL_SIZE_AREA)));
   const drawn: Drawn[] = useMemo(() => {
     const ranked = rankedNodes(graph);
     const maxPagerank = Math.max(0, ...ranked.map((node) => node.pagerank ?? 0));
     return ranked.map((node, index) => ({
       id: node.id,
       node,
-      radius: index < MAX_LABELS ? nodeRadius(node.pagerank, maxPagerank) : DOT_RADIUS,
+      radius: index < maxLabels ? Math.max(DOT_RADIUS, scale * nodeRadius(node.pagerank, maxPagerank)) : DOT_RADIUS,
     }));
-  }, [graph]);
+  }, [graph, maxLabels, scale]);
 
   useEffect(() => {
     const canvas = canvasRef.current;
@@ -157,7 +164,7 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
 
     context.font = FONT;
     context.textBaseline = 'top';
-    const candidates = visible.slice(0, MAX_LABELS * 2).map((entry) => ({
+    const candidates = visible.slice(0, maxLabels * 2).map((entry) => ({
       id: entry.id,
       ...screen.get(entry.id)!,
       radius: entry.radius * view.k,
@@ -165,7 +172,7 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
     }));
     // The selected node always gets its label, ahead of the ranking.
     candidates.sort((a, b) => Number(b.id === selectedId) - Number(a.id === selectedId));
-    const labels = placeLabels(candidates, size, MAX_LABELS, LINE_HEIGHT);
+    const labels = placeLabels(candidates, size, maxLabels, LINE_HEIGHT);
     const labelText = new Map(visible.map((entry) => [entry.id, entry.node.label]));
     context.lineWidth = 3;
     context.strokeStyle = haloColour;
@@ -184,7 +191,7 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
       nodes: visible.map((entry) => ({ id: entry.id, ...screen.get(entry.id)!, r: entry.radius * view.k })),
       labels: [...labels].map(([id, rect]: [string, Rect]) => ({ id, ...rect })),
     });
-  }, [graph.links, hovered?.id, selectedId, shown, size, view, visible, width, HEIGHT]);
+  }, [graph.links, hovered?.id, maxLabels, selectedId, shown, size, view, visible, width, HEIGHT]);
 
   // Wheel zoom needs a non-passive listener to keep the page from scrolling underneath.
   useEffect(() => {
@@ -215,6 +222,17 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
 
   return (
     <div className="graph-stage">
+      <div className="graph-zoom row" role="group" aria-label="Zoom">
+        <button type="button" className="button secondary small" onClick={() => zoom(1.5)} aria-label="Zoom in">
+          +
+        </button>
+        <button type="button" className="button secondary small" onClick={() => zoom(1 / 1.5)} aria-label="Zoom out" disabled={view.k <= 1}>
+          −
+        </button>
+        <button type="button" className="button secondary small" onClick={() => setView(IDENTITY_VIEW)} disabled={view.k === 1}>
+          Reset view
+        </button>
+      </div>
       <canvas
         ref={canvasRef}
         className="graph-canvas"
@@ -256,17 +274,6 @@ export default function GraphCanvas({ graph, visibleTypes, selectedId, onSelect 
           <strong>{hoveredNode.label}</strong> · {humanise(hoveredNode.type)} · {hoveredNode.mentionCount ?? 1}×
         </div>
       )}
-      <div className="graph-zoom row" role="group" aria-label="Zoom">
-        <button type="button" className="button secondary small" onClick={() => zoom(1.5)} aria-label="Zoom in">
-          +
-        </button>
-        <button type="button" className="button secondary small" onClick={() => zoom(1 / 1.5)} aria-label="Zoom out" disabled={view.k <= 1}>
-          −
-        </button>
-        <button type="button" className="button secondary small" onClick={() => setView(IDENTITY_VIEW)} disabled={view.k === 1}>
-          Reset view
-        </button>
-      </div>
     </div>
   );
 }

@@ -44,7 +44,7 @@ export function GraphPanel({ graph, sessionId, startedAt, connection, processing
   const status = statusText(graph, processing);
   // The stages of each utterance are shown, but only results and errors are announced.
   const announced = useThrottledAnnouncement(
-    !processing || processing.status === 'done' || processing.status === 'error' ? status : null,
+    processing && (processing.status === 'done' || processing.status === 'error') ? status : null,
     ANNOUNCE_INTERVAL_MS,
   );
 

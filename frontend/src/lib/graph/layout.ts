@@ -44,9 +44,13 @@ export interface Rect {
 export const EDGE_PADDING = 8;
 const FIRST_TICKS = 300;
 const UPDATE_TICKS = 90;
+// Small graphs are spaced as if they had this many nodes: growing from 5 to 50 nodes then does not
+// shrink every distance at each update.
+const SPACING_MIN_NODES = 50;
 // How hard an existing node is held at its previous place: enough that a batch of new nodes moves
 // the old ones a few pixels, not enough to freeze a layout that needs to make room.
-const ANCHOR_STRENGTH = 0.35;
+const ANCHOR_STRENGTH = 0.6;
+const PINNED_SHARE = 0.7;
 
 interface SimNode extends SimulationNodeDatum {
   id: string;
@@ -138,7 +142,7 @@ export function layoutGraph(
   });
 
   // About the side of the square each node gets on the canvas: links and repulsion scale with it.
-  const spacing = Math.max(10, Math.min(70, 0.75 * Math.sqrt((size.width * size.height) / nodes.length)));
+  const spacing = Math.max(10, Math.min(70, 0.75 * Math.sqrt((size.width * size.height) / Math.max(nodes.length, SPACING_MIN_NODES))));
   const centre = { x: size.width / 2, y: size.height / 2 };
   const simulation = forceSimulation<SimNode, SimulationLinkDatum<SimNode>>(simNodes)
     .randomSource(seededRandom(nodes.length))
@@ -156,11 +160,26 @@ export function layoutGraph(
     .force('gravityY', forceY<SimNode>(centre.y).strength((node) => (node.anchor ? 0 : 0.04 * (size.width / size.height))))
     .force('anchorX', forceX<SimNode>((node) => node.anchor?.x ?? centre.x).strength((node) => (node.anchor ? ANCHOR_STRENGTH : 0)))
     .force('anchorY', forceY<SimNode>((node) => node.anchor?.y ?? centre.y).strength((node) => (node.anchor ? ANCHOR_STRENGTH : 0)))
-    .alpha(placed.size ? 0.3 : 1)
+    .alpha(placed.size ? 0.2 : 1)
     .stop();
 
+  // An update first lets the new nodes settle around the pinned old ones, then relaxes everything
+  // briefly: old nodes move only as far as the last phase lets them.
   const ticks = placed.size ? UPDATE_TICKS : FIRST_TICKS;
+  const pinnedTicks = placed.size ? Math.round(ticks * PINNED_SHARE) : 0;
+  for (const node of simNodes) {
+    if (node.anchor && pinnedTicks) {
+      node.fx = node.anchor.x;
+      node.fy = node.anchor.y;
+    }
+  }
   for (let i = 0; i < ticks; i += 1) {
+    if (i === pinnedTicks) {
+      for (const node of simNodes) {
+        node.fx = null;
+        node.fy = null;
+      }
+    }
     simulation.tick();
     // Walls, not a squeeze afterwards: a node reaching the edge stays there while the others
     // settle around it, instead of the whole cloud being scaled (which would move every node).
