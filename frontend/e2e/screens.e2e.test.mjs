@@ -99,14 +99,21 @@ async function axeViolations(page) {
   }, AXE_TAGS);
 }
 
+const timings = {};
+
 async function checkScreen(page, screen, name, problems) {
+  const started = Date.now();
   const violations = await axeViolations(page);
+  const axeMs = Date.now() - started;
   for (const violation of violations) problems.push(`${name} @ ${screen.name}: ${violation.id} (${violation.impact}) ${violation.nodes.join(' | ')}`);
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
   if (scrollWidth > innerWidth) problems.push(`${name} @ ${screen.name}: page is ${scrollWidth} px wide in a ${innerWidth} px window`);
   if (screen.name !== 'zoom200') {
     await page.screenshot({ path: path.join(SHOTS, `${name}-${screen.name}.png`), fullPage: true });
   }
+  timings[screen.name] = timings[screen.name] ?? { axe: 0, total: 0 };
+  timings[screen.name].axe += axeMs;
+  timings[screen.name].total += Date.now() - started;
 }
 
 describe('every screen of a 50-minute session', () => {
@@ -122,6 +129,7 @@ describe('every screen of a 50-minute session', () => {
   });
 
   after(async () => {
+    console.log(`  checks (ms): ${JSON.stringify(timings)}`);
     await browser?.close();
     await stack?.stop();
   });
@@ -241,7 +249,8 @@ describe('every screen of a 50-minute session', () => {
     if (!state.sessionId) return t.skip('needs the session of the first step');
     const problems = [];
     const patientPath = `/patients/${state.patientId}`;
-    for (const screen of SCREENS) {
+    // The screens are independent browser contexts, checked side by side to keep the run short.
+    await Promise.all(SCREENS.map(async (screen) => {
       const options = contextOptions(screen);
       const visitor = await browser.newContext({ baseURL: stack.baseUrl, ...options });
       const page = await visitor.newPage();
@@ -304,7 +313,7 @@ describe('every screen of a 50-minute session', () => {
       await app.getByTestId('node-mentions').waitFor();
       await checkScreen(app, screen, 'session-node-details', problems);
       await context.close();
-    }
+    }));
     assert.deepEqual(problems, [], `\n${problems.join('\n')}`);
   });
 
