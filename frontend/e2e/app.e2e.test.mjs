@@ -243,7 +243,7 @@ describe('Dimini in Chromium', () => {
       text: 'I have been feeling anxious about my job and I cannot sleep. Work stress makes me angry.',
     });
     assert.equal(response.status(), 202, `transcript endpoint answered ${response.status()}`);
-    const entities = page.getByTestId('graph-entities').locator('li');
+    const entities = page.getByTestId('graph-entities').locator('tbody tr');
     try {
       await entities.first().waitFor({ timeout: GRAPH_TIMEOUT_MS });
     } catch {
@@ -267,7 +267,7 @@ describe('Dimini in Chromium', () => {
     await page.getByLabel('What the patient said').fill('My sister helps me with the kids and I feel hopeful about therapy.');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await page.waitForFunction(
-      (before) => document.querySelectorAll('[data-testid="graph-entities"] li').length > before,
+      (before) => document.querySelectorAll('[data-testid="graph-entities"] tbody tr').length > before,
       state.nodeCount,
       { timeout: GRAPH_TIMEOUT_MS },
     );

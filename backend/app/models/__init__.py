@@ -1,7 +1,7 @@
 """SQLAlchemy models of the whole data model; importing this package registers every table."""
 
 from app.models.base import Base
-from app.models.graph import GraphEdge, GraphNode
+from app.models.graph import GraphEdge, GraphMention, GraphNode
 from app.models.hume import HumeChat, HumeEvent
 from app.models.jobs import PendingJob
 from app.models.patient import Patient
@@ -20,6 +20,7 @@ __all__ = [
     "Base",
     "ClinicalNoteVersion",
     "GraphEdge",
+    "GraphMention",
     "GraphNode",
     "HumeChat",
     "HumeEvent",

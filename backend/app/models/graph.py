@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueC
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, enum_type
+from app.models.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, enum_type
 from app.models.enums import NodeType
 
 
@@ -44,3 +44,15 @@ class GraphEdge(UUIDPrimaryKey, Timestamps, Base):
         ForeignKey("graph_nodes.id", ondelete="CASCADE"), index=True
     )
     similarity: Mapped[float] = mapped_column(Float)
+
+
+class GraphMention(UUIDPrimaryKey, CreatedAt, Base):
+    """One moment a node came up (a transcript batch naming it), with the words around it."""
+
+    __tablename__ = "graph_mentions"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    node_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("graph_nodes.id", ondelete="CASCADE"), index=True
+    )
+    context: Mapped[str] = mapped_column(Text, server_default="")

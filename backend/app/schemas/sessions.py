@@ -81,6 +81,16 @@ class GraphOut(ApiModel):
     links: list[GraphLinkOut]
 
 
+class MentionOut(ApiModel):
+    at: datetime
+    context: str
+
+
+class NodeMentionsOut(ApiModel):
+    node_id: uuid.UUID
+    mentions: list[MentionOut]
+
+
 class RankedEntity(ApiModel):
     id: uuid.UUID
     label: str

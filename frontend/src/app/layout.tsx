@@ -1,9 +1,10 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { APP_NAME, TITLE_TEMPLATE } from '@/lib/pageTitle';
 import './globals.css';
 
 export const metadata: Metadata = {
-  title: { default: 'Dimini', template: '%s · Dimini' },
+  title: { default: APP_NAME, template: TITLE_TEMPLATE },
   description: 'Live session insights for therapists: voice assistant, knowledge graph and summaries.',
 };
 

@@ -77,3 +77,14 @@ type ClientEventPayloads = EventSchemas['ClientToServerEvents'];
 export type ClientToServerEvents = {
   [E in keyof ClientEventPayloads]: (payload: ClientEventPayloads[E]) => void;
 };
+
+/** One moment a graph entity came up: when, and the words around it. */
+export interface NodeMention {
+  at: string;
+  context: string;
+}
+
+export interface NodeMentions {
+  nodeId: string;
+  mentions: NodeMention[];
+}

@@ -26,6 +26,7 @@ from app.schemas.sessions import (
     ConcernOut,
     GraphOut,
     InsightsOut,
+    NodeMentionsOut,
     NoteOut,
     ProgressOut,
     SessionDetail,
@@ -191,6 +192,19 @@ async def post_transcript(
 async def get_graph(session_id: uuid.UUID, user: CurrentUser, db: DbDep) -> GraphOut:
     await therapy_sessions.get_owned(db, user.id, session_id)
     return await store.graph_of(db, session_id)
+
+
+@router.get(
+    "/{session_id}/graph/nodes/{node_id}/mentions",
+    response_model=NodeMentionsOut,
+    responses={404: {"description": "Session or node not found"}},
+)
+async def get_node_mentions(
+    session_id: uuid.UUID, node_id: uuid.UUID, user: CurrentUser, db: DbDep
+) -> NodeMentionsOut:
+    """When a node was mentioned and in which words (the graph's node details)."""
+    await therapy_sessions.get_owned(db, user.id, session_id)
+    return await store.mentions_of(db, session_id, node_id)
 
 
 @router.get("/{session_id}/insights", response_model=InsightsOut, responses=NOT_FOUND)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.metrics import graph_stage
-from app.models import GraphEdge, GraphNode, PendingJob, TherapySession
+from app.models import GraphEdge, GraphMention, GraphNode, PendingJob, TherapySession
 from app.models.enums import SessionStatus
 from app.schemas.events import (
     GraphBatchUpdate,
@@ -220,6 +220,15 @@ class GraphPipeline:
                 await db.rollback()
                 logger.info("graph batch dropped: session %s no longer exists", session_id)
                 return None
+            # Each node named by this batch gets a mention moment (processing time: a queued
+            # batch is stamped a little after it was said) with its own sentence.
+            contexts = {entity.key: entity.context for entity in entities}
+            db.add_all(
+                GraphMention(
+                    session_id=session_id, node_id=node.id, context=contexts.get(node.key, "")
+                )
+                for node in touched
+            )
             others = (
                 await db.execute(
                     select(GraphNode.id, GraphNode.embedding).where(

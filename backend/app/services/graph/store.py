@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import GraphEdge, GraphNode
+from app.models import GraphEdge, GraphMention, GraphNode
 from app.schemas.sessions import (
     GraphLinkOut,
     GraphNodeOut,
     GraphOut,
     InsightsOut,
+    MentionOut,
+    NodeMentionsOut,
     RankedEntity,
 )
+from app.services.errors import NotFoundError
 
 INSIGHTS_PER_METRIC = 5
 
@@ -45,6 +48,26 @@ async def graph_of(db: AsyncSession, session_id: uuid.UUID) -> GraphOut:
     return GraphOut(
         nodes=[node_out(node) for node in await nodes_of(db, session_id)],
         links=[link_out(edge) for edge in await edges_of(db, session_id)],
+    )
+
+
+async def mentions_of(
+    db: AsyncSession, session_id: uuid.UUID, node_id: uuid.UUID
+) -> NodeMentionsOut:
+    """The moments a node of this session was mentioned, oldest first."""
+    node = await db.scalar(
+        select(GraphNode.id).where(GraphNode.id == node_id, GraphNode.session_id == session_id)
+    )
+    if node is None:
+        raise NotFoundError("Graph node not found")
+    rows = await db.execute(
+        select(GraphMention.created_at, GraphMention.context)
+        .where(GraphMention.node_id == node_id)
+        .order_by(GraphMention.created_at, GraphMention.id)
+    )
+    return NodeMentionsOut(
+        node_id=node_id,
+        mentions=[MentionOut(at=row.created_at, context=row.context) for row in rows],
     )
 
 

@@ -4,6 +4,8 @@ import { useState } from 'react';
 import { useRouter } from 'next/navigation';
 import { api, ApiError } from '@/lib/api';
 import { useApiResource } from '@/lib/useApiResource';
+import { useDocumentTitle } from '@/lib/useDocumentTitle';
+import { onTabListKeyDown } from '@/lib/tabs';
 import type { Page, Patient, TherapySession } from '@/lib/types';
 import { formatDateTime, humanise } from '@/lib/format';
 import { NotFoundMessage } from '../NotFoundMessage';
@@ -24,6 +26,7 @@ export function PatientDetail({ patientId }: { patientId: string }) {
   const [tab, setTab] = useState<Tab>('overview');
   const [editing, setEditing] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
+  useDocumentTitle(patient.data?.name ?? null);
 
   if (patient.error?.isNotFound) return <NotFoundMessage what="Patient" />;
   if (patient.error) return <Alert kind="error">{patient.error.message}</Alert>;
@@ -62,7 +65,7 @@ export function PatientDetail({ patientId }: { patientId: string }) {
         </div>
       </div>
       {deleteError && <Alert kind="error">{deleteError}</Alert>}
-      <div className="tabs" role="tablist" aria-label="Patient">
+      <div className="tabs" role="tablist" aria-label="Patient" onKeyDown={onTabListKeyDown}>
         {(['overview', 'sessions'] as const).map((name) => (
           <button
             key={name}
@@ -70,6 +73,7 @@ export function PatientDetail({ patientId }: { patientId: string }) {
             role="tab"
             id={`tab-${name}`}
             aria-selected={tab === name}
+            tabIndex={tab === name ? 0 : -1}
             aria-controls={`panel-${name}`}
             onClick={() => setTab(name)}
           >

@@ -23,6 +23,7 @@ import { TranscriptQueueStatus } from './TranscriptQueueStatus';
 import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
 import { TranscriptPanel } from '../records/TranscriptPanel';
 import { ClinicalNoteEditor } from '../records/ClinicalNoteEditor';
+import { useDocumentTitle } from '@/lib/useDocumentTitle';
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
@@ -39,6 +40,8 @@ export function LiveSessionView({ patientId, sessionId }: { patientId: string; s
 function SessionWorkspace({ initialSession, patient }: { initialSession: TherapySession; patient: Patient }) {
   const [session, setSession] = useState(initialSession);
   const [notesVersion, setNotesVersion] = useState(0);
+  const [endedHere, setEndedHere] = useState(false);
+  useDocumentTitle(`Session with ${patient.name}`);
   const live = useLiveGraph(session.id);
   // A session ended elsewhere (another tab, the voice agent) arrives as a session_update.
   const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
@@ -86,6 +89,7 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
             sessionId={session.id}
             onEnded={(ended) => {
               voice.stop();
+              setEndedHere(true);
               setSession((current) => ({ ...current, ...ended }));
             }}
           />
@@ -105,11 +109,15 @@ function SessionWorkspace({ initialSession, patient }: { initialSession: Therapy
           <Alert kind="error">{live.connectionMessage}</Alert>
         </div>
       )}
-      {!isActive && <SummaryView sessionId={session.id} onReady={onSummaryReady} />}
+      {!isActive && <SummaryView sessionId={session.id} onReady={onSummaryReady} focusOnMount={endedHere} />}
       {!isActive && <ClinicalNoteEditor sessionId={session.id} summaryReady={summaryReady} />}
       <div className="session-layout">
         <div className="stack">
-          <GraphPanel graph={live.graph} connection={isActive ? live.connection : undefined} processing={live.processing} />
+          <GraphPanel
+            graph={live.graph}
+            sessionId={session.id}
+            startedAt={session.startedAt}
+            connection={isActive ? live.connection : undefined} processing={live.processing} />
           {isActive && <TranscriptInput sessionId={session.id} />}
           <TranscriptPanel sessionId={session.id} startedAt={session.startedAt} live={isActive} />
         </div>

@@ -16,8 +16,24 @@ const SECTIONS: { key: keyof SessionSummary; title: string }[] = [
 const POLL_MS = 1500;
 const MAX_POLLS = 80;
 
-/** The summary is written in the background after the end, so this polls until it exists. */
-export function SummaryView({ sessionId, onReady }: { sessionId: string; onReady?: () => void }) {
+/**
+ * The summary is written in the background after the end, so this polls until it exists. Shown
+ * right after the therapist ended the session (`focusOnMount`), it takes the focus, and its
+ * arrival is announced once.
+ */
+export function SummaryView({
+  sessionId,
+  onReady,
+  focusOnMount = false,
+}: {
+  sessionId: string;
+  onReady?: () => void;
+  focusOnMount?: boolean;
+}) {
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focusOnMount) headingRef.current?.focus();
+  }, [focusOnMount]);
   const [summary, setSummary] = useState<SessionSummary | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [gaveUp, setGaveUp] = useState(false);
@@ -59,7 +75,12 @@ export function SummaryView({ sessionId, onReady }: { sessionId: string; onReady
 
   return (
     <section className="card stack" aria-labelledby="summary-title" data-testid="session-summary">
-      <h2 id="summary-title">Session summary</h2>
+      <h2 id="summary-title" ref={headingRef} tabIndex={-1}>
+        Session summary
+      </h2>
+      <p role="status" className="visually-hidden">
+        {summary ? 'The session summary is ready.' : ''}
+      </p>
       {error && <Alert kind="error">{error}</Alert>}
       {!summary && !error && !gaveUp && (
         <p aria-busy="true" className="muted">
