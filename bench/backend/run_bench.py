@@ -41,7 +41,7 @@ from tests.support.ports import free_port  # noqa: E402
 from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
 
 BACKEND_DIR = REPO / "backend"
-PASSWORD = "bench-password-1234"
+PASSWORD = "load-test-passphrase-1234"
 
 
 @dataclass

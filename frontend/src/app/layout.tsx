@@ -2,6 +2,10 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import './globals.css';
 
+// Every page is rendered per request: its scripts carry that response's CSP nonce (src/proxy.ts),
+// which a page prerendered at build time could not.
+export const dynamic = 'force-dynamic';
+
 export const metadata: Metadata = {
   title: { default: 'Dimini', template: '%s · Dimini' },
   description: 'Live session insights for therapists: voice assistant, knowledge graph and summaries.',
