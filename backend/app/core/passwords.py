@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
-
 MIN_LENGTH = 8
 # ASVS asks for at least the 3,000 most common; zxcvbn ships 30,000, ranked, from real leaks.
 COMMON_PASSWORDS_CHECKED = 30_000
@@ -18,6 +16,10 @@ PRODUCT_WORDS = frozenset({"dimini"})
 
 @cache
 def common_passwords() -> frozenset[str]:
+    # Imported on first use: zxcvbn's lists take ~0.2 s to import, which the backend's start-up
+    # (pod start, dev-loop reload) should not pay.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
     ranked: list[str] = FREQUENCY_LISTS["passwords"]
     return frozenset(ranked[:COMMON_PASSWORDS_CHECKED])
 
