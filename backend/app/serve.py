@@ -31,6 +31,8 @@ def main() -> None:
             port=int(os.environ.get("PORT", "8000")),
             workers=settings.web_concurrency,
             proxy_headers=True,
+            # Only these peers may name the client (rate limits and lockout key on it).
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             log_config=None,  # the app installs JSON logging with secret redaction
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )

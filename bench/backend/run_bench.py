@@ -48,7 +48,7 @@ from tests.support.ports import free_port  # noqa: E402
 from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
 
 BACKEND_DIR = REPO / "backend"
-PASSWORD = "bench-password-1234"
+PASSWORD = "load-test-passphrase-1234"
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 SIGNING_KEY = "bench-signing-key"
 CHAT_ID = "bench-chat"

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { launchChromium } from './browser.mjs';
+import { cspViolations, launchChromium } from './browser.mjs';
 import { startStack } from './stack.mjs';
 
 const SHOTS = path.resolve(import.meta.dirname, '..', 'test-results', 'e2e');
@@ -73,6 +73,33 @@ describe('Dimini in Chromium', () => {
     await stack?.stop();
   });
 
+  it('enforces a nonce-based Content-Security-Policy on every page', async () => {
+    const response = await page.goto('/login');
+    const policy = response.headers()['content-security-policy'] ?? '';
+    const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
+    assert.ok(nonce, `a script nonce in the page's CSP: ${policy}`);
+    assert.match(policy, /object-src 'none'/);
+    assert.match(policy, /frame-ancestors 'none'/);
+    const again = (await page.goto('/login')).headers()['content-security-policy'];
+    assert.notEqual(again, policy, 'a fresh nonce per response');
+    // Next put the nonce on its own scripts.
+    const nonced = await page.evaluate(() => [...document.scripts].filter((script) => script.nonce).length);
+    assert.ok(nonced > 0, 'Next\'s scripts carry the nonce');
+    // Markup injected into the server's HTML (a stored or reflected XSS), under the real response's
+    // policy: the inline script does not run, and the browser reports it.
+    await page.route('**/login', async (route) => {
+      const real = await route.fetch();
+      const html = (await real.text()).replace('</body>', '<script>window.__injected = true</script></body>');
+      await route.fulfill({ response: real, body: html });
+    });
+    await page.goto('/login');
+    await page.unroute('**/login');
+    await page.getByLabel('Email').waitFor();
+    assert.equal(await page.evaluate(() => window.__injected === true), false, 'the injected script ran');
+    const blocked = cspViolations.splice(0).filter((violation) => violation.directive.startsWith('script-src'));
+    assert.equal(blocked.length, 1, JSON.stringify(blocked));
+  });
+
   it('sends a logged-out visitor of every app page to /login', async () => {
     const visitor = await browser.newContext({ baseURL: stack.baseUrl });
     const visitorPage = await visitor.newPage();
@@ -96,10 +123,14 @@ describe('Dimini in Chromium', () => {
 
     await page.getByLabel('Full name').fill(therapist.name);
     await page.getByLabel('Email').fill(therapist.email);
+    // The server's password rule (a common password) comes back on the field.
+    await page.getByLabel('Password').fill('password123');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Password is one of the most commonly used passwords; choose another').waitFor();
     await page.getByLabel('Password').fill(therapist.password);
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.waitForURL('**/login?registered=1');
-    await page.getByText('Account created. Log in to continue.').waitFor();
+    await page.getByText('Registration received. Log in with the email and password you chose.').waitFor();
     await screenshot(page, 'registered');
   });
 
@@ -335,7 +366,7 @@ describe('Dimini in Chromium', () => {
     const registered = await other.request.post(`${stack.baseUrl}/api/auth/register`, {
       data: { name: 'Dr Other', email: `other-${unique}@example.com`, password: 'another password' },
     });
-    assert.equal(registered.status(), 201);
+    assert.equal(registered.status(), 202);
     const login = await other.request.post(`${stack.baseUrl}/api/auth/login`, {
       data: { email: `other-${unique}@example.com`, password: 'another password' },
     });
@@ -352,6 +383,28 @@ describe('Dimini in Chromium', () => {
     assert.equal(await otherPage.getByText('Grace Hopper').count(), 0);
     await screenshot(otherPage, 'other-therapist-session-not-found');
     await other.close();
+  });
+
+  it('keeps every open-redirect payload in ?next= on this origin', async () => {
+    const origin = new URL(stack.baseUrl).origin;
+    const payloads = ['/%09/evil.example', '//evil.example', '/%5Cevil.example', 'https://evil.example/', '/%0A/evil.example', 'javascript:alert(1)'];
+    const visitor = await browser.newContext({ baseURL: stack.baseUrl });
+    const visitorPage = await visitor.newPage();
+    const queries = [...payloads.map((next) => `next=${next}`), 'next=/patients&next=//evil.example'];
+    for (const query of queries) {
+      await visitor.clearCookies();
+      await visitorPage.goto(`/login?${query}`);
+      await visitorPage.getByLabel('Email').fill(therapist.email);
+      await visitorPage.getByLabel('Password').fill(therapist.password);
+      await visitorPage.getByRole('button', { name: 'Log in' }).click();
+      await visitorPage.waitForURL((url) => url.pathname !== '/login');
+      assert.equal(new URL(visitorPage.url()).origin, origin, `?${query} left the origin: ${visitorPage.url()}`);
+    }
+    await visitor.close();
+  });
+
+  it('reported no Content-Security-Policy violation on any page of the run', () => {
+    assert.deepEqual(cspViolations, []);
   });
 
   it('logging out clears access everywhere, including a copy of the old cookie', async () => {

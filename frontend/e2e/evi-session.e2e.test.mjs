@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { launchChromium } from './browser.mjs';
+import { cspViolations, launchChromium } from './browser.mjs';
 import { startFakeHume, validateWithPythonSdk } from './fakeHume.mjs';
 import { startStack, waitFor } from './stack.mjs';
 
@@ -16,7 +16,7 @@ const SHOTS = path.resolve(import.meta.dirname, '..', 'test-results', 'evi-sessi
 const MINUTE = 60_000;
 const SUMMARY_TIMEOUT_MS = Number(process.env.E2E_SUMMARY_TIMEOUT_MS ?? 60_000);
 const unique = Date.now().toString(36);
-const therapist = { name: 'Dr Evi Long', email: `evi-${unique}@example.com`, password: 'a long session 60' };
+const therapist = { name: 'Dr Evi Long', email: `evi-${unique}@example.com`, password: 'an hour of talking 60' };
 
 // What the patient says, by minute; the first and second halves name different things, so the
 // summary can be checked for both.
@@ -126,6 +126,8 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
         HUME_WEBHOOK_SIGNING_KEY: hume.webhookSigningKey,
         HUME_BASE_URL: hume.baseUrl,
       },
+      // The page reaches the fake EVI socket directly, as it reaches api.hume.ai in production.
+      frontendEnv: { CSP_CONNECT_SRC: `${hume.baseUrl} ${hume.baseUrl.replace(/^http/, 'ws')}` },
     });
     hume.webhookUrl = `${stack.baseUrl}/api/webhooks/hume`; // through the ingress, as Hume reaches us
     browser = await launchChromium();
@@ -161,7 +163,7 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
 
   it('logs in, adds a patient and starts a session whose voice connects to EVI', async () => {
     const registered = await context.request.post(`${stack.baseUrl}/api/auth/register`, { data: therapist });
-    assert.equal(registered.status(), 201);
+    assert.equal(registered.status(), 202);
     await page.goto('/login');
     await page.getByLabel('Email').fill(therapist.email);
     await page.getByLabel('Password').fill(therapist.password);
@@ -359,5 +361,9 @@ describe('A 60-minute EVI session in Chromium (controlled clock, fake Hume)', ()
       assert.ok(chat.audioChunks > 0, `chat ${chat.index}: the microphone streamed audio`);
       assert.equal(chat.firstAudioIsStreamStart, true, `chat ${chat.index}: the first audio_input is a container start (a recorder started for this socket)`);
     }
+  });
+
+  it('reported no Content-Security-Policy violation during the hour (EVI socket, audio, renewals)', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

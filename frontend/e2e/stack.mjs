@@ -211,10 +211,11 @@ function startIngress(port, backendPort, nextPort) {
 
 /**
  * Starts Postgres, backend, Next and the ingress. `stop()` ends exactly the processes it started.
- * Options: log (progress printer), env (extra backend settings), fakeTime (the backend and
- * Postgres run under libfaketime; `clock.advance(ms)` moves both).
+ * Options: log (progress printer), env (extra backend settings), frontendEnv (extra settings of the
+ * Next server, e.g. CSP_CONNECT_SRC), fakeTime (the backend and Postgres run under libfaketime;
+ * `clock.advance(ms)` moves both).
  */
-export async function startStack({ log = () => {}, env: extraEnv = {}, fakeTime = false } = {}) {
+export async function startStack({ log = () => {}, env: extraEnv = {}, frontendEnv = {}, fakeTime = false } = {}) {
   const standaloneServer = path.join(FRONTEND_DIR, '.next', 'standalone', 'server.js');
   if (!existsSync(standaloneServer)) throw new Error('No standalone build: run `npm run build` first.');
   if (!existsSync(path.join(VENV, 'bin', 'uvicorn'))) throw new Error(`No backend virtualenv at ${VENV} (make venv).`);
@@ -271,7 +272,7 @@ export async function startStack({ log = () => {}, env: extraEnv = {}, fakeTime 
       [standaloneServer],
       {
         cwd: path.dirname(standaloneServer),
-        env: { ...process.env, NODE_ENV: 'production', PORT: String(nextPort), HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' },
+        env: { ...process.env, NODE_ENV: 'production', PORT: String(nextPort), HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', ...frontendEnv },
       },
       logDir,
     );

@@ -96,12 +96,14 @@ async def wait_for(
 
 @dataclass
 class BackendProcess:
-    """A real `uvicorn app.main:socket_app` on a free port; output kept for inspection."""
+    """A real `uvicorn app.main:socket_app` on a free port (or, with `serve=True`, the production
+    entry point `python -m app.serve`); output kept for inspection."""
 
     env: dict[str, str]
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    serve: bool = False
 
     @property
     def url(self) -> str:
@@ -109,6 +111,15 @@ class BackendProcess:
 
     def start(self) -> None:
         self._log = self.log_path.open("wb")
+        if self.serve:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.serve"],
+                env={**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)},
+                cwd=BACKEND_DIR,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            return
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -215,8 +226,10 @@ class SocketRecorder:
 
 
 @asynccontextmanager
-async def running_backend(env: dict[str, str], log_path: Path) -> AsyncIterator[BackendProcess]:
-    backend = BackendProcess(env=env, log_path=log_path)
+async def running_backend(
+    env: dict[str, str], log_path: Path, *, serve: bool = False
+) -> AsyncIterator[BackendProcess]:
+    backend = BackendProcess(env=env, log_path=log_path, serve=serve)
     backend.start()
     try:
         await backend.wait_healthy()
@@ -240,7 +253,7 @@ async def register_therapist(client: httpx.AsyncClient, name: str = "Dr Test") -
     response = await client.post(
         "/api/auth/register", json={"email": email, "name": name, "password": PASSWORD}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     client.cookies.clear()  # tests opt into cookie auth explicitly

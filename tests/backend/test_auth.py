@@ -23,22 +23,73 @@ async def test_register_creates_a_therapist_even_when_another_role_is_asked_for(
             "role": "admin",
         },
     )
-    assert response.status_code == 201
-    body = response.json()
-    assert body["email"] == "new.user@example.org"
-    assert body["role"] == "therapist"
-    assert set(body) == {"id", "email", "name", "role", "createdAt"}
+    assert response.status_code == 202
+    assert set(response.json()) == {"detail"}
+    login = await client.post(
+        "/api/auth/login", json={"email": "new.user@example.org", "password": PASSWORD}
+    )
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {login.json()['accessToken']}"}
+    )
+    assert me.json()["email"] == "new.user@example.org"
+    assert me.json()["role"] == "therapist"
+    assert set(me.json()) == {"id", "email", "name", "role", "createdAt"}
 
 
-async def test_register_rejects_a_taken_email_case_insensitively(
+async def test_register_does_not_reveal_that_an_email_is_taken(
     client: httpx.AsyncClient,
 ) -> None:
+    """OWASP Authentication Cheat Sheet: the same answer for a new and a taken email."""
     therapist = await register_therapist(client)
+    fresh = await client.post(
+        "/api/auth/register",
+        json={"email": "brand.new@example.org", "name": "Twin", "password": "a different one 42"},
+    )
+    taken = await client.post(
+        "/api/auth/register",
+        json={"email": therapist.email.upper(), "name": "Twin", "password": "a different one 42"},
+    )
+    assert (taken.status_code, taken.json()) == (fresh.status_code, fresh.json())
+    # Nothing about the existing account changed: its own password still works, the new not.
+    kept = await client.post(
+        "/api/auth/login", json={"email": therapist.email, "password": PASSWORD}
+    )
+    assert kept.status_code == 200
+    other = {"email": therapist.email, "password": "a different one 42"}
+    assert (await client.post("/api/auth/login", json=other)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("password123", "commonly used"),
+        ("Qwertyuiop", "commonly used"),
+        ("iloveyou!", "commonly used"),
+        ("Lovelace1984", "your name"),
+        ("ada.lovelace-rocks", "your email"),
+        ("my dimini account", "product"),
+    ],
+)
+async def test_register_refuses_guessable_passwords_without_echoing_them(
+    client: httpx.AsyncClient, password: str, reason: str
+) -> None:
+    """ASVS 5.0 V6.2.4 (not a top common password) and V6.2.11 (no context words)."""
     response = await client.post(
         "/api/auth/register",
-        json={"email": therapist.email.upper(), "name": "Twin", "password": PASSWORD},
+        json={"email": "ada.lovelace@example.org", "name": "Ada Lovelace", "password": password},
     )
-    assert response.status_code == 409
+    assert response.status_code == 422
+    [issue] = response.json()["detail"]
+    assert issue["loc"] == ["body", "password"]
+    assert reason in issue["msg"]
+    assert password not in response.text
+
+
+async def test_register_accepts_a_long_uncommon_passphrase_with_no_composition_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"email": "ada.l@example.org", "name": "Ada Lovelace", "password": "all lowercase words"}
+    assert (await client.post("/api/auth/register", json=body)).status_code == 202
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ async def test_auth_flows_at_debug_leave_no_secret_in_the_output(
         registered = await client.post(
             "/api/auth/register", json={"email": email, "name": "Log", "password": PASSWORD}
         )
-        assert registered.status_code == 201
+        assert registered.status_code == 202
         wrong = await client.post(
             "/api/auth/login", json={"email": email, "password": WRONG_PASSWORD}
         )

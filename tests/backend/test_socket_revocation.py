@@ -1,4 +1,5 @@
-"""Logout and token expiry cut live sockets, in every process (issue 12 #5, acceptance 5)."""
+"""Logout and token expiry cut live sockets, in every process (issue 12 #5, acceptance 5); an
+account holds a bounded number of sockets per process (#15)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import jwt
 import pytest
+import socketio
 
 from tests.backend.helpers import (
     BackendProcess,
@@ -21,6 +23,7 @@ from tests.backend.helpers import (
 )
 
 SECRET = "revocation-secret-" + "k" * 40
+SOCKET_CAP = 3
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def two_processes(
     migrated_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[BackendProcess, BackendProcess]]:
     logs = tmp_path_factory.mktemp("revocation")
-    env = backend_env(migrated_url, SECRET_KEY=SECRET)
+    env = backend_env(migrated_url, SECRET_KEY=SECRET, MAX_SOCKETS_PER_USER=str(SOCKET_CAP))
     first = start_backend(env, logs / "first.log")
     second = start_backend(env, logs / "second.log")
     yield first, second
@@ -94,3 +97,33 @@ async def test_a_socket_is_cut_when_its_token_expires(
         await wait_for(cut, within=15)
     finally:
         await recorder.disconnect()
+
+
+async def test_an_account_holds_at_most_the_cap_of_sockets_per_process(
+    two_processes: tuple[BackendProcess, BackendProcess],
+) -> None:
+    first, _ = two_processes
+    async with httpx.AsyncClient(base_url=first.url) as client:
+        therapist = await register_therapist(client)
+        other = await register_therapist(client, "Other")
+    held = [SocketRecorder() for _ in range(SOCKET_CAP)]
+    extra, theirs, again = SocketRecorder(), SocketRecorder(), SocketRecorder()
+    try:
+        for recorder in held:
+            await recorder.connect(first.url, therapist.token)
+        with pytest.raises(socketio.exceptions.ConnectionError, match="too many live connections"):
+            await extra.connect(first.url, therapist.token)
+        await theirs.connect(first.url, other.token)  # the cap is per account
+        await held[0].disconnect()
+
+        async def reconnects() -> bool:
+            try:
+                await again.connect(first.url, therapist.token)
+            except socketio.exceptions.ConnectionError:
+                return False  # the server has not processed the disconnect yet
+            return True
+
+        await wait_for(reconnects, within=10)
+    finally:
+        for recorder in [*held, extra, theirs, again]:
+            await recorder.disconnect()

@@ -65,8 +65,9 @@ class DiminiClient:
     # -- auth -----------------------------------------------------------------------------------
 
     def register(self, email: str, password: str, name: str) -> JsonObject:
+        """The same answer whether or not the email was new (the API does not say)."""
         body = {"email": email, "password": password, "name": name}
-        return self._json(self._http.post("/api/auth/register", json=body), 201)
+        return self._json(self._http.post("/api/auth/register", json=body), 202)
 
     def login(self, email: str, password: str) -> str:
         """Logs in and uses the returned JWT as Bearer token for every later call."""

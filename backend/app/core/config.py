@@ -7,6 +7,7 @@ into a clean exit for the entry points.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from functools import lru_cache
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     # The session cookie is `Secure` unless explicitly turned off for plain-http development.
     cookie_secure: bool = True
+    # Proxies (addresses or CIDRs, commas or a JSON list) whose X-Forwarded-For names the client:
+    # the ingress controller's addresses. Never "*": then any client could pick its own address,
+    # and with it a fresh login budget. Empty: the peer's address is the client.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
 
     openai_api_key: SecretStr | None = None
     openai_base_url: AnyHttpUrl | None = None
@@ -82,6 +87,9 @@ class Settings(BaseSettings):
     # Password hashes computed at once per process; each argon2id hash holds 64 MiB while it runs.
     password_hash_concurrency: int = Field(default=2, ge=1, le=16)
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    # Live sockets one account may hold in one process (each costs memory and fan-out work); a
+    # therapist needs one per open session tab.
+    max_sockets_per_user: int = Field(default=10, ge=1, le=1000)
     # Largest request body accepted, checked before it is read (the API takes small JSON only).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     # A background job (graph update, summary) not finished within its lease is taken over by
@@ -154,16 +162,16 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def _parse_origins(cls, value: object) -> object:
+    def _parse_list(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 try:
                     return json.loads(text)
                 except json.JSONDecodeError:
-                    raise ValueError("not a valid JSON list of origins") from None
+                    raise ValueError("not a valid JSON list") from None
             return [item.strip() for item in text.split(",") if item.strip()]
         return value
 
@@ -174,6 +182,20 @@ class Settings(BaseSettings):
             if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                raise ValueError(
+                    "'*' trusts every client's X-Forwarded-For; list the ingress's addresses"
+                )
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR range") from None
+        return value
 
     @property
     def api_docs_enabled(self) -> bool:

@@ -157,9 +157,18 @@ def register_handlers(
         except AuthenticationError:
             SOCKET_CONNECTIONS.labels("refused").inc()
             raise socketio.exceptions.ConnectionRefusedError("invalid token") from None
+        room = user_room(user.id)
+        # Counted per process (rooms are process-local): bounds what one account can make this
+        # process hold. Two connects racing here may both pass; the cap is a bound, not a quota.
+        if sum(1 for _ in sio.manager.get_participants("/", room)) >= settings.max_sockets_per_user:
+            SOCKET_CONNECTIONS.labels("refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"too many live connections for this account (at most "
+                f"{settings.max_sockets_per_user}); close another tab and retry"
+            )
         await sio.save_session(sid, {"user_id": str(user.id), "token": token})
         # In the user's room so a logout anywhere finds this socket (PostgresPubSubManager).
-        await sio.enter_room(sid, user_room(user.id))
+        await sio.enter_room(sid, room)
         _cut_at_expiry(sio, sid, claims.expires_at)
         SOCKET_CONNECTIONS.labels("accepted").inc()
         SOCKET_CONNECTED.inc()

@@ -4,13 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from app.core import passwords
 from app.models.enums import UserRole
 from app.schemas.common import ApiInput, ApiModel, Email, NonBlank
 
 # Upper bound keeps argon2 work bounded for hostile input.
-Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+Password = Annotated[str, StringConstraints(min_length=passwords.MIN_LENGTH, max_length=1024)]
 
 
 class RegisterRequest(ApiInput):
@@ -19,6 +20,18 @@ class RegisterRequest(ApiInput):
     password: Password
     # Accepted for compatibility and ignored: every registration is a therapist.
     role: UserRole | None = Field(default=None, exclude=True)
+
+    @field_validator("password")
+    @classmethod
+    def _password_rule(cls, password: str, info: ValidationInfo) -> str:
+        # email and name are declared first, so they are validated (or missing) by now.
+        problem = passwords.problem_with(
+            password, info.data.get("email", ""), info.data.get("name", "")
+        )
+        if problem is not None:
+            # A 422 on `password`; the error handler never echoes the input.
+            raise ValueError(f"Password {problem}")
+        return password
 
 
 class LoginRequest(ApiInput):
@@ -44,3 +57,11 @@ class UserOut(ApiModel):
 
 class MessageOut(ApiModel):
     detail: str
+
+
+# The same answer whether or not the email already had an account (OWASP Authentication Cheat
+# Sheet, "Authentication and Error Messages"): registration does not reveal who uses Dimini.
+REGISTRATION_RECEIVED = MessageOut(
+    detail="Registration received. Sign in with this email and password; if the email already "
+    "had an account, sign in with that account's password."
+)

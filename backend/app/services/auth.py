@@ -25,7 +25,7 @@ from app.models import User
 from app.models.enums import UserRole
 from app.schemas.auth import RegisterRequest
 from app.services import audit, rate_limit
-from app.services.errors import AuthenticationError, ConflictError
+from app.services.errors import AuthenticationError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ BAD_CREDENTIALS = "Incorrect email or password"
 CREDENTIALS_REJECTED = "Could not validate credentials"
 
 
-async def register(db: AsyncSession, request: RegisterRequest) -> User:
+async def register(db: AsyncSession, request: RegisterRequest) -> User | None:
+    """Creates the account, or returns None when the email is taken. The caller answers both
+    the same way; the hash runs either way, so the two take as long."""
     user = User(
         email=request.email,
         name=request.name,
@@ -50,7 +52,8 @@ async def register(db: AsyncSession, request: RegisterRequest) -> User:
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise ConflictError("Email already registered") from None
+        logger.info("registration for an email that already has an account: nothing created")
+        return None
     audit.record(db, "user.register", actor_id=user.id, entity_type="user", entity_id=user.id)
     await db.commit()
     logger.info("user registered", extra={"user_id": str(user.id)})

@@ -3,6 +3,10 @@ import Link from 'next/link';
 import { APP_NAME, TITLE_TEMPLATE } from '@/lib/pageTitle';
 import './globals.css';
 
+// Every page is rendered per request: its scripts carry that response's CSP nonce (src/proxy.ts),
+// which a page prerendered at build time could not.
+export const dynamic = 'force-dynamic';
+
 export const metadata: Metadata = {
   title: { default: APP_NAME, template: TITLE_TEMPLATE },
   description: 'Live session insights for therapists: voice assistant, knowledge graph and summaries.',

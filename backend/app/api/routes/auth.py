@@ -18,7 +18,14 @@ from app.api.deps import (
 from app.core.config import Settings
 from app.core.metrics import LOGIN_ATTEMPTS
 from app.core.security import CSRF_COOKIE, SESSION_COOKIE, AccessToken
-from app.schemas.auth import LoginRequest, RegisterRequest, TokenResponse, UserOut
+from app.schemas.auth import (
+    REGISTRATION_RECEIVED,
+    LoginRequest,
+    MessageOut,
+    RegisterRequest,
+    TokenResponse,
+    UserOut,
+)
 from app.services import auth, rate_limit
 from app.services.errors import AuthenticationError, RateLimitedError
 
@@ -35,18 +42,18 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserOut,
-    responses={
-        409: {"description": "Email already registered"},
-        429: {"description": "Too many registrations from this address"},
-    },
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageOut,
+    responses={429: {"description": "Too many registrations from this address"}},
 )
 async def register(
     body: RegisterRequest, db: DbDep, settings: SettingsDep, ip: ClientIpDep
-) -> UserOut:
+) -> MessageOut:
+    """Creates a therapist account. The answer is the same when the email already has one, so
+    registration does not tell anyone which emails are in use; sign in to find out."""
     await rate_limit.count_registration(db, ip or "unknown", settings)
-    return UserOut.model_validate(await auth.register(db, body))
+    await auth.register(db, body)
+    return REGISTRATION_RECEIVED
 
 
 def _set_session_cookies(response: Response, token: AccessToken, settings: Settings) -> None:

@@ -42,7 +42,7 @@ export function LoginForm({ next, justRegistered }: { next?: string | string[]; 
   return (
     <form className="card stack auth-card" onSubmit={submit} noValidate aria-labelledby="login-title">
       <h1 id="login-title">Log in</h1>
-      {justRegistered && <Alert kind="success">Account created. Log in to continue.</Alert>}
+      {justRegistered && <Alert kind="success">Registration received. Log in with the email and password you chose.</Alert>}
       {formError && <Alert kind="error">{formError}</Alert>}
       <FormField label="Email" error={errors.email}>
         {(props) => (

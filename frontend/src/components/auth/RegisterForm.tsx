@@ -51,9 +51,8 @@ export function RegisterForm() {
       });
       router.push('/login?registered=1');
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409) {
-        setErrors({ email: 'An account with this email already exists.' });
-      } else if (error instanceof ApiError && Object.keys(error.fieldErrors).length) {
+      // No 409 branch: the API answers a taken email like a new one (it never says who has an account).
+      if (error instanceof ApiError && Object.keys(error.fieldErrors).length) {
         setErrors(error.fieldErrors as RegisterErrors);
       } else {
         setFormError(error instanceof Error ? error.message : 'Registration failed.');
@@ -72,7 +71,7 @@ export function RegisterForm() {
       <FormField label="Email" error={errors.email}>
         {(props) => <input {...props} type="email" autoComplete="email" value={values.email} onChange={update('email')} />}
       </FormField>
-      <FormField label="Password" error={errors.password} hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}>
+      <FormField label="Password" error={errors.password} hint={`At least ${MIN_PASSWORD_LENGTH} characters; not a common password or your name.`}>
         {(props) => (
           <input {...props} type="password" autoComplete="new-password" value={values.password} onChange={update('password')} />
         )}
