@@ -82,7 +82,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register */
+        /**
+         * Register
+         * @description Creates a therapist account. The answer is the same when the email already has one, so
+         *     registration does not tell anyone which emails are in use; sign in to find out.
+         */
         post: operations["register_api_auth_register_post"];
         delete?: never;
         options?: never;
@@ -445,6 +449,26 @@ export interface paths {
         };
         /** Get Graph */
         get: operations["get_graph_api_sessions__session_id__graph_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/graph/nodes/{node_id}/mentions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Node Mentions
+         * @description When a node was mentioned and in which words (the graph's node details).
+         */
+        get: operations["get_node_mentions_api_sessions__session_id__graph_nodes__node_id__mentions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -972,6 +996,31 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** MentionOut */
+        MentionOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Context */
+            context: string;
+        };
+        /** MessageOut */
+        MessageOut: {
+            /** Detail */
+            detail: string;
+        };
+        /** NodeMentionsOut */
+        NodeMentionsOut: {
+            /** Mentions */
+            mentions: components["schemas"]["MentionOut"][];
+            /**
+             * Nodeid
+             * Format: uuid
+             */
+            nodeId: string;
         };
         /**
          * NodeType
@@ -1770,23 +1819,16 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserOut"];
+                    "application/json": components["schemas"]["MessageOut"];
                 };
             };
             /** @description Malformed request body (not JSON, or not UTF-8) */
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Email already registered */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3490,6 +3532,73 @@ export interface operations {
                 content?: never;
             };
             /** @description Session not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_node_mentions_api_sessions__session_id__graph_nodes__node_id__mentions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                node_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeMentionsOut"];
+                };
+            };
+            /** @description Malformed request body (not JSON, or not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated, or the token was revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Cookie authentication without a valid X-CSRF-Token header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Session or node not found */
             404: {
                 headers: {
                     [name: string]: unknown;
