@@ -332,16 +332,17 @@ describe('every screen of a 50-minute session', () => {
     await page.getByTestId('session-summary').getByRole('heading', { name: 'Key topics' }).waitFor({ timeout: 60_000 });
     await context.close();
 
-    for (const screen of SCREENS) {
-      const options = contextOptions(screen);
-      const ended = await signedInContext(options);
-      const endedPage = await ended.newPage();
-      await endedPage.goto(state.sessionPath);
-      await endedPage.getByRole('heading', { name: 'Key topics' }).waitFor();
-      await waitFor('the graph drawn', async () => (await layoutOf(endedPage))?.nodes.length > 0);
-      await checkScreen(endedPage, screen, 'session-summary', problems);
-      await ended.close();
-    }
+    await Promise.all(
+      SCREENS.map(async (screen) => {
+        const ended = await signedInContext(contextOptions(screen));
+        const endedPage = await ended.newPage();
+        await endedPage.goto(state.sessionPath);
+        await endedPage.getByRole('heading', { name: 'Key topics' }).waitFor();
+        await waitFor('the graph drawn', async () => (await layoutOf(endedPage))?.nodes.length > 0);
+        await checkScreen(endedPage, screen, 'session-summary', problems);
+        await ended.close();
+      }),
+    );
     assert.deepEqual(problems, [], `\n${problems.join('\n')}`);
   });
 

@@ -50,7 +50,7 @@ const SPACING_MIN_NODES = 50;
 // How hard an existing node is held at its previous place: enough that a batch of new nodes moves
 // the old ones a few pixels, not enough to freeze a layout that needs to make room.
 const ANCHOR_STRENGTH = 0.6;
-const PINNED_SHARE = 0.7;
+const PINNED_SHARE = 0.85;
 
 interface SimNode extends SimulationNodeDatum {
   id: string;
