@@ -75,7 +75,7 @@ describe('session records in Chromium', () => {
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
     const registered = await context.request.post(`${stack.baseUrl}/api/auth/register`, { data: therapist });
-    assert.equal(registered.status(), 201);
+    assert.equal(registered.status(), 202);
     const login = await context.request.post(`${stack.baseUrl}/api/auth/login`, {
       data: { email: therapist.email, password: therapist.password },
     });

@@ -124,7 +124,7 @@ describe('every screen of a 50-minute session', () => {
     browser = await launchChromium();
     const setup = await browser.newContext({ baseURL: stack.baseUrl });
     const registered = await setup.request.post(`${stack.baseUrl}/api/auth/register`, { data: therapist });
-    assert.equal(registered.status(), 201);
+    assert.equal(registered.status(), 202);
     await setup.close();
   });
 
