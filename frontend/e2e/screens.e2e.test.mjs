@@ -306,6 +306,10 @@ describe('every screen of a 50-minute session', () => {
       await app.getByRole('heading', { level: 1, name: 'Quick start' }).waitFor();
       await checkScreen(app, screen, 'quick-start', problems);
 
+      await app.goto('/search');
+      await app.getByRole('heading', { level: 1, name: 'Search sessions' }).waitFor();
+      await checkScreen(app, screen, 'search', problems);
+
       await app.goto(state.sessionPath);
       await waitFor('the graph drawn', async () => (await layoutOf(app))?.nodes.length > 0);
       await checkScreen(app, screen, 'session-live', problems);
