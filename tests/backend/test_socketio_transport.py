@@ -32,7 +32,10 @@ CLIENTS = 100
 def replicas(migrated_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
     """Two `python -m app.serve` replicas with two workers each, as the operator runs them."""
     logs = tmp_path_factory.mktemp("replicas")
-    env = backend_env(migrated_url, WEB_CONCURRENCY="2", HOST="127.0.0.1")  # one SECRET_KEY
+    # One SECRET_KEY; the per-account socket cap raised: these clients all belong to one account.
+    env = backend_env(
+        migrated_url, WEB_CONCURRENCY="2", HOST="127.0.0.1", MAX_SOCKETS_PER_USER=str(2 * CLIENTS)
+    )
     ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
