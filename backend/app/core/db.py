@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import ClauseElement, event, text
+from sqlalchemy import ClauseElement, text
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,9 +22,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from app.core.config import Settings
 
 CONNECT_TIMEOUT_SECONDS = 5
-# A connection back in the pool for longer than this is pinged before it is handed out again.
-PING_AFTER_IDLE_SECONDS = 1.0
-_CHECKED_IN_AT = "dimini_checked_in_at"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -41,39 +36,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # the idle rest age until they are pinged or closed.
         pool_use_lifo=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
+        # A connection that died with a Postgres restart is replaced, not handed out. Kept on
+        # every checkout: the hot reads run on the raw asyncpg connection, whose failures
+        # SQLAlchemy's disconnect detection never sees, so only this check catches a dead one.
+        pool_pre_ping=True,
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": 30,
             "server_settings": {"application_name": "dimini-backend"},
         },
     )
-    _ping_idle_connections(engine)
     return engine
-
-
-def _ping_idle_connections(engine: AsyncEngine) -> None:
-    """A connection that died with a Postgres restart is replaced, not handed out.
-
-    SQLAlchemy's pool_pre_ping did that with three round trips (BEGIN, a query, ROLLBACK) on
-    every checkout: most of an authenticated read's database time. Here a connection idle for
-    PING_AFTER_IDLE_SECONDS gets one empty query; raising DisconnectionError makes the pool
-    discard it and connect afresh. A connection that dies while in use fails its request, and
-    SQLAlchemy's disconnect detection then invalidates the whole pool, as before.
-    """
-
-    @event.listens_for(engine.sync_engine.pool, "checkin")
-    def checked_in(dbapi_connection: Any, record: Any) -> None:
-        record.info[_CHECKED_IN_AT] = time.monotonic()
-
-    @event.listens_for(engine.sync_engine.pool, "checkout")
-    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        checked_in_at = record.info.get(_CHECKED_IN_AT)
-        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
-            return  # fresh from connect, or in use a moment ago
-        try:
-            dbapi_connection.run_async(lambda connection: connection.execute(";"))
-        except Exception as error:
-            raise DisconnectionError("connection failed its ping") from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
