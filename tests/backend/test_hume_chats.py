@@ -370,7 +370,13 @@ async def test_a_tool_call_of_a_bound_chat_is_recorded_as_the_general_path_recor
         "duration_seconds, tool_call_id, tool_name FROM hume_events ORDER BY id",
     )
     # The database is shared by the module's tests: only this test's two chats.
-    events = [event for event in events if event["chat_id"] in ("chat-fast", "chat-general")]
+    events = [
+        event
+        for event in events
+        if event["chat_id"] in ("chat-fast", "chat-general")
+        and str(event["session_id"]) == str(voice.session_id)
+        and str(event["tool_call_id"]).startswith("call-chat-")
+    ]
     assert [event.pop("chat_id") for event in events] == ["chat-fast", "chat-general"]
     assert [event.pop("tool_call_id") for event in events] == [
         "call-chat-fast",
@@ -385,6 +391,7 @@ async def test_a_tool_call_of_a_bound_chat_is_recorded_as_the_general_path_recor
         "SELECT actor_id, action, entity_type, entity_id, ip, details FROM audit_log "
         "WHERE action = 'hume.tool_call' ORDER BY id",
     )
+    audits = [a for a in audits if str(a["details"].get("toolCallId")).startswith("call-chat-")]
     assert [audit["details"].pop("toolCallId") for audit in audits] == [
         "call-chat-fast",
         "call-chat-general",
