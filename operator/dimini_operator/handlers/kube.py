@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx2
 from lightkube import ApiError, AsyncClient
+from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
@@ -34,7 +35,17 @@ def _res(api_version: str, kind: str) -> Any:
     key = (api_version, kind)
     if key not in _GENERIC:
         group, _, version = api_version.rpartition("/")
-        _GENERIC[key] = create_namespaced_resource(group, version, kind, kinds.BY_KIND[kind].plural)
+        try:
+            _GENERIC[key] = create_namespaced_resource(
+                group, version, kind, kinds.BY_KIND[kind].plural
+            )
+        except ValueError:
+            # lightkube allows one class per kind in a process: when its typed model is already
+            # registered (imported by a library or a test), use that one; both read and write dicts.
+            registered = resource_registry.get(api_version, kind)
+            if registered is None:
+                raise
+            _GENERIC[key] = registered
     return _GENERIC[key]
 
 
