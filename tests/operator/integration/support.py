@@ -229,14 +229,20 @@ class Operator:
         return total
 
     def writes(self) -> float:
-        """Write calls for stacks: all but the leader's Lease renewals (per operator, every 2 s)."""
-        return sum(
-            self.counter("dimini_operator_api_calls", verb=v)
-            for v in ("apply", "patch", "create", "delete")
-        ) - sum(
-            self.counter("dimini_operator_api_calls", verb=v, kind="Lease")
-            for v in ("patch", "create")
-        )
+        """Write calls for stacks: all but the leader's Lease renewals (per operator, every 2 s).
+        Read from one scrape: a renewal between two scrapes would look like a write."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics_text()):
+            if family.name != "dimini_operator_api_calls":
+                continue
+            for s in family.samples:
+                if (
+                    s.name.endswith("_total")
+                    and s.labels.get("verb") in ("apply", "patch", "create", "delete")
+                    and s.labels.get("kind") != "Lease"
+                ):
+                    total += s.value
+        return total
 
     def child_writes(self) -> float:
         """Write calls to anything but the stack's status and Events."""
