@@ -182,7 +182,8 @@ class Kube:
             obj = await with_retries(
                 "create",
                 kind,
-                lambda: self.client.create(res(manifest), field_manager=FIELD_MANAGER),
+                # from_dict, not the constructor: a typed lightkube model (see _res) takes fields, not a dict.
+                lambda: self.client.create(res.from_dict(manifest), field_manager=FIELD_MANAGER),
             )
         except ApiError as exc:
             self._error("create", kind, exc)

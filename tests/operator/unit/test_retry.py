@@ -140,3 +140,23 @@ def test_permanent_errors_surface_at_once(sleeps: list[float], code: int, reason
         run(kube(script).create({**SERVICE, "metadata": {"name": "s", "namespace": "ns"}}))
     assert info.value.status.code == code
     assert len(script.requests) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_create_sends_the_manifest_with_generic_or_typed_models(
+    monkeypatch: pytest.MonkeyPatch, typed: bool
+) -> None:
+    # lightkube allows one class per kind in a process; when another import registered its typed
+    # model first, Kube uses that class and must still send the whole manifest.
+    from dimini_operator.handlers import kube as kube_mod
+    from lightkube.resources.core_v1 import Service
+
+    if typed:
+        monkeypatch.setitem(kube_mod._GENERIC, ("v1", "Service"), Service)
+    script = Script((201, SERVICE, {}))
+    got = run(kube(script).create({**SERVICE, "metadata": {"name": "s", "namespace": "ns"}}))
+    assert got["metadata"]["resourceVersion"] == "7"
+    sent = json.loads(script.requests[0].content)
+    assert sent["metadata"] == {"name": "s", "namespace": "ns"}
+    assert sent["spec"]["ports"][0]["port"] == 80
+    assert script.requests[0].url.path == "/api/v1/namespaces/ns/services"
