@@ -182,7 +182,7 @@ class Kube:
             obj = await with_retries(
                 "create",
                 kind,
-                # from_dict, not the constructor: a typed lightkube model (see _res) takes fields, not a dict.
+                # from_dict, not the constructor: a typed model (see _res) takes fields, not a dict.
                 lambda: self.client.create(res.from_dict(manifest), field_manager=FIELD_MANAGER),
             )
         except ApiError as exc:
