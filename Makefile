@@ -37,7 +37,7 @@ test: lint test-frontend test-python e2e ## everything testable here (what CI ru
 
 e2e: venv sandbox-build ## the whole stack on real pods: images, a real node, Traefik, the operator's chart, Dimini through the Ingress
 	$(PY) -m images build
-	pytest -m e2e tests/sandbox/test_real_node.py tests/e2e
+	pytest -m e2e tests/sandbox/test_sandbox_cleanup.py tests/sandbox/test_real_node.py tests/e2e
 
 sandbox-build: ## build (or reuse) the control-plane binaries; cold: several minutes
 	@bash sandbox/build.sh >/dev/null

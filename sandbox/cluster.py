@@ -485,8 +485,8 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _stop_processes(sb: Sandbox) -> None:
-    pids = sb.pids()
+def _stop_processes(sb: Sandbox, only: tuple[str, ...] | None = None) -> None:
+    pids = {n: p for n, p in sb.pids().items() if only is None or n in only}
     # Reverse start order: clients first, etcd last.
     for name in reversed(sb.components()):
         pid = pids.get(name)
@@ -529,9 +529,17 @@ def _down(sb: Sandbox, quiet: bool) -> None:
     if sb.state_file.exists():
         real_node = sb.has_real_node()
         bin_dir = Path(str(sb.state()["bin"]))
+        tasks = 0
+        if real_node:
+            # The kubelet first, so it restarts nothing; then the containers, while containerd
+            # can still stop them; then everything else.
+            _stop_processes(sb, only=("kubelet",))
+            tasks = realnode_mod.stop_tasks(sb.root)
         _stop_processes(sb)
         if real_node:
-            realnode_mod.cleanup(sb.root, bin_dir)
+            removed = realnode_mod.cleanup(sb.root, bin_dir, tasks)
+            if not quiet:
+                _say(removed.describe())
     if sb.root.exists():
         realnode_mod.remove_tree(sb.root)
         if not quiet:

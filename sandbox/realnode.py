@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from sandbox import pki as pki_mod
+from sandbox import podprocs
 
 NODE_NAME = "dimini-node"
 POD_CIDR = "10.88.0.0/24"
@@ -499,22 +500,36 @@ def node_ready(kubeconfig: Path) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
-def cleanup(sandbox_root: Path, bin_dir: Path | None) -> None:
-    """After the node's processes are stopped: kill the containers they left running, undo the
-    mounts, the bridge and kube-proxy's iptables rules."""
+def stop_tasks(sandbox_root: Path) -> int:
+    """While containerd runs: SIGKILL and delete every container task; returns how many."""
     paths = NodePaths(sandbox_root)
+    if not paths.containerd_socket.exists():
+        return 0
+    return podprocs.stop_tasks(lambda *args: ctr(paths, *args, timeout=30))
+
+
+def cleanup(sandbox_root: Path, bin_dir: Path | None, tasks: int = 0) -> podprocs.Removed:
+    """After the node's processes are stopped: kill every process left in the pods' cgroups,
+    undo the mounts, the bridge and kube-proxy's iptables rules."""
+    paths = NodePaths(sandbox_root)
+    owner = owner_file()
+    mine = not owner.exists() or Path(owner.read_text().strip()) == sandbox_root
+    # The pod cgroups are host-wide: sweep them only when no other sandbox owns the real node.
+    killed = podprocs.kill_pod_processes() if mine else 0
     if not paths.dir.exists():
-        return
-    if paths.runc_root.exists():
+        return podprocs.Removed(tasks, killed)
+    # The runc v2 shim keeps runc's state under <Root>/<containerd namespace>.
+    runc_root = paths.runc_root / "k8s.io"
+    if runc_root.exists():
         listed = subprocess.run(
-            ["runc", "--root", str(paths.runc_root), "list", "-q"],
+            ["runc", "--root", str(runc_root), "list", "-q"],
             capture_output=True,
             text=True,
             check=False,
         ).stdout.split()
         for container in listed:
             subprocess.run(
-                ["runc", "--root", str(paths.runc_root), "delete", "--force", container],
+                ["runc", "--root", str(runc_root), "delete", "--force", container],
                 capture_output=True,
                 check=False,
             )
@@ -526,14 +541,14 @@ def cleanup(sandbox_root: Path, bin_dir: Path | None) -> None:
         for link in links.iterdir():
             if link.is_symlink() and str(os.readlink(link)).startswith(str(paths.dir)):
                 link.unlink()
-    owner = owner_file()
-    if not owner.exists() or Path(owner.read_text().strip()) != sandbox_root:
-        return  # the host-wide parts belong to another sandbox's real node
+    if not mine or not owner.exists():
+        return podprocs.Removed(tasks, killed)  # the host-wide parts are another sandbox's
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
     if bin_dir and (bin_dir / "kube-proxy").exists():
         subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True, check=False)
     _remove_kubelet_chains()
     owner.unlink()
+    return podprocs.Removed(tasks, killed)
 
 
 # The chains the kubelet itself adds (kube-proxy --cleanup leaves them).

@@ -24,7 +24,7 @@ from lightkube import Client
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-from sandbox import cluster
+from sandbox import cluster, podprocs
 from sandbox.nodes import client as sandbox_client
 from tests.support.postgres import PostgresServer, start_postgres
 
@@ -37,6 +37,10 @@ def _running_sandbox(root: Path, nodes: int, real_node: bool) -> Iterator[cluste
     yield sb
     if not already_running and not os.environ.get("DIMINI_SANDBOX_KEEP"):
         cluster.down(sb.root)
+        if real_node:
+            # Acceptance 0 of issue 16, after every `make e2e`: nothing of the pods runs on.
+            left = podprocs.pod_pids()
+            assert not left, f"container processes survived sandbox down: {sorted(left)}"
 
 
 @pytest.fixture(scope="session")
