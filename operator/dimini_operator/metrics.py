@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILES = Counter(
@@ -37,7 +41,40 @@ TRANSITIONS = Counter(
     ["phase"],
 )
 
+STACK_CONDITION = Gauge(
+    "dimini_operator_stack_condition",
+    "1 when the stack's status condition is True, else 0; removed with the stack.",
+    ["namespace", "stack", "condition"],
+)
+MIGRATION_FAILED = Gauge(
+    "dimini_operator_migration_failed",
+    "1 while the stack's current migration Job has failed, else 0.",
+    ["namespace", "stack"],
+)
+
 WRITE_VERBS = ("apply", "patch", "create", "delete")
+
+
+def record_stack(
+    namespace: str, stack: str, conditions: Iterable[Mapping[str, Any]], migration_failed: bool
+) -> None:
+    """Set the per-stack gauges from the status just derived (every reconcile, so an operator
+    restart repopulates them without a status change)."""
+    for cond in conditions:
+        STACK_CONDITION.labels(namespace, stack, cond["type"]).set(
+            1 if cond.get("status") == "True" else 0
+        )
+    MIGRATION_FAILED.labels(namespace, stack).set(1 if migration_failed else 0)
+
+
+def forget_stack(namespace: str, stack: str, condition_types: Iterable[str]) -> None:
+    """Drop a deleted stack's series, so alerts do not fire on a stack that is gone."""
+    # KeyError: that series was never set (the stack was deleted before its first reconcile).
+    for kind in condition_types:
+        with contextlib.suppress(KeyError):
+            STACK_CONDITION.remove(namespace, stack, kind)
+    with contextlib.suppress(KeyError):
+        MIGRATION_FAILED.remove(namespace, stack)
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:

@@ -16,7 +16,7 @@ from lightkube import ApiError
 from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.retry import TransientError
-from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS
+from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS, record_stack
 from dimini_operator.specs import backend, status
 from dimini_operator.specs.common import (
     LABEL_INSTANCE,
@@ -314,6 +314,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         paused=paused,
         apply_errors=tuple(apply_errors),
     )
+    record_stack(namespace, name, new_status["conditions"], plan.migration.state == "Failed")
     patch = merge_diff(old_status, new_status)
     if patch is not None:
         await kube.merge_patch(STACK_API, crd.KIND, name, namespace, {"status": patch}, status=True)

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from lightkube import ApiError
 
 from dimini_operator.handlers.reconcile import Result
-from dimini_operator.metrics import ERRORS, STACKS
+from dimini_operator.metrics import ERRORS, STACKS, forget_stack
+from dimini_operator.specs.status import CONDITION_TYPES
 
 log = logging.getLogger("dimini_operator.workers")
 
@@ -137,6 +138,7 @@ class Workers:
         worker = self.workers.pop((namespace, name), None)
         self.secret_refs.pop((namespace, name), None)
         STACKS.set(len(self.workers))
+        forget_stack(namespace, name, CONDITION_TYPES)
         if worker is not None:
             await worker.stop()
 

@@ -228,6 +228,16 @@ class Operator:
                     total += s.value
         return total
 
+    def gauge(self, name: str, **labels: str) -> float | None:
+        """The value of gauge `name` whose labels include `labels`, or None when absent."""
+        for family in text_string_to_metric_families(self.metrics_text()):
+            if family.name != name:
+                continue
+            for s in family.samples:
+                if all(s.labels.get(k) == v for k, v in labels.items()):
+                    return float(s.value)
+        return None
+
     def writes(self) -> float:
         """Write calls for stacks: all but the leader's Lease renewals (per operator, every 2 s).
         Read from one scrape: a renewal between two scrapes would look like a write."""

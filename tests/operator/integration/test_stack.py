@@ -274,6 +274,30 @@ def test_paused_stops_changes(stack_ns: StackNs, operator: Operator) -> None:
     wait_for("Ready after unpause", lambda: stack_ready(k), 60)
 
 
+def test_condition_gauges_follow_the_status_and_go_with_the_stack(
+    stack_ns: StackNs, operator: Operator
+) -> None:
+    """Issue 17: the alerts' dimini_operator_stack_condition and _migration_failed series."""
+    series = {"namespace": stack_ns.name, "stack": STACK}
+    stack = up(stack_ns)
+    for cond in stack["status"]["conditions"]:
+        want = 1 if cond["status"] == "True" else 0
+        assert (
+            operator.gauge("dimini_operator_stack_condition", condition=cond["type"], **series)
+            == want
+        ), cond["type"]
+    assert operator.gauge("dimini_operator_migration_failed", **series) == 0
+    stack_ns.k.run("delete", "diministack", STACK, "--wait=false")
+    wait_for(
+        "the deleted stack's series gone",
+        lambda: (
+            operator.gauge("dimini_operator_stack_condition", **series) is None
+            and operator.gauge("dimini_operator_migration_failed", **series) is None
+        ),
+        30,
+    )
+
+
 def test_idle_stack_makes_no_writes(
     stack_ns: StackNs, start_operator: Callable[..., Operator]
 ) -> None:

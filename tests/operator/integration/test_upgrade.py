@@ -116,6 +116,9 @@ def test_upgrade_migrates_first_and_failed_migration_keeps_old_image(
         return cond if cond and cond["status"] == "True" else None
 
     cond = wait_for("Degraded after the failed migration", degraded, 30)
+    series = {"namespace": stack_ns.name, "stack": STACK}
+    assert operator.gauge("dimini_operator_migration_failed", **series) == 1
+    assert operator.gauge("dimini_operator_stack_condition", condition="Ready", **series) == 0
     failed = k.get("job", job_name(BROKEN))
     assert failed is not None and job_done(failed, "Failed")
     job_reason = next(c["reason"] for c in failed["status"]["conditions"] if c["type"] == "Failed")
@@ -137,3 +140,5 @@ def test_upgrade_migrates_first_and_failed_migration_keeps_old_image(
     assert stack["status"]["migration"]["image"] == V3
     final = k.condition("Degraded")
     assert final is not None and final["status"] == "False"
+    assert operator.gauge("dimini_operator_migration_failed", **series) == 0
+    assert operator.gauge("dimini_operator_stack_condition", condition="Ready", **series) == 1
