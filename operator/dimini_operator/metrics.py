@@ -36,6 +36,10 @@ TRANSITIONS = Counter(
     "Phase transitions of stacks, by new phase.",
     ["phase"],
 )
+CRD_OUTDATED = Gauge(
+    "dimini_operator_crd_outdated",
+    "1 when the served DiminiStack CRD lacks fields this operator knows (upgrade the CRD).",
+)
 
 WRITE_VERBS = ("apply", "patch", "create", "delete")
 

@@ -313,6 +313,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         now=_now(),
         paused=paused,
         apply_errors=tuple(apply_errors),
+        crd_missing=tuple(kube.crd_missing),
     )
     patch = merge_diff(old_status, new_status)
     if patch is not None:
