@@ -83,3 +83,14 @@ def test_installed_role_grants_what_the_registry_declares() -> None:
     for k in kinds.CHILDREN:
         assert {"list", "watch"} <= set(k.verbs)
         assert ("delete" in k.verbs) == k.pruned, k.kind
+
+
+def test_the_install_runs_two_replicas_with_a_disruption_budget() -> None:
+    docs = _docs("dimini-operator.yaml")
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"]["type"] == "RollingUpdate"  # leader election, not Recreate
+    assert pdb["spec"]["maxUnavailable"] == 1
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
