@@ -139,6 +139,8 @@ def derive(
         problems.append(("CredentialsLost", credentials_lost_message(stack)))
     if mig.state == "Failed":
         problems.append((mig.reason, mig.message))
+    if observed.rotation_problem:
+        problems.append(("CredentialsRotationFailed", observed.rotation_problem))
     if observed.secret_problems:
         problems.append(("SecretMissing", "; ".join(observed.secret_problems)))
     if apply_errors:
