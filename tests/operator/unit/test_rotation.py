@@ -149,3 +149,12 @@ def test_the_job_changes_the_password_inside_postgres(scram_postgres: PostgresSe
     bad = run_job_script(server, stack, {**env, "NEW_PASSWORD": "other", "DATABASE_URL": url})
     assert bad.returncode != 0
     assert can_login(server, database, user, NEW)
+
+
+def test_postgres_admits_the_rotation_pods(stack: Stack) -> None:
+    from dimini_operator.specs import networkpolicies
+
+    (policy,) = networkpolicies.render(stack)
+    (rule,) = policy["spec"]["ingress"]
+    (expr,) = rule["from"][0]["podSelector"]["matchExpressions"]
+    assert rotation.COMPONENT in expr["values"]
