@@ -93,9 +93,13 @@ def test_helm_upgrade_from_the_previous_chart_serves_a_new_crd_field(
         )  # fmt: skip
         assert refused.returncode != 0 and f'unknown field "spec.{NEW_FIELD}"' in refused.stderr
 
-        # The one-time move of the CRD from crds/ (unowned) into the release: --take-ownership.
+        # As on a cluster where the CRD was also applied by hand (manifests/crds/, the plain
+        # install): another field manager owns the schema.
+        run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(CRD), env=env)
+        # The one-time move of the CRD from crds/ (unowned) into the release: --take-ownership,
+        # and --force-conflicts to take the schema over from that other manager.
         run(helm, "upgrade", release, str(chart_with_new_field(tmp_path)), *common,
-            "--take-ownership", env=env)  # fmt: skip
+            "--take-ownership", "--force-conflicts", env=env)  # fmt: skip
         wait_for(
             "the upgraded CRD established",
             lambda: (
