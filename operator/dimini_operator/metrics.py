@@ -40,6 +40,10 @@ TRANSITIONS = Counter(
     "Phase transitions of stacks, by new phase.",
     ["phase"],
 )
+CRD_OUTDATED = Gauge(
+    "dimini_operator_crd_outdated",
+    "1 when the served DiminiStack CRD lacks fields this operator knows (upgrade the CRD).",
+)
 
 STACK_CONDITION = Gauge(
     "dimini_operator_stack_condition",

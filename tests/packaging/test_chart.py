@@ -136,3 +136,10 @@ class TestAdmission:
         finally:
             for ns in own:
                 run("kubectl", "delete", "namespace", ns, "--wait=false", env=sandbox.env())
+
+
+def test_one_replica_has_no_disruption_budget(helm: str) -> None:
+    rendered = run(helm, "template", "x", str(CHART), "--set", "replicas=1")
+    assert rendered.returncode == 0, rendered.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert "Deployment" in kinds and "PodDisruptionBudget" not in kinds

@@ -12,6 +12,7 @@ import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.types import PatchType
 
 from dimini_operator import crd, kinds
@@ -64,6 +65,8 @@ class Kube:
     def __init__(self, client: AsyncClient | None = None) -> None:
         self.client = client or AsyncClient(field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30))
         self.instance = socket.gethostname() + f"-{os.getpid()}"
+        # Fields the served CRD lacks (handlers.operator.check_crd); reported on every stack.
+        self.crd_missing: list[str] = []
 
     def _count(self, verb: str, kind: str) -> None:
         API_CALLS.labels(verb, kind).inc()
@@ -245,6 +248,23 @@ class Kube:
                 return False
             raise
         return True
+
+    async def crd_object(self) -> dict[str, Any] | None:
+        """The DiminiStack CRD as served, or None when it cannot be read: 403 is expected where
+        the chart's `<release>-crd` ClusterRole is not bound (a hand-made RoleBinding)."""
+        self._count("get", "CustomResourceDefinition")
+        try:
+            obj = await with_retries(
+                "get",
+                "CustomResourceDefinition",
+                lambda: self.client.get(CustomResourceDefinition, crd.CRD_NAME),
+            )
+        except ApiError as exc:
+            if exc.status.code in (403, 404):
+                return None
+            self._error("get", "CustomResourceDefinition", exc)
+            raise
+        return _to_dict(obj)
 
     async def close(self) -> None:
         await self.client.close()

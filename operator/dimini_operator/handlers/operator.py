@@ -6,6 +6,7 @@ kopf watches, the workers reconcile, and deletion is left to owner references.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,8 +18,9 @@ from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.leader import Leader
 from dimini_operator.handlers.reconcile import Result, reconcile
 from dimini_operator.handlers.workers import Workers
-from dimini_operator.metrics import ERRORS
+from dimini_operator.metrics import CRD_OUTDATED, ERRORS
 from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY
+from dimini_operator.specs.crdcheck import missing_fields, served_schema
 
 log = logging.getLogger("dimini_operator")
 
@@ -71,6 +73,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             delay=5,
         )
 
+    await check_crd(kube)
+    STATE["crd_check"] = asyncio.create_task(_check_crd_every(kube, CONFIG["resync"]))
+
     async def run(namespace: str, name: str) -> Any:
         if not leader.leading:
             return Result()  # another replica leads; it reconciles
@@ -84,8 +89,44 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     leader.start()
 
 
+async def check_crd(kube: Kube) -> None:
+    """Note (log, metric, stack condition `CRDOutdated`) fields the served CRD lacks."""
+    served = await kube.crd_object()
+    if served is None:
+        log.info("cannot read CRD %s (no RBAC for it): its version is not checked", crd.CRD_NAME)
+        return
+    own = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    missing = missing_fields(own, served_schema(served, crd.VERSION))
+    if missing and missing != kube.crd_missing:
+        log.warning(
+            "CRD %s is older than this operator; it prunes %s: upgrade it (helm upgrade, or "
+            "kubectl apply --server-side -f manifests/crds/)",
+            crd.CRD_NAME,
+            ", ".join(missing),
+        )
+    if not missing and kube.crd_missing:
+        log.info("CRD %s is current again", crd.CRD_NAME)
+    CRD_OUTDATED.set(1 if missing else 0)
+    if missing != kube.crd_missing:
+        kube.crd_missing = missing
+        if "workers" in STATE:
+            workers().trigger_all()
+
+
+async def _check_crd_every(kube: Kube, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await check_crd(kube)
+        except Exception:  # a failed check is retried next period; it must not stop the loop
+            ERRORS.labels("crd_check").inc()
+            log.exception("checking the CRD failed")
+
+
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    if "crd_check" in STATE:
+        STATE["crd_check"].cancel()
     if "leader" in STATE:
         await STATE["leader"].release()
     if "workers" in STATE:

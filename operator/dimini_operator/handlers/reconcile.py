@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from lightkube import ApiError
 
@@ -17,7 +18,7 @@ from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.retry import TransientError
 from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS, record_stack
-from dimini_operator.specs import backend, status
+from dimini_operator.specs import backend, migration, rotation, status
 from dimini_operator.specs.common import (
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
@@ -30,6 +31,7 @@ from dimini_operator.specs.defaults import parse_spec
 from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
 from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
 from dimini_operator.specs.postgres import pvc_name
+from dimini_operator.specs.secrets import CONNECTION_KEY
 
 log = logging.getLogger("dimini_operator.reconcile")
 
@@ -54,6 +56,15 @@ def _decode(secret: dict[str, Any] | None, key: str) -> str | None:
     if not raw:
         return None
     return base64.b64decode(raw).decode()
+
+
+def _connection_password(conn: dict[str, Any] | None) -> str | None:
+    """The password in `<stack>-connection`'s DATABASE_URL (what the pods use), or None."""
+    url = _decode(conn, CONNECTION_KEY)
+    if not url:
+        return None
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    return unquote(userinfo.partition(":")[2]) if userinfo else None
 
 
 def _now() -> str:
@@ -94,7 +105,10 @@ async def check_referenced_secrets(
         missing = [k for k in keys if k not in have]
         if missing:
             problems.append(f'Secret "{name}" ({field}) has no key {", ".join(missing)}')
-        data[name] = digest(have)
+        if field != "spec.postgres.existingSecret":
+            # Pods read the BYO password only through `<stack>-connection` (whose identity is in
+            # the checksum): a new one must not roll them before Postgres has it (rotation).
+            data[name] = digest(have)
     return tuple(problems), digest(data), found
 
 
@@ -234,7 +248,27 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     if byo and byo in referenced:
         username = _decode(referenced[byo], "username")
         password = _decode(referenced[byo], "password") or ""
-    checksum = digest([checksum, _identity(db_obj), _identity(app_obj)])
+    # Rotation: a password in the credentials Secret that differs from the one the pods use is
+    # set inside Postgres by a Job first; only then does `<stack>-connection` move to it.
+    conn_obj = children.get(("Secret", stack.child("connection")))
+    rot: rotation.Rotation | None = None
+    if password and not lost:
+        cred_identity = _identity(referenced.get(byo) if byo else db_obj)
+        job = children.get(("Job", rotation.job_name(stack, cred_identity)))
+        job_state, _, job_message = migration.job_state(job)
+        rot = rotation.plan(
+            stack,
+            in_use=_connection_password(conn_obj),
+            desired=password,
+            secret_name=byo or stack.child("db"),
+            secret_identity=cred_identity,
+            job_state=job_state,
+            job_message=job_message,
+        )
+        password = rot.connection_password
+    # The connection's identity too: pods read DATABASE_URL at start, so they roll onto a
+    # rotated password once `<stack>-connection` carries it.
+    checksum = digest([checksum, _identity(db_obj), _identity(app_obj), _identity(conn_obj)])
     applied_image = (old_status.get("migration") or {}).get("image")
     observed = Observed(
         db_password=password,
@@ -245,12 +279,22 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         secret_problems=problems,
         config_checksum=checksum,
         applied_image=applied_image,
+        rotation_problem=rot.message if rot is not None and rot.state == "Failed" else "",
     )
     plan: Plan = render(stack, observed)
     writes = 0
     apply_errors: list[str] = []
     if not paused:
         writes += await create_generated(kube, plan, children)
+        if rot is not None and rot.job is not None:
+            try:
+                job_obj = await kube.create(rot.job)
+                children[("Job", rot.job["metadata"]["name"])] = job_obj
+                writes += 1
+                log.info("stack %s/%s: rotating the database password", namespace, name)
+            except ApiError as exc:
+                if exc.status.code != 409:  # 409: created by an earlier reconcile
+                    apply_errors.append(f"Job {rot.job['metadata']['name']}: {exc.status.message}")
         if stack.spec.deletion_policy == "Retain":
             writes += await ensure_retained(kube, stack, [None if byo else db_obj, pvc])
         # Two waves: what pods refer to (Secrets, ServiceAccounts, Services) first, so no pod is
@@ -313,6 +357,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         now=_now(),
         paused=paused,
         apply_errors=tuple(apply_errors),
+        crd_missing=tuple(kube.crd_missing),
     )
     record_stack(namespace, name, new_status["conditions"], plan.migration.state == "Failed")
     patch = merge_diff(old_status, new_status)

@@ -35,6 +35,10 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ApiError):
         # 409 AlreadyExists answers a create: a fact, not a race to retry.
         return exc.status.code in TRANSIENT_CODES and exc.status.reason != "AlreadyExists"
+    if isinstance(exc, httpx2.HTTPStatusError):
+        # lightkube makes an ApiError only of a JSON Status body; a proxy or load balancer in
+        # front of the API server answers 429/503 in other forms, and they are as transient.
+        return exc.response.status_code in TRANSIENT_CODES - {409}
     return isinstance(exc, httpx2.TransportError)  # timeouts, refused/reset connections
 
 
@@ -70,4 +74,6 @@ async def with_retries(
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ApiError):
         return f"{exc.status.code} {exc.status.reason}: {exc.status.message}"
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return f"{type(exc).__name__} {exc.response.status_code}"
     return type(exc).__name__

@@ -1,4 +1,5 @@
-"""NetworkPolicy: Postgres accepts connections only from backend and migration pods."""
+"""NetworkPolicy: Postgres accepts connections only from backend, migration and credential
+rotation pods."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def render(stack: Stack) -> list[Manifest]:
                                         {
                                             "key": LABEL_COMPONENT,
                                             "operator": "In",
-                                            "values": ["backend", "migration"],
+                                            "values": ["backend", "migration", "credentials"],
                                         }
                                     ],
                                 }

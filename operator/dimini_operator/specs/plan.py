@@ -40,6 +40,8 @@ class Observed:
     config_checksum: str = ""
     # status.migration.image: the backend image whose migration last succeeded.
     applied_image: str | None = None
+    # A credential rotation Job failed (specs/rotation.py): the message, else "".
+    rotation_problem: str = ""
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.children.get((kind, name))

@@ -31,6 +31,7 @@ CONDITION_TYPES = (
     "Progressing",
     "Degraded",
     "Paused",
+    "CRDOutdated",  # only while the served CRD lacks fields the operator knows
 )
 
 
@@ -99,6 +100,7 @@ def derive(
     now: str,
     paused: bool,
     apply_errors: tuple[str, ...] = (),
+    crd_missing: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The status the stack should have. `old_status` supplies lastTransitionTime values."""
     backend_obj = observed.get("Deployment", stack.child("backend"))
@@ -137,6 +139,8 @@ def derive(
         problems.append(("CredentialsLost", credentials_lost_message(stack)))
     if mig.state == "Failed":
         problems.append((mig.reason, mig.message))
+    if observed.rotation_problem:
+        problems.append(("CredentialsRotationFailed", observed.rotation_problem))
     if observed.secret_problems:
         problems.append(("SecretMissing", "; ".join(observed.secret_problems)))
     if apply_errors:
@@ -203,6 +207,18 @@ def derive(
             else "the operator reconciles the stack",
         ),
     ]
+    if crd_missing:
+        # Present only while true (like a warning): the API server prunes these fields.
+        conditions.append(
+            _cond(
+                "CRDOutdated",
+                True,
+                "FieldsNotServed",
+                "the installed CRD is older than the operator and drops "
+                + ", ".join(crd_missing)
+                + ": upgrade the CRD (helm upgrade, or kubectl apply manifests/crds/)",
+            )
+        )
     old = {c.get("type"): c for c in old_status.get("conditions") or []}
     for cond in conditions:
         prev = old.get(cond["type"])

@@ -8,6 +8,7 @@ bring-your-own password with `@%/:` reaches the backend intact, before and after
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,6 +19,7 @@ from tests.operator.integration.support import (
     STACK,
     Kubectl,
     Operator,
+    hold_pods,
     holds_for,
     sample,
     stack_ready,
@@ -103,3 +105,63 @@ def test_byo_password_with_reserved_characters(stack_ns: StackNs, operator: Oper
     wait_for("Ready after the rotation", lambda: stack_ready(k), 60)
     template = (k.get("deployment", f"{STACK}-backend") or {})["spec"]["template"]
     assert template["metadata"]["annotations"]["dimini.io/config-checksum"] != checksum
+
+
+def test_byo_rotation_changes_postgres_first_and_stays_ready(
+    stack_ns: StackNs, operator: Operator
+) -> None:
+    """Acceptance 2, second half: a new BYO password reaches the pods only after the rotation
+    Job (ALTER ROLE with the old password; its script is run against a real Postgres by
+    tests/operator/unit/test_rotation.py) succeeded; meanwhile the stack stays Ready."""
+    k = stack_ns.k
+    first, second = "a@b%c/d:e", "n3w@%/:pass"
+
+    def byo(password: str) -> None:
+        data = {
+            "username": base64.b64encode(b"dimini").decode(),
+            "password": base64.b64encode(password.encode()).decode(),
+        }
+        meta = {"name": "my-db", "labels": {"app.kubernetes.io/part-of": "dimini"}}
+        k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
+
+    byo(first)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["postgres"]["existingSecret"] = "my-db"
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 60)
+    running = [
+        p for p in k.list("pods") if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+    # No room for another pod: the rotation Job is created but cannot run yet.
+    hold_pods(k, len(running))
+
+    byo(second)
+
+    def rotate_job() -> dict[str, Any] | None:
+        jobs = [j for j in k.list("jobs") if j["metadata"]["name"].startswith(f"{STACK}-rotate-")]
+        return jobs[0] if jobs else None
+
+    job = wait_for("the rotation Job", rotate_job, 30)
+    # Postgres has not got the new password: the pods keep the old one, the stack stays Ready.
+    holds_for(
+        "old password in use, stack Ready",
+        lambda: _database_url(k) == ("dimini", first) and bool(stack_ready(k)),
+        5,
+    )
+    seen: list[str] = []
+
+    def moved() -> bool:
+        st = (k.stack() or {}).get("status") or {}
+        seen.append(st.get("phase", ""))
+        return _database_url(k) == ("dimini", second) and bool(stack_ready(k))
+
+    k.run("delete", "resourcequota", "hold")
+    wait_for("the new password in use after the Job", moved, 60)
+    assert "Degraded" not in seen, seen
+    done = k.get("job", job["metadata"]["name"]) or {}
+    assert any(
+        c["type"] == "Complete" and c["status"] == "True"
+        for c in (done.get("status") or {}).get("conditions") or []
+    )
+    env = done["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert first not in json.dumps(env) and second not in json.dumps(env)

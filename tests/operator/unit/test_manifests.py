@@ -18,7 +18,11 @@ def _docs(name: str) -> list[dict[str, Any]]:
 
 
 def test_rbac_is_least_privilege() -> None:
-    (role,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "ClusterRole"]
+    (role,) = [
+        d
+        for d in _docs("dimini-operator.yaml")
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator"
+    ]
     grants = {
         (group, res, verb)
         for rule in role["rules"]
@@ -38,6 +42,22 @@ def test_rbac_is_least_privilege() -> None:
     assert not [r for g, r, v in grants if r in ("pods", "nodes", "namespaces", "roles")]
 
 
+def test_the_crd_role_reads_only_the_diministack_crd() -> None:
+    (role,) = [
+        d
+        for d in _docs("dimini-operator.yaml")
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator-crd"
+    ]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "resourceNames": ["diministacks.dimini.io"],
+            "verbs": ["get"],
+        }
+    ]
+
+
 def test_operator_deployment_passes_restricted() -> None:
     (dep,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "Deployment"]
     pod = dep["spec"]["template"]["spec"]
@@ -53,9 +73,24 @@ def test_chart_rbac_is_generated_from_the_kind_registry() -> None:
 
 
 def test_installed_role_grants_what_the_registry_declares() -> None:
-    (role,) = [d for d in _docs("dimini-operator.yaml") if d["kind"] == "ClusterRole"]
+    (role,) = [
+        d
+        for d in _docs("dimini-operator.yaml")
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator"
+    ]
     assert role["rules"] == kinds.rbac_rules()
     # Every child kind is listed and watched; only pruned kinds may be deleted.
     for k in kinds.CHILDREN:
         assert {"list", "watch"} <= set(k.verbs)
         assert ("delete" in k.verbs) == k.pruned, k.kind
+
+
+def test_the_install_runs_two_replicas_with_a_disruption_budget() -> None:
+    docs = _docs("dimini-operator.yaml")
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"]["type"] == "RollingUpdate"  # leader election, not Recreate
+    assert pdb["spec"]["maxUnavailable"] == 1
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()

@@ -160,3 +160,16 @@ def test_create_sends_the_manifest_with_generic_or_typed_models(
     assert sent["metadata"] == {"name": "s", "namespace": "ns"}
     assert sent["spec"]["ports"][0]["port"] == 80
     assert script.requests[0].url.path == "/api/v1/namespaces/ns/services"
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_a_non_status_429_or_503_is_transient_too(code: int) -> None:
+    # What a proxy or load balancer in front of the API server answers (found by the fault
+    # proxy of tests/operator/integration/test_faults.py): lightkube raises no ApiError for it.
+    request = httpx2.Request("GET", "http://api/x")
+    response = httpx2.Response(code, headers={"Retry-After": "1"}, request=request, text="busy")
+    exc = httpx2.HTTPStatusError("busy", request=request, response=response)
+    assert retry.is_transient(exc)
+    assert retry.retry_after(exc) == 1.0
+    not_found = httpx2.Response(404, request=request)
+    assert not retry.is_transient(httpx2.HTTPStatusError("x", request=request, response=not_found))
