@@ -155,7 +155,10 @@ def migration(stack: Stack) -> Manifest:
 
 
 def tunnel_policy(stack: Stack) -> Manifest:
-    edge = [*_tcp(HTTPS_PORT, CLOUDFLARE_EDGE_PORT), {"protocol": "UDP", "port": CLOUDFLARE_EDGE_PORT}]
+    edge = [
+        *_tcp(HTTPS_PORT, CLOUDFLARE_EDGE_PORT),
+        {"protocol": "UDP", "port": CLOUDFLARE_EDGE_PORT},
+    ]
     egress = [
         {"to": [_pods(stack, "backend")], "ports": _tcp(BACKEND_PORT)},
         {"to": [_pods(stack, "frontend")], "ports": _tcp(FRONTEND_PORT)},
