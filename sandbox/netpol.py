@@ -11,9 +11,12 @@ to list and watch pods, namespaces and NetworkPolicies.
     python -m sandbox.netpol uninstall
     python -m sandbox.netpol render      # the manifests, for kubectl
 
-The binary is built once per version by sandbox/build-netpol.sh; the image (the binary alone,
-FROM scratch) is imported into the node's containerd. Connections from the node's root user
-(the kubelet's probes, psql run as root on the host) are never filtered: the engine exempts them.
+The binary is built once per version by sandbox/build-netpol.sh, with one local change: the
+sandbox's kernels lack nftables' `queue` expression (no nft_queue), so the engine's queue rules
+use the xtables NFQUEUE target through nft_compat instead (same queue, same userspace). The
+image (the binary alone, FROM scratch) is imported into the node's containerd. Connections from
+the node's root user (the kubelet's probes, psql run as root on the host) are never filtered: the
+engine exempts them.
 `--fail-open`: while the engine is not running (stopped, crashed, uninstalled) traffic passes,
 as without an engine, instead of every selected pod losing its network.
 """
@@ -39,9 +42,10 @@ from sandbox.nodes import client as sandbox_client
 Manifest = dict[str, Any]
 
 HERE = Path(__file__).resolve().parent
-# Must equal NETPOL_VERSION's default in build-netpol.sh (passed to it explicitly).
+# Must equal NETPOL_VERSION's and LOCAL_REVISION's defaults in build-netpol.sh (a unit test checks).
 VERSION = "v0.8.0"
-IMAGE = f"localhost/dimini/kube-network-policies:{VERSION}"
+LOCAL_REVISION = "xtqueue1"
+IMAGE = f"localhost/dimini/kube-network-policies:{VERSION}-{LOCAL_REVISION}"
 NAMESPACE = "kube-network-policies"
 NAME = "kube-network-policies"
 FIELD_MANAGER = "dimini-sandbox-netpol"

@@ -58,4 +58,6 @@ def test_the_pinned_version_is_the_build_scripts() -> None:
     script = (ROOT / "sandbox" / "build-netpol.sh").read_text()
     match = re.search(r'NETPOL_VERSION="\$\{NETPOL_VERSION:-(v[0-9.]+)\}"', script)
     assert match and match.group(1) == netpol.VERSION
-    assert netpol.IMAGE.endswith(f":{netpol.VERSION}")
+    revision = re.search(r"^LOCAL_REVISION=(\S+)$", script, re.MULTILINE)
+    assert revision and revision.group(1) == netpol.LOCAL_REVISION
+    assert netpol.IMAGE.endswith(f":{netpol.VERSION}-{netpol.LOCAL_REVISION}")
