@@ -7,13 +7,16 @@ stack is applied with the opt-in policy set and `defaultDeny` in its namespace. 
 2. a therapist's flow through the Ingress still passes (ingress controller -> frontend/backend,
    backend -> Postgres, realtime, a signed webhook);
 3. a pod that is neither the backend nor a migration/backup pod cannot open a TCP connection to
-   Postgres, while a pod carrying the migration labels can;
+   Postgres, while a pod carrying the migration labels can; the node's address (how the sandbox's
+   host-network Traefik is seen) reaches the backend through `ingressController.ipBlocks` but
+   not Postgres;
 4. with the engine removed, the very same pod connects: without enforcement step 3 fails.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -120,6 +123,27 @@ def probe(world: World, target: str, port: int, pod_labels: dict[str, str]) -> b
     return phase == "Succeeded"
 
 
+def host_connects(target: str, port: int) -> bool:
+    """One TCP connection from the host as an unprivileged user, as the sandbox's Traefik (host
+    network, uid 65532) opens them; root's connections are never filtered."""
+    script = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(({target!r}, {port}), {CONNECT_TIMEOUT}).close()\n"
+        "except OSError:\n"
+        "    sys.exit(1)\n"
+    )
+    argv = ["setpriv", "--reuid=65532", "--regid=65532", "--clear-groups", "/usr/bin/python3"]
+    done = subprocess.run([*argv, "-c", script], capture_output=True, timeout=30, check=False)
+    return done.returncode == 0
+
+
+def pod_ip(world: World, component: str) -> str:
+    found = [p for p in pods(world, component) if really_running(p)]
+    assert found and found[0].status and found[0].status.podIP, component
+    return found[0].status.podIP
+
+
 def postgres_ip(world: World) -> str:
     (pg,) = pods(world, "postgres")
     assert pg.status and pg.status.podIP
@@ -176,6 +200,10 @@ def test_3_only_backend_and_migration_pods_reach_postgres(enforced: World) -> No
     )
     # The frontend is a component of the stack, yet no Postgres client.
     assert not probe(world, target, 5432, component_labels("frontend"))
+    # The node's address is the ingress controller (ingressController.ipBlocks): admitted to the
+    # backend, yet no Postgres client either.
+    assert host_connects(pod_ip(world, "backend"), 8000), "the node's address to the backend"
+    assert not host_connects(target, 5432), "the node's address (not root) reached Postgres"
 
 
 def test_4_without_the_engine_the_same_pod_connects(enforced: World) -> None:
@@ -186,5 +214,6 @@ def test_4_without_the_engine_the_same_pod_connects(enforced: World) -> None:
         assert probe(world, target, 5432, STRANGER), (
             "without enforcement the stranger still could not connect: step 3 proves nothing"
         )
+        assert host_connects(target, 5432), "without enforcement the node's address connects"
     finally:
         netpol.install(world.kube, realnode.NodePaths(world.sandbox.root))
