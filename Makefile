@@ -39,8 +39,9 @@ e2e: venv sandbox-build ## the whole stack on real pods: images, a real node, Tr
 	$(PY) -m images build
 	pytest -m e2e tests/sandbox/test_sandbox_cleanup.py tests/sandbox/test_real_node.py tests/e2e
 
-sandbox-build: ## build (or reuse) the control-plane binaries; cold: several minutes
+sandbox-build: ## build (or reuse) the control-plane binaries and the real node's policy engine; cold: several minutes
 	@bash sandbox/build.sh >/dev/null
+	@bash sandbox/build-netpol.sh >/dev/null
 
 sandbox: venv sandbox-build ## start the local control plane; writes .sandbox/kubeconfig (REAL_NODE=1: also a real node)
 	$(PY) -m sandbox up $(if $(REAL_NODE),--real-node)

@@ -506,6 +506,55 @@ class Tunnel(Model):
         return self
 
 
+class IngressControllerPeer(Model):
+    """Which clients count as the ingress controller (admitted to the backend and the frontend by
+    spec.networkPolicies). The defaults select the sandbox's Traefik by labels; a controller on
+    the host network (the sandbox's Traefik is one) sends from the node's address, which labels
+    cannot select: list that address in ipBlocks."""
+
+    namespace_labels: dict[str, str] = Field(
+        {"kubernetes.io/metadata.name": "ingress"},
+        description="Labels of the controller's namespace (all must match; {} is any namespace).",
+    )
+    pod_labels: dict[str, str] = Field(
+        {"app.kubernetes.io/name": "traefik"},
+        description="Labels of the controller's pods (all must match; {} is every pod).",
+    )
+    ip_blocks: list[str] | None = Field(
+        None,
+        description="CIDRs also admitted as the controller, e.g. the nodes' addresses for a "
+        "host-network controller or a cloud load balancer's range.",
+        max_length=32,
+        json_schema_extra={"x-items": {"description": "A CIDR, e.g. 10.88.0.1/32."}},
+    )
+
+
+class NetworkPolicies(Model):
+    """Opt-in NetworkPolicies for every component (needs a policy engine in the cluster). The
+    Postgres policy (backend, migration and backup pods only) is rendered either way."""
+
+    enabled: bool = Field(
+        False,
+        description="Render a policy per component admitting only what it needs: the ingress "
+        "controller and the tunnel to the backend and the frontend, the frontend to the backend, "
+        "the backend and the migration Job to Postgres, DNS, and port 443 out.",
+    )
+    default_deny: bool = Field(
+        False,
+        description="Also render `<stack>-default-deny`: no traffic in or out for every pod of "
+        "the namespace that no other policy admits (only with enabled).",
+    )
+    ingress_controller: IngressControllerPeer = Field(default_factory=IngressControllerPeer)
+    egress_cidrs: list[str] | None = Field(
+        None,
+        alias="egressCIDRs",
+        description="Where the backend (Hume, OpenAI) and the tunnel (Cloudflare) may connect "
+        "outside the cluster, on 443 (and 7844 for the tunnel); empty: any address.",
+        max_length=32,
+        json_schema_extra={"x-items": {"description": "A CIDR, e.g. 0.0.0.0/0."}},
+    )
+
+
 class Scheduling(Model):
     """Placement applied to every pod of the stack, migration Job included."""
 
@@ -569,6 +618,7 @@ class StackSpec(Model):
         ),
     )
     scheduling: Scheduling = Field(default_factory=Scheduling)
+    network_policies: NetworkPolicies = Field(default_factory=NetworkPolicies)
     image_pull_secrets: list[SecretRef] | None = Field(
         None,
         description="Secrets (in the stack's namespace) for pulling the images of every pod of "
