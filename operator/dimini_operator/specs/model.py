@@ -409,6 +409,62 @@ class Ingress(Model):
     )
 
 
+# The Ingress' own settings: meaningless (so refused) when spec.gateway routes the stack instead.
+GATEWAY_EXCLUSIVE = (
+    "spec.gateway replaces the Ingress: spec.ingress.className, spec.ingress.tls and "
+    "spec.ingress.annotations must not be set with it"
+)
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class ParentRef(Model):
+    """A Gateway the HTTPRoute attaches to (a Gateway API ParentReference of kind Gateway)."""
+
+    name: str = Field(description="Name of the Gateway.", max_length=253, pattern=DNS1123_SUBDOMAIN)
+    namespace: str | None = Field(
+        None,
+        description="Namespace of the Gateway; default: the stack's namespace. The Gateway's "
+        "listener must allow routes from the stack's namespace (allowedRoutes.namespaces).",
+        max_length=63,
+        pattern=DNS1123_LABEL,
+    )
+    section_name: str | None = Field(
+        None,
+        description="Name of the Gateway's listener to attach to; empty: every listener that "
+        "allows the route.",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+    port: int | None = Field(
+        None, description="Port of the Gateway's listener to attach to.", ge=1, le=65535
+    )
+
+
+class Gateway(Model):
+    """Route the stack with a Gateway API HTTPRoute `<stack>` (gateway.networking.k8s.io/v1)
+    instead of the Ingress: the same paths (spec.ingress.extraPaths included) for the given
+    host names. RouteReady is True once every parent Gateway accepted the route and resolved
+    its backends."""
+
+    parent_refs: list[ParentRef] = Field(
+        description="Gateways (and optionally their listeners) the route attaches to.",
+        min_length=1,
+        max_length=32,
+    )
+    hostnames: list[str] = Field(
+        description="Host names the stack is served on; the first is the stack's URL.",
+        min_length=1,
+        max_length=16,
+        json_schema_extra={
+            "x-items": {
+                "description": "A DNS-1123 host name.",
+                "maxLength": 253,
+                "pattern": DNS1123_SUBDOMAIN,
+            }
+        },
+    )
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -555,6 +611,11 @@ class StackSpec(Model):
         ),
     )
     ingress: Ingress = Field(default_factory=Ingress)
+    gateway: Gateway | None = Field(
+        None,
+        description="Route with a Gateway API HTTPRoute instead of the Ingress (which is then "
+        "not created); needs the Gateway API CRDs and a Gateway.",
+    )
     config: Config = Field(default_factory=Config)
     secret_refs: SecretRefs = Field(default_factory=SecretRefs)
     tunnel: Tunnel = Field(
@@ -576,6 +637,26 @@ class StackSpec(Model):
         max_length=16,
     )
 
+    @model_validator(mode="after")
+    def _gateway_or_ingress_settings(self) -> StackSpec:
+        # Mirrors the CEL rule on spec (SPEC_RULES), for specs that do not pass the API server.
+        ing = self.ingress
+        if self.gateway and (ing.class_name or ing.tls or ing.annotations):
+            raise ValueError(GATEWAY_EXCLUSIVE)
+        return self
+
+
+# Rules across spec's fields (the schema generator puts them on spec itself).
+SPEC_RULES = [
+    _rule(
+        "!has(self.gateway) || !has(self.ingress) || (!has(self.ingress.className) && "
+        "!has(self.ingress.tls) && !has(self.ingress.annotations))",
+        GATEWAY_EXCLUSIVE,
+        "FieldValueForbidden",
+        ".gateway",
+    )
+]
+
 
 # --- status ---------------------------------------------------------------------------------
 
@@ -585,7 +666,8 @@ class Condition(Model):
 
     type: str = Field(
         description="Ready, DatabaseReady, MigrationsApplied, BackendReady, FrontendReady, "
-        "IngressReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or Paused."
+        "IngressReady, RouteReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or "
+        "Paused."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str | None = Field(None, description="CamelCase reason of the last transition.")
