@@ -351,10 +351,32 @@ class Postgres(PodOptions):
     )
 
 
+class IssuerRef(Model):
+    """A cert-manager issuer that obtains the certificate (through cert-manager's annotations
+    on the Ingress: it creates a Certificate writing `secretName`)."""
+
+    name: str = Field(
+        description="Name of the Issuer or ClusterIssuer.",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+    kind: Literal["Issuer", "ClusterIssuer"] = Field(
+        "Issuer",
+        description="Issuer (in the stack's namespace) or ClusterIssuer.",
+    )
+
+
 class Tls(Model):
-    """Serve HTTPS with the certificate in a kubernetes.io/tls Secret."""
+    """Serve HTTPS with the certificate in a kubernetes.io/tls Secret (yours, or written by
+    cert-manager with `issuerRef`). The backend then sends Strict-Transport-Security and the
+    stack's URL is https."""
 
     secret_name: str = _secret_name("Name of the TLS Secret in the stack's namespace.")
+    issuer_ref: IssuerRef | None = Field(
+        None,
+        description="Have cert-manager issue the certificate into secretName (annotation "
+        "cert-manager.io/issuer or cert-manager.io/cluster-issuer on the Ingress).",
+    )
 
 
 class ExtraPath(Model):
