@@ -62,6 +62,14 @@ CHILDREN: tuple[Kind, ...] = (
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", APPLIED, pruned=True),
     Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", APPLIED, pruned=True),
     Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", APPLIED, True),
+    Kind(
+        "monitoring.coreos.com/v1",
+        "ServiceMonitor",
+        "servicemonitors",
+        APPLIED,
+        True,
+        optional=True,
+    ),
 )
 # The data volume claim (created by the StatefulSet controller): read to tell a lost `-db`
 # Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain.

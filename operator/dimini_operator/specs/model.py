@@ -487,6 +487,76 @@ class Gateway(Model):
     )
 
 
+# The Prometheus Operator's Duration (monitoring.coreos.com/v1), e.g. 30s, 1m30s.
+PROM_DURATION = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
+    r"(([0-9]+)ms)?)$"
+)
+
+
+class Otlp(Model):
+    """OpenTelemetry tracing of the backend, exported over OTLP/HTTP (off without this)."""
+
+    endpoint: str = Field(
+        description="OTLP/HTTP base URL of the collector (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. "
+        "http://otel-collector.monitoring:4318; traces go to <endpoint>/v1/traces.",
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+    )
+    service_name: str | None = Field(
+        None,
+        description="service.name of the traces (OTEL_SERVICE_NAME); default <stack>-backend.",
+        max_length=128,
+    )
+    sampler_ratio: float | None = Field(
+        None,
+        description="Share of traces kept, 0..1 (OTEL_TRACES_SAMPLER_ARG); default: the "
+        "backend's (1).",
+        ge=0,
+        le=1,
+    )
+
+
+class ServiceMonitorSpec(Model):
+    """Prometheus Operator ServiceMonitors for this stack (the backend's /metrics, and the
+    postgres_exporter's when it runs); needs the monitoring.coreos.com/v1 CRDs."""
+
+    enabled: bool = Field(False, description="Create the ServiceMonitors.")
+    labels: dict[str, str] | None = Field(
+        None,
+        description="Extra labels on the ServiceMonitors, e.g. {release: kube-prometheus-stack} "
+        "for a Prometheus that selects monitors by label.",
+    )
+    interval: str = Field(
+        "30s", description="Scrape interval (a Prometheus duration).", pattern=PROM_DURATION
+    )
+
+
+class PostgresExporter(Model):
+    """A postgres_exporter sidecar in the Postgres pod, port `metrics` (9187) on the Postgres
+    Service; it connects as the stack's database user over loopback."""
+
+    enabled: bool = Field(False, description="Run the sidecar.")
+    image: str | None = Field(
+        None,
+        description="Image of the exporter; default: spec.postgres.image running "
+        "prometheus-postgres-exporter (the Dimini Postgres image, images/postgres, carries "
+        "Debian's package). With another Postgres image name an exporter image, e.g. "
+        "quay.io/prometheuscommunity/postgres-exporter, whose entrypoint is kept.",
+        min_length=1,
+        max_length=512,
+    )
+    resources: Resources | None = _resources("exporter")
+
+
+class Observability(Model):
+    """Tracing and Prometheus scraping of the stack (all off by default)."""
+
+    otlp: Otlp | None = None
+    service_monitor: ServiceMonitorSpec = Field(default_factory=ServiceMonitorSpec)
+    postgres_exporter: PostgresExporter = Field(default_factory=PostgresExporter)
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -639,6 +709,7 @@ class StackSpec(Model):
         "not created); needs the Gateway API CRDs and a Gateway.",
     )
     config: Config = Field(default_factory=Config)
+    observability: Observability = Field(default_factory=Observability)
     secret_refs: SecretRefs = Field(default_factory=SecretRefs)
     tunnel: Tunnel = Field(
         default_factory=Tunnel,

@@ -14,6 +14,7 @@ from dimini_operator.specs import (
     ingress,
     migration,
     networkpolicies,
+    observability,
     postgres,
     secrets,
     serviceaccounts,
@@ -177,6 +178,7 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += availability.pdbs(stack)
     objects += availability.hpas(stack)
     objects += tunnel.render(stack)
+    objects += observability.render(stack)
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
     apply = [with_hash(obj) for obj in objects]
