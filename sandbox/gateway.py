@@ -12,14 +12,17 @@ Gateway listener to the entrypoint on the listener's port.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from lightkube import Client, codecs
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 Manifest = dict[str, Any]
@@ -30,6 +33,10 @@ VERSION = "v1.4.0"
 GROUP = "gateway.networking.k8s.io"
 CONTROLLER = "traefik.io/gateway-controller"
 FIELD_MANAGER = "dimini-sandbox-gateway"
+# lightkube classes for the kinds used here (so `codecs.from_dict` knows them).
+GatewayClass = create_global_resource(GROUP, "v1", "GatewayClass", "gatewayclasses")
+Gateway = create_namespaced_resource(GROUP, "v1", "Gateway", "gateways")
+HTTPRoute = create_namespaced_resource(GROUP, "v1", "HTTPRoute", "httproutes")
 
 # What the kubernetesgateway provider uses (pkg/provider/kubernetes/gateway/client.go): informers
 # (list + watch) on Namespaces, GatewayClasses, and per watched namespace on Gateways, the route
@@ -75,13 +82,17 @@ RBAC_RULES: list[Manifest] = [
 
 def module_dir(version: str = VERSION) -> Path:
     """The module's directory in the Go module cache (downloaded on first use, ~2 MB)."""
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{MODULE}@{version}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # Outside any module, so no go.mod around the caller's directory is consulted or changed.
+    with tempfile.TemporaryDirectory() as outside_any_module:
+        out = subprocess.run(
+            ["go", "mod", "download", "-json", f"{MODULE}@{version}"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=outside_any_module,
+            env={**os.environ, "GOFLAGS": "-mod=mod"},
+        )
     return Path(json.loads(out.stdout)["Dir"])
 
 

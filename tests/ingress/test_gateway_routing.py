@@ -24,7 +24,6 @@ from dimini_operator.specs import gateway as stack_gateway
 from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
 from dimini_operator.specs.defaults import parse_spec
 from lightkube import Client, codecs
-from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, ServiceAccount
@@ -40,8 +39,8 @@ pytestmark = pytest.mark.sandbox
 HOST = "dimini.localhost"
 STACK = "demo"
 FIELD_MANAGER = "dimini-tests"
-HTTPRoute = create_namespaced_resource(gateway.GROUP, "v1", "HTTPRoute", "httproutes")
-GatewayClass = create_global_resource(gateway.GROUP, "v1", "GatewayClass", "gatewayclasses")
+HTTPRoute = gateway.HTTPRoute
+GatewayClass = gateway.GatewayClass
 
 
 def stack(namespace: str, name: str, parent: dict[str, Any]) -> Stack:
