@@ -87,6 +87,9 @@ def args(
         f"--entryPoints.web.address={address}:{http_port}",
         f"--entryPoints.traefik.address={address}:{health_port_for(http_port)}",
         f"--entryPoints.websecure.address={address}:{https_port_for(http_port)}",
+        # Traefik's Ingress provider only loads spec.tls certificates; a router serves TLS when
+        # its entrypoint says so (or per Ingress annotation, which the operator does not set).
+        "--entryPoints.websecure.http.tls=true",
         "--ping=true",
         "--ping.entryPoint=traefik",
         "--providers.kubernetesingress=true",

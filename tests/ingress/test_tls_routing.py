@@ -188,12 +188,11 @@ def served(
         process, port = start_traefik(command, log)
         served = Served(port, tmp / "ca.pem")
 
-        def ready() -> bool:
+        def ready() -> httpx.Response | None:
             assert process is not None and process.poll() is None, log.read_text()
-            try:
-                return served.get("/api/ready").status_code == 200
-            except (httpx.TransportError, ssl.SSLError):
-                return False  # not routed yet: Traefik's default certificate fails verification
+            # Until routed, Traefik answers with its default certificate: verification fails.
+            response = served.get("/api/ready")
+            return response if response.status_code == 200 else None
 
         wait_for(f"Traefik serving https (log: {log})", ready, 30)
         yield served
