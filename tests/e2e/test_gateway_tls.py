@@ -107,10 +107,8 @@ def test_1_a_gateway_stack_serves_the_flow_through_traefiks_gateway_provider(
     assert route is not None
     (parent,) = route["status"]["parents"]
     assert parent["controllerName"] == gateway.CONTROLLER
-    assert {c["type"]: c["status"] for c in parent["conditions"]} == {
-        "Accepted": "True",
-        "ResolvedRefs": "True",
-    }
+    verdicts = {c["type"]: c["status"] for c in parent["conditions"]}
+    assert verdicts["Accepted"] == verdicts["ResolvedRefs"] == "True", verdicts
     assert conditions(world)["RouteReady"]["status"] == "True"
     with DiminiClient(world.base_url, HOST, timeout=15) as c:
         wait_for("backend /ready through the Gateway", lambda: answers(c), 120, 0.5)
