@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
+import httpx2
 import pytest
 from dimini_operator import kinds
+from dimini_operator.handlers.reconcile import _list_children
 from dimini_operator.specs import gateway, ingress
 from dimini_operator.specs.common import Stack
-from dimini_operator.specs.plan import Observed, plan_migration, render
+from dimini_operator.specs.plan import Observed, plan_migration, prunable, render
 from dimini_operator.specs.status import derive
+from lightkube import ApiError
 from pydantic import ValidationError
 
 from tests.operator.unit.conftest import make_stack, sample_body
+from tests.operator.unit.test_retry import kube, status
 from tests.operator.unit.test_status import T0, _conds, converged
 
 GATEWAY: dict[str, list[Any]] = {
@@ -216,3 +221,32 @@ def test_every_parent_must_accept() -> None:
 def test_route_ready_follows_the_ingress_without_a_gateway(stack: Stack) -> None:
     conds = _conds(_derive(stack, converged(stack)))
     assert conds["RouteReady"]["status"] == conds["IngressReady"]["status"] == "True"
+
+
+# --- an optional kind whose CRD is not installed ----------------------------------------------
+
+
+def test_a_missing_optional_crd_lists_as_none_and_a_core_404_still_raises() -> None:
+
+    def not_found(request: httpx2.Request) -> httpx2.Response:
+        # What an API server answers for a group it does not serve: a bare 404 page.
+        return httpx2.Response(
+            404, content=b"404 page not found\n", headers={"Content-Type": "text/plain"}
+        )
+
+    client = kube(not_found)
+    assert asyncio.run(_list_children(client, kinds.BY_KIND["HTTPRoute"], gateway_stack())) == []
+    notfound = status(404, "NotFound", "the server could not find the requested resource")
+
+    def core(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(404, json=notfound)
+
+    with pytest.raises(ApiError):
+        asyncio.run(_list_children(kube(core), kinds.BY_KIND["Deployment"], gateway_stack()))
+
+
+def test_leaving_the_gateway_prunes_the_route() -> None:
+    stack = make_stack()  # the sample: the Ingress
+    route = _route(gateway_stack())
+    obs = Observed(db_password="pw", secret_key="sk", children={("HTTPRoute", "demo"): route})
+    assert ("HTTPRoute", "demo") in prunable(stack, render(stack, obs), obs)
