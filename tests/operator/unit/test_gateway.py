@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
 from dimini_operator import kinds
+from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.reconcile import _list_children
 from dimini_operator.specs import gateway, ingress
 from dimini_operator.specs.common import Stack
 from dimini_operator.specs.plan import Observed, plan_migration, prunable, render
 from dimini_operator.specs.status import derive
-from lightkube import ApiError
+from lightkube import ApiError, AsyncClient
 from pydantic import ValidationError
 
 from tests.operator.unit.conftest import make_stack, sample_body
-from tests.operator.unit.test_retry import kube, status
+from tests.operator.unit.test_retry import CONFIG, status
 from tests.operator.unit.test_status import T0, _conds, converged
 
 GATEWAY: dict[str, list[Any]] = {
@@ -224,6 +226,10 @@ def test_route_ready_follows_the_ingress_without_a_gateway(stack: Stack) -> None
 
 
 # --- an optional kind whose CRD is not installed ----------------------------------------------
+
+
+def kube(handler: Callable[[httpx2.Request], httpx2.Response]) -> Kube:
+    return Kube(AsyncClient(CONFIG, transport=httpx2.MockTransport(handler)))
 
 
 def test_a_missing_optional_crd_lists_as_none_and_a_core_404_still_raises() -> None:
