@@ -5,7 +5,9 @@ False when the Gateway refuses the route. One scenario, one step per test, in or
 1. a stack with spec.gateway: an HTTPRoute (no Ingress), accepted by the Gateway, serves the flow;
 2. a parentRef naming a listener the Gateway does not have: RouteReady False (NoMatchingParent),
    the stack not Ready; fixed: Ready again;
-3. the same stack on a TLS Ingress (a self-signed Secret made here): the flow over https.
+3. the same stack on a TLS Ingress (a self-signed Secret made here): the flow over https;
+4. spec.observability.postgresExporter: the sidecar runs in the restricted Postgres pod and
+   exports pg_up 1 on the pod's port 9187.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from lightkube import codecs
 
@@ -130,6 +133,14 @@ def test_2_route_ready_goes_false_when_the_gateway_refuses_the_route(world: Worl
     wait_for("Ready again", lambda: stack_ready(world.kubectl), 120, 1)
 
 
+def tls_stack(world: World, cert: bytes, **spec: Any) -> dict[str, Any]:
+    doc = stack_manifest(world.refs)  # no spec.gateway: kubectl apply removes it
+    doc["spec"]["ingress"]["tls"] = {"secretName": TLS_SECRET}
+    doc["spec"].update(spec)
+    world.facts["cert"] = cert
+    return doc
+
+
 def test_3_a_tls_ingress_serves_the_flow_over_https(world: World) -> None:
     cert, key = self_signed(HOST)
     world.kubectl.apply(
@@ -144,9 +155,7 @@ def test_3_a_tls_ingress_serves_the_flow_over_https(world: World) -> None:
             },
         }
     )
-    doc = stack_manifest(world.refs)  # no spec.gateway: kubectl apply removes it
-    doc["spec"]["ingress"]["tls"] = {"secretName": TLS_SECRET}
-    world.kubectl.apply(doc)
+    world.kubectl.apply(tls_stack(world, cert))
 
     def on_tls() -> dict[str, Any] | None:
         obj = stack_ready(world.kubectl)
@@ -161,3 +170,28 @@ def test_3_a_tls_ingress_serves_the_flow_over_https(world: World) -> None:
         health = c.page("/health")
         assert health.headers["strict-transport-security"].startswith("max-age=")
         flow(c, world.signing_key)
+
+
+def test_4_the_postgres_exporter_sidecar_exports_pg_up(world: World) -> None:
+    exporter = {"postgresExporter": {"enabled": True}}
+    world.kubectl.apply(tls_stack(world, world.facts["cert"], observability=exporter))
+
+    def exporter_running() -> dict[str, Any] | None:
+        (pod,) = world.kubectl.list("pod", "app.kubernetes.io/component=postgres")
+        statuses = {c["name"]: c for c in pod["status"].get("containerStatuses") or []}
+        ready = statuses.get("postgres-exporter", {}).get("ready") and stack_ready(world.kubectl)
+        return pod if ready else None
+
+    pod = wait_for("the exporter sidecar ready", exporter_running, 300, 1)
+    url = f"http://{pod['status']['podIP']}:9187/metrics"
+
+    def scraped() -> str | None:
+        text = httpx.get(url, timeout=5).text
+        return text if "\npg_up 1" in text else None
+
+    text = wait_for("pg_up 1 from the pod's exporter", scraped, 60)
+    assert "pg_stat_database_numbackends" in text
+    service = world.kubectl.get("service", f"{STACK}-postgres")
+    assert service is not None
+    ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+    assert ports["metrics"] == 9187, ports
