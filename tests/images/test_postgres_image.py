@@ -137,16 +137,18 @@ def test_the_exporter_sidecar_command_exports_pg_up(postgres_image: str, tmp_pat
     assign = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     with _run(postgres_image, tmp_path / "bundle", volume, port) as pg:
         wait_for("pg_isready", lambda: _ready(pg), 60)
-        exporter = subprocess.Popen(
-            ["runc", "exec", pg.id, "sh", "-c",
-             f"{assign} exec prometheus-postgres-exporter "
-             f"--web.listen-address=127.0.0.1:{metrics_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        log = tmp_path / "exporter.log"
+        with log.open("wb") as out:
+            exporter = subprocess.Popen(
+                ["runc", "exec", pg.id, "sh", "-c",
+                 f"{assign} exec prometheus-postgres-exporter "
+                 f"--web.listen-address=127.0.0.1:{metrics_port}"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         try:
 
             def scraped() -> str | None:
-                assert exporter.poll() is None, exporter.stderr.read() if exporter.stderr else ""
+                assert exporter.poll() is None, log.read_text(errors="replace")
                 text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
                 return text if "\npg_up 1" in text else None
 
