@@ -29,14 +29,16 @@ def _volume(tmp_path: Path) -> Path:
     return volume
 
 
-def _run(ref: str, bundle: Path, volume: Path, port: int) -> AbstractContextManager[runc.Container]:
+def _run(
+    ref: str, bundle: Path, volume: Path, port: int, password: str = "s3cret pass'word"
+) -> AbstractContextManager[runc.Container]:
     return runc.run(
         ref,
         bundle,
         user=(70, 70),
         env={
             "POSTGRES_USER": "dimini",
-            "POSTGRES_PASSWORD": "s3cret pass'word",
+            "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": "dimini_app",
             "PGDATA": "/var/lib/postgresql/data/pgdata",
             "PGPORT": str(port),  # host network in the test; 5432 may be taken on the host
@@ -128,14 +130,16 @@ def test_the_exporter_sidecar_command_exports_pg_up(postgres_image: str, tmp_pat
     the operator's DATA_SOURCE_* contract, over loopback with the password."""
     volume = _volume(tmp_path)
     port, metrics_port = free_port(), free_port()
-    password = "s3cret pass'word"
+    # Debian's exporter (0.11.1) builds a key=value DSN from DATA_SOURCE_* and refuses a password
+    # with a quote ("malformed dsn"); the operator's generated passwords are URL-safe.
+    password = "s3cret-pass_word"
     env = {
         "DATA_SOURCE_URI": f"127.0.0.1:{port}/dimini_app?sslmode=disable",
         "DATA_SOURCE_USER": "dimini",
         "DATA_SOURCE_PASS": password,
     }
     assign = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    with _run(postgres_image, tmp_path / "bundle", volume, port) as pg:
+    with _run(postgres_image, tmp_path / "bundle", volume, port, password) as pg:
         wait_for("pg_isready", lambda: _ready(pg), 60)
         log = tmp_path / "exporter.log"
         with log.open("wb") as out:
