@@ -30,7 +30,11 @@ def _volume(tmp_path: Path) -> Path:
 
 
 def _run(
-    ref: str, bundle: Path, volume: Path, port: int, password: str = "s3cret pass'word"
+    ref: str,
+    bundle: Path,
+    volume: Path,
+    port: int,
+    password: str = "s3cret pass'word",  # noqa: S107
 ) -> AbstractContextManager[runc.Container]:
     return runc.run(
         ref,
