@@ -21,7 +21,7 @@ import yaml
 from lightkube import Client, codecs
 from lightkube.resources.apps_v1 import Deployment
 
-from sandbox import cluster
+from sandbox import cluster, gateway
 from sandbox.nodes import client as sandbox_client
 
 Manifest = dict[str, Any]
@@ -68,13 +68,28 @@ def health_port_for(http_port: int) -> int:
     return http_port + 1
 
 
-def args(http_port: int, class_name: str = CLASS_NAME, address: str = "") -> list[str]:
-    """Traefik's command line: entrypoint `web` on http_port, /ping on the next port (both on
-    every interface unless address is given), only Ingresses of class_name, JSON logs, no access
-    log, no calls home."""
+def https_port_for(http_port: int) -> int:
+    return http_port + 2
+
+
+def args(
+    http_port: int,
+    class_name: str = CLASS_NAME,
+    address: str = "",
+    *,
+    gateway_api: bool = False,
+) -> list[str]:
+    """Traefik's command line: entrypoint `web` on http_port, /ping on the next port, `websecure`
+    (for Ingresses with spec.tls) on the one after (all on every interface unless address is
+    given), only Ingresses of class_name, JSON logs, no access log, no calls home; with
+    gateway_api also the Gateway API provider (sandbox/gateway.py)."""
     return [
         f"--entryPoints.web.address={address}:{http_port}",
         f"--entryPoints.traefik.address={address}:{health_port_for(http_port)}",
+        f"--entryPoints.websecure.address={address}:{https_port_for(http_port)}",
+        # Traefik's Ingress provider only loads spec.tls certificates; a router serves TLS when
+        # its entrypoint says so (or per Ingress annotation, which the operator does not set).
+        "--entryPoints.websecure.http.tls=true",
         "--ping=true",
         "--ping.entryPoint=traefik",
         "--providers.kubernetesingress=true",
@@ -86,6 +101,7 @@ def args(http_port: int, class_name: str = CLASS_NAME, address: str = "") -> lis
         "--log.level=INFO",
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
+        *(gateway.args() if gateway_api else []),
     ]
 
 
@@ -100,10 +116,15 @@ def render(
     namespace: str = NAMESPACE,
     class_name: str = CLASS_NAME,
     default_class: bool = True,
+    gateway_api: bool = False,
 ) -> list[Manifest]:
-    """Namespace, ServiceAccount, ClusterRole + binding, IngressClass and the Deployment."""
+    """Namespace, ServiceAccount, ClusterRole + binding, IngressClass and the Deployment; with
+    gateway_api the Gateway provider's grants and the GatewayClass `class_name` too (the
+    Gateway API CRDs must be installed: `gateway.install_crds`)."""
     meta = {"name": NAME, "namespace": namespace, "labels": dict(LABELS)}
     role = cluster_role_name(namespace)
+    rules = RBAC_RULES + (gateway.RBAC_RULES if gateway_api else [])
+    classes = [gateway.gateway_class(class_name, LABELS)] if gateway_api else []
     return [
         {
             "apiVersion": "v1",
@@ -120,7 +141,7 @@ def render(
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": {"name": role, "labels": dict(LABELS)},
-            "rules": copy.deepcopy(RBAC_RULES),
+            "rules": copy.deepcopy(rules),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -134,7 +155,10 @@ def render(
             "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}],
         },
         ingress_class(class_name, default_class),
-        deployment(image, http_port, namespace=namespace, class_name=class_name),
+        *classes,
+        deployment(
+            image, http_port, namespace=namespace, class_name=class_name, gateway_api=gateway_api
+        ),
     ]
 
 
@@ -154,15 +178,17 @@ def deployment(
     *,
     namespace: str = NAMESPACE,
     class_name: str = CLASS_NAME,
+    gateway_api: bool = False,
 ) -> Manifest:
     probe = {"httpGet": {"path": "/ping", "port": "health"}, "periodSeconds": 5}
     container = {
         "name": NAME,
         "image": image,
-        "args": args(http_port, class_name),
+        "args": args(http_port, class_name, gateway_api=gateway_api),
         "ports": [
             {"name": "web", "containerPort": http_port, "protocol": "TCP"},
             {"name": "health", "containerPort": health_port_for(http_port), "protocol": "TCP"},
+            {"name": "websecure", "containerPort": https_port_for(http_port), "protocol": "TCP"},
         ],
         "readinessProbe": copy.deepcopy(probe),
         "livenessProbe": {**copy.deepcopy(probe), "failureThreshold": 6},
@@ -212,13 +238,21 @@ def install(
     namespace: str = NAMESPACE,
     class_name: str = CLASS_NAME,
     default_class: bool = True,
+    gateway_api: bool = False,
     timeout: float = 120,
 ) -> None:
     """Server-side apply everything, then wait until the Deployment has rolled out: its current
     generation observed and every replica updated and available (an `Available` condition left
     over from the previous pod would not mean the new one serves)."""
+    if gateway_api:
+        gateway.install_crds(client)
     for manifest in render(
-        image, http_port, namespace=namespace, class_name=class_name, default_class=default_class
+        image,
+        http_port,
+        namespace=namespace,
+        class_name=class_name,
+        default_class=default_class,
+        gateway_api=gateway_api,
     ):
         client.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
     deadline = time.monotonic() + timeout

@@ -113,7 +113,7 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
     # Added last = outermost: the body limit applies before any other layer reads the body.
     app.add_middleware(
         SecurityHeadersMiddleware,
-        hsts=settings.cookie_secure,
+        hsts=settings.cookie_secure if settings.hsts_enabled is None else settings.hsts_enabled,
         exempt_prefixes=("/docs", "/redoc") if settings.api_docs_enabled else (),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs.model import StackSpec, StackStatus
+from dimini_operator.specs.model import SPEC_RULES, StackSpec, StackStatus
 from dimini_operator.specs.schema import object_schema
 
 GROUP = "dimini.io"
@@ -29,7 +29,9 @@ def _s(description: str) -> Schema:
 
 
 def spec_schema() -> Schema:
-    return object_schema(StackSpec)
+    schema = object_schema(StackSpec)
+    schema["x-kubernetes-validations"] = list(SPEC_RULES)
+    return schema
 
 
 def status_schema() -> Schema:

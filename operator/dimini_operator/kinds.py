@@ -34,6 +34,9 @@ class Kind:
     # removes finished ones).
     pruned: bool = False
     watch_selector: str = MANAGED
+    # Served only when its CRD is installed (Gateway API): listed as empty while it is not, and
+    # kopf (no resource scanning) watches it only if it was there when the operator started.
+    optional: bool = False
 
     @property
     def group(self) -> str:
@@ -55,9 +58,18 @@ CHILDREN: tuple[Kind, ...] = (
     # Jobs are created once, never patched or deleted.
     Kind("batch/v1", "Job", "jobs", ("list", "watch", "create")),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses", APPLIED, pruned=True),
+    Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", APPLIED, True, optional=True),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", APPLIED, pruned=True),
     Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", APPLIED, pruned=True),
     Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", APPLIED, True),
+    Kind(
+        "monitoring.coreos.com/v1",
+        "ServiceMonitor",
+        "servicemonitors",
+        APPLIED,
+        True,
+        optional=True,
+    ),
 )
 # The data volume claim (created by the StatefulSet controller): read to tell a lost `-db`
 # Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain.

@@ -193,6 +193,13 @@ async def test_api_responses_carry_security_headers(migrated_url: str) -> None:
     async with api_client(make_settings(migrated_url)) as plain_http:
         # HSTS only where the deployment says it is served over https (Secure cookies).
         assert "strict-transport-security" not in (await plain_http.get("/health")).headers
+    # HSTS_ENABLED (set by the operator when the Ingress terminates TLS) decides by itself.
+    async with api_client(make_settings(migrated_url, hsts_enabled=True)) as tls:
+        assert (await tls.get("/health")).headers["strict-transport-security"].startswith("max-age")
+    async with api_client(
+        make_settings(migrated_url, cookie_secure=True, hsts_enabled=False)
+    ) as no_hsts:
+        assert "strict-transport-security" not in (await no_hsts.get("/health")).headers
 
 
 async def test_search_terms_stay_out_of_the_access_log(migrated_url: str, tmp_path: Path) -> None:

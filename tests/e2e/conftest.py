@@ -105,7 +105,9 @@ def e2e_images(real_sandbox: cluster.Sandbox) -> dict[str, str]:
 def world(
     real_sandbox: cluster.Sandbox, real_kube: Client, e2e_images: dict[str, str], helm: str
 ) -> Iterator[World]:
-    ingress.install(real_kube, e2e_images["traefik"])
+    # With the Gateway API CRDs and Traefik's Gateway provider, before the operator starts (it
+    # watches HTTPRoutes only if their CRD was there at its start): tests/e2e/test_gateway_tls.py.
+    ingress.install(real_kube, e2e_images["traefik"], gateway_api=True)
     install_operator(real_sandbox, helm, e2e_images["operator"])
     kubectl = Kubectl(real_sandbox.env(), STACK_NAMESPACE)
     # A clean namespace per run (a kept sandbox may hold the previous run's stack).

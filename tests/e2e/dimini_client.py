@@ -8,6 +8,7 @@ Authentication is the Bearer path (no cookie, so no CSRF token is needed).
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import uuid
 from types import TracebackType
@@ -34,6 +35,19 @@ class DiminiApiError(AssertionError):
         self.response = response
 
 
+class _SniTransport(httpx.HTTPTransport):
+    """Connects to the URL's address but names `host` in TLS (SNI, certificate check): the
+    ingress picks the stack's certificate by SNI, and `*.localhost` need not resolve here."""
+
+    def __init__(self, host: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._host = host
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.extensions = {**request.extensions, "sni_hostname": self._host}
+        return super().handle_request(request)
+
+
 class DiminiClient:
     def __init__(
         self,
@@ -42,10 +56,16 @@ class DiminiClient:
         *,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: reach an https `base_url` (e.g. https://127.0.0.1:18082) verifying the
+        certificate of `host` with this context; `host` is sent as SNI as well as Host."""
         self.base_url = base_url
         self.host = host
+        self.tls = tls
         self.token: str | None = None
+        if tls is not None and transport is None:
+            transport = _SniTransport(host, verify=tls)
         self._http = httpx.Client(
             base_url=base_url, headers={"Host": host}, timeout=timeout, transport=transport
         )
@@ -135,7 +155,9 @@ class DiminiClient:
                 client.post_transcript(sid, "...")
                 update = live.wait_for("graph_batch_update")
         """
-        live = RealtimeSession(self.base_url, self.host, self._token(), timeout=timeout)
+        live = RealtimeSession(
+            self.base_url, self.host, self._token(), timeout=timeout, tls=self.tls
+        )
         live.connect()
         try:
             live.join_session(session_id)

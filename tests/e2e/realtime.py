@@ -8,6 +8,7 @@ event loop in a daemon thread and callers block on futures and a condition inste
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -30,8 +31,17 @@ class RealtimeSession:
     the Ingress routes on it and tests cannot rely on DNS for `*.localhost`.
     """
 
-    def __init__(self, base_url: str, host: str, token: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        host: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._base_url = base_url
+        self._tls = tls
         self._host = host
         self._token = token
         self._timeout = timeout
@@ -53,7 +63,9 @@ class RealtimeSession:
 
     async def _connect(self) -> None:
         # Created on the loop's own thread: aiohttp binds its session to the running loop.
-        self._client = socketio.AsyncClient(reconnection=False)
+        # With TLS: verify against `tls` and send the host as SNI (aiohttp's ws_connect options).
+        extra = {"ssl": self._tls, "server_hostname": self._host} if self._tls else None
+        self._client = socketio.AsyncClient(reconnection=False, websocket_extra_options=extra)
         self._client.on("*", self._record)
         await self._client.connect(
             self._base_url,

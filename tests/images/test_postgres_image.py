@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import subprocess
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+import httpx
 import pytest
 
 from tests.images import runc
@@ -26,14 +29,20 @@ def _volume(tmp_path: Path) -> Path:
     return volume
 
 
-def _run(ref: str, bundle: Path, volume: Path, port: int) -> AbstractContextManager[runc.Container]:
+def _run(
+    ref: str,
+    bundle: Path,
+    volume: Path,
+    port: int,
+    password: str = "s3cret pass'word",  # noqa: S107
+) -> AbstractContextManager[runc.Container]:
     return runc.run(
         ref,
         bundle,
         user=(70, 70),
         env={
             "POSTGRES_USER": "dimini",
-            "POSTGRES_PASSWORD": "s3cret pass'word",
+            "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": "dimini_app",
             "PGDATA": "/var/lib/postgresql/data/pgdata",
             "PGPORT": str(port),  # host network in the test; 5432 may be taken on the host
@@ -118,3 +127,41 @@ def test_refuses_an_empty_data_dir_without_a_password(postgres_image: str, tmp_p
     assert code != 0
     assert "POSTGRES_PASSWORD is not set" in out
     assert not (volume / "pgdata" / "PG_VERSION").exists()
+
+
+def test_the_exporter_sidecar_command_exports_pg_up(postgres_image: str, tmp_path: Path) -> None:
+    """spec.observability.postgresExporter runs this image's prometheus-postgres-exporter with
+    the operator's DATA_SOURCE_* contract, over loopback with the password."""
+    volume = _volume(tmp_path)
+    port, metrics_port = free_port(), free_port()
+    # Debian's exporter (0.11.1) builds a key=value DSN from DATA_SOURCE_* and refuses a password
+    # with a quote ("malformed dsn"); the operator's generated passwords are URL-safe.
+    password = "s3cret-pass_word"
+    env = {
+        "DATA_SOURCE_URI": f"127.0.0.1:{port}/dimini_app?sslmode=disable",
+        "DATA_SOURCE_USER": "dimini",
+        "DATA_SOURCE_PASS": password,
+    }
+    assign = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    with _run(postgres_image, tmp_path / "bundle", volume, port, password) as pg:
+        wait_for("pg_isready", lambda: _ready(pg), 60)
+        log = tmp_path / "exporter.log"
+        with log.open("wb") as out:
+            exporter = subprocess.Popen(
+                ["runc", "exec", pg.id, "sh", "-c",
+                 f"{assign} exec prometheus-postgres-exporter "
+                 f"--web.listen-address=127.0.0.1:{metrics_port}"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+
+            def scraped() -> str | None:
+                assert exporter.poll() is None, log.read_text(errors="replace")
+                text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+                return text if "\npg_up 1" in text else None
+
+            text = wait_for("pg_up 1 from the exporter", scraped, 30)
+        finally:
+            exporter.terminate()
+            exporter.wait(10)
+    assert "pg_stat_database_numbackends" in text

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from images import traefik
-from sandbox import ingress
+from sandbox import gateway, ingress
 
 IMAGE = "localhost/dimini/traefik:v3.6.12"
 
@@ -69,7 +69,9 @@ def test_deployment_listens_on_the_host_port_non_root_read_only() -> None:
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "web": 18080,
         "health": 18081,
+        "websecure": 18082,
     }
+    assert "--entryPoints.websecure.address=:18082" in container["args"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ping", "port": "health"}
     sc = container["securityContext"]
     assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 65532
@@ -108,3 +110,23 @@ def test_cluster_role_grants_only_reads_and_the_ingress_status() -> None:
     }
     assert grants == reads | {("networking.k8s.io", "ingresses/status", "update")}
     assert all("resourceNames" not in r and "nonResourceURLs" not in r for r in role["rules"])
+
+
+def test_the_gateway_api_provider_adds_its_grants_class_and_flag_only_when_asked() -> None:
+    plain = _by_kind(ingress.render(IMAGE))
+    objs = ingress.render(IMAGE, gateway_api=True)
+    kinds = [m["kind"] for m in objs]
+    assert "GatewayClass" in kinds and "GatewayClass" not in plain
+    (cls,) = [m for m in objs if m["kind"] == "GatewayClass"]
+    assert cls["metadata"]["name"] == "traefik"
+    assert cls["spec"]["controllerName"] == "traefik.io/gateway-controller"
+    role = _by_kind(objs)["ClusterRole"]["rules"]
+    assert role == ingress.RBAC_RULES + gateway.RBAC_RULES
+    assert plain["ClusterRole"]["rules"] == ingress.RBAC_RULES
+    args = _by_kind(objs)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--providers.kubernetesgateway=true" in args
+    assert not any("kubernetesgateway" in a for a in ingress.args(18080))
+    # Writes only the status of what it serves; everything else is read from caches.
+    writes = [r for r in gateway.RBAC_RULES if set(r["verbs"]) - {"list", "watch"}]
+    assert writes == [r for r in gateway.RBAC_RULES if r["verbs"] == ["update"]]
+    assert all(res.endswith("/status") for r in writes for res in r["resources"])

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     # The session cookie is `Secure` unless explicitly turned off for plain-http development.
     cookie_secure: bool = True
+    # Strict-Transport-Security on every response; unset: on when cookies are Secure. The
+    # operator sets it when the stack's Ingress terminates TLS (spec.ingress.tls).
+    hsts_enabled: bool | None = None
     # Proxies (addresses or CIDRs, commas or a JSON list) whose X-Forwarded-For names the client:
     # the ingress controller's addresses. Never "*": then any client could pick its own address,
     # and with it a fresh login budget. Empty: the peer's address is the client.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import httpx2
 from lightkube import ApiError
 
 from dimini_operator import crd, kinds
@@ -71,11 +72,20 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
+async def _list_children(kube: Kube, kind: kinds.Kind, stack: Stack) -> list[dict[str, Any]]:
     selector = {LABEL_INSTANCE: stack.name, LABEL_MANAGED_BY: MANAGED_BY}
-    lists = await asyncio.gather(
-        *(kube.list(k.api_version, k.kind, stack.namespace, selector) for k in kinds.CHILDREN)
-    )
+    try:
+        return await kube.list(kind.api_version, kind.kind, stack.namespace, selector)
+    except httpx2.HTTPStatusError as exc:
+        # An optional kind whose CRD is not installed (ApiError, or a bare 404 for an unknown
+        # group): there is none of it; a stack that wants one fails at the apply instead.
+        if kind.optional and exc.response is not None and exc.response.status_code == 404:
+            return []
+        raise
+
+
+async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
+    lists = await asyncio.gather(*(_list_children(kube, k, stack) for k in kinds.CHILDREN))
     children: dict[Key, dict[str, Any]] = {}
     for kind, objs in zip((k.kind for k in kinds.CHILDREN), lists, strict=True):
         for obj in objs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dimini_operator.specs import postgres
+from dimini_operator.specs import ingress, observability, postgres
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
@@ -83,6 +83,9 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
     out.append({"name": "DB_POOL_SIZE", "value": str(pool_size(stack))})
+    if ingress.terminates_tls(stack):
+        out.append({"name": "HSTS_ENABLED", "value": "true"})
+    out += observability.otel_env(stack)
     if cfg.gpt_model:
         out.append({"name": "GPT_MODEL", "value": cfg.gpt_model})
     if cfg.hume_config_id:

@@ -42,8 +42,9 @@ def render(stack: Stack) -> list[Manifest]:
     paths += [_path(stack, e.path, "Prefix", e.service) for e in ing.extra_paths or []]
     paths.append(_path(stack, "/", "Prefix", "frontend"))
     meta = metadata(stack, stack.name, "ingress")
-    if ing.annotations:
-        meta["annotations"] = dict(ing.annotations)
+    annotations = {**tls_annotations(stack), **(ing.annotations or {})}
+    if annotations:
+        meta["annotations"] = annotations
     spec: dict[str, Any] = {"rules": [{"host": ing.host, "http": {"paths": paths}}]}
     if ing.class_name:
         spec["ingressClassName"] = ing.class_name
@@ -57,3 +58,24 @@ def render(stack: Stack) -> list[Manifest]:
             "spec": spec,
         }
     ]
+
+
+# cert-manager's ingress-shim: an Ingress with one of these and a tls section gets a Certificate
+# (named after the Secret) whose certificate cert-manager writes into that Secret.
+CERT_MANAGER_ANNOTATIONS = {
+    "Issuer": "cert-manager.io/issuer",
+    "ClusterIssuer": "cert-manager.io/cluster-issuer",
+}
+
+
+def terminates_tls(stack: Stack) -> bool:
+    """Whether the stack's Ingress serves https (the backend then sends HSTS)."""
+    ing = stack.spec.ingress
+    return stack.spec.gateway is None and ing.enabled and ing.tls is not None
+
+
+def tls_annotations(stack: Stack) -> dict[str, str]:
+    tls = stack.spec.ingress.tls
+    if tls is None or tls.issuer_ref is None:
+        return {}
+    return {CERT_MANAGER_ANNOTATIONS[tls.issuer_ref.kind]: tls.issuer_ref.name}

@@ -351,10 +351,32 @@ class Postgres(PodOptions):
     )
 
 
+class IssuerRef(Model):
+    """A cert-manager issuer that obtains the certificate (through cert-manager's annotations
+    on the Ingress: it creates a Certificate writing `secretName`)."""
+
+    name: str = Field(
+        description="Name of the Issuer or ClusterIssuer.",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+    kind: Literal["Issuer", "ClusterIssuer"] = Field(
+        "Issuer",
+        description="Issuer (in the stack's namespace) or ClusterIssuer.",
+    )
+
+
 class Tls(Model):
-    """Serve HTTPS with the certificate in a kubernetes.io/tls Secret."""
+    """Serve HTTPS with the certificate in a kubernetes.io/tls Secret (yours, or written by
+    cert-manager with `issuerRef`). The backend then sends Strict-Transport-Security and the
+    stack's URL is https."""
 
     secret_name: str = _secret_name("Name of the TLS Secret in the stack's namespace.")
+    issuer_ref: IssuerRef | None = Field(
+        None,
+        description="Have cert-manager issue the certificate into secretName (annotation "
+        "cert-manager.io/issuer or cert-manager.io/cluster-issuer on the Ingress).",
+    )
 
 
 class ExtraPath(Model):
@@ -407,6 +429,132 @@ class Ingress(Model):
             )
         },
     )
+
+
+# The Ingress' own settings: meaningless (so refused) when spec.gateway routes the stack instead.
+GATEWAY_EXCLUSIVE = (
+    "spec.gateway replaces the Ingress: spec.ingress.className, spec.ingress.tls and "
+    "spec.ingress.annotations must not be set with it"
+)
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class ParentRef(Model):
+    """A Gateway the HTTPRoute attaches to (a Gateway API ParentReference of kind Gateway)."""
+
+    name: str = Field(description="Name of the Gateway.", max_length=253, pattern=DNS1123_SUBDOMAIN)
+    namespace: str | None = Field(
+        None,
+        description="Namespace of the Gateway; default: the stack's namespace. The Gateway's "
+        "listener must allow routes from the stack's namespace (allowedRoutes.namespaces).",
+        max_length=63,
+        pattern=DNS1123_LABEL,
+    )
+    section_name: str | None = Field(
+        None,
+        description="Name of the Gateway's listener to attach to; empty: every listener that "
+        "allows the route.",
+        max_length=253,
+        pattern=DNS1123_SUBDOMAIN,
+    )
+    port: int | None = Field(
+        None, description="Port of the Gateway's listener to attach to.", ge=1, le=65535
+    )
+
+
+class Gateway(Model):
+    """Route the stack with a Gateway API HTTPRoute `<stack>` (gateway.networking.k8s.io/v1)
+    instead of the Ingress: the same paths (spec.ingress.extraPaths included) for the given
+    host names. RouteReady is True once every parent Gateway accepted the route and resolved
+    its backends."""
+
+    parent_refs: list[ParentRef] = Field(
+        description="Gateways (and optionally their listeners) the route attaches to.",
+        min_length=1,
+        max_length=32,
+    )
+    hostnames: list[str] = Field(
+        description="Host names the stack is served on; the first is the stack's URL.",
+        min_length=1,
+        max_length=16,
+        json_schema_extra={
+            "x-items": {
+                "description": "A DNS-1123 host name.",
+                "maxLength": 253,
+                "pattern": DNS1123_SUBDOMAIN,
+            }
+        },
+    )
+
+
+# The Prometheus Operator's Duration (monitoring.coreos.com/v1), e.g. 30s, 1m30s.
+PROM_DURATION = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
+    r"(([0-9]+)ms)?)$"
+)
+
+
+class Otlp(Model):
+    """OpenTelemetry tracing of the backend, exported over OTLP/HTTP (off without this)."""
+
+    endpoint: str = Field(
+        description="OTLP/HTTP base URL of the collector (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. "
+        "http://otel-collector.monitoring:4318; traces go to <endpoint>/v1/traces.",
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+    )
+    service_name: str | None = Field(
+        None,
+        description="service.name of the traces (OTEL_SERVICE_NAME); default <stack>-backend.",
+        max_length=128,
+    )
+    sampler_ratio: float | None = Field(
+        None,
+        description="Share of traces kept, 0..1 (OTEL_TRACES_SAMPLER_ARG); default: the "
+        "backend's (1).",
+        ge=0,
+        le=1,
+    )
+
+
+class ServiceMonitorSpec(Model):
+    """Prometheus Operator ServiceMonitors for this stack (the backend's /metrics, and the
+    postgres_exporter's when it runs); needs the monitoring.coreos.com/v1 CRDs."""
+
+    enabled: bool = Field(False, description="Create the ServiceMonitors.")
+    labels: dict[str, str] | None = Field(
+        None,
+        description="Extra labels on the ServiceMonitors, e.g. {release: kube-prometheus-stack} "
+        "for a Prometheus that selects monitors by label.",
+    )
+    interval: str = Field(
+        "30s", description="Scrape interval (a Prometheus duration).", pattern=PROM_DURATION
+    )
+
+
+class PostgresExporter(Model):
+    """A postgres_exporter sidecar in the Postgres pod, port `metrics` (9187) on the Postgres
+    Service; it connects as the stack's database user over loopback."""
+
+    enabled: bool = Field(False, description="Run the sidecar.")
+    image: str | None = Field(
+        None,
+        description="Image of the exporter; default: spec.postgres.image running "
+        "prometheus-postgres-exporter (the Dimini Postgres image, images/postgres, carries "
+        "Debian's package). With another Postgres image name an exporter image, e.g. "
+        "quay.io/prometheuscommunity/postgres-exporter, whose entrypoint is kept.",
+        min_length=1,
+        max_length=512,
+    )
+    resources: Resources | None = _resources("exporter")
+
+
+class Observability(Model):
+    """Tracing and Prometheus scraping of the stack (all off by default)."""
+
+    otlp: Otlp | None = None
+    service_monitor: ServiceMonitorSpec = Field(default_factory=ServiceMonitorSpec)
+    postgres_exporter: PostgresExporter = Field(default_factory=PostgresExporter)
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -604,7 +752,13 @@ class StackSpec(Model):
         ),
     )
     ingress: Ingress = Field(default_factory=Ingress)
+    gateway: Gateway | None = Field(
+        None,
+        description="Route with a Gateway API HTTPRoute instead of the Ingress (which is then "
+        "not created); needs the Gateway API CRDs and a Gateway.",
+    )
     config: Config = Field(default_factory=Config)
+    observability: Observability = Field(default_factory=Observability)
     secret_refs: SecretRefs = Field(default_factory=SecretRefs)
     tunnel: Tunnel = Field(
         default_factory=Tunnel,
@@ -626,6 +780,26 @@ class StackSpec(Model):
         max_length=16,
     )
 
+    @model_validator(mode="after")
+    def _gateway_or_ingress_settings(self) -> StackSpec:
+        # Mirrors the CEL rule on spec (SPEC_RULES), for specs that do not pass the API server.
+        ing = self.ingress
+        if self.gateway and (ing.class_name or ing.tls or ing.annotations):
+            raise ValueError(GATEWAY_EXCLUSIVE)
+        return self
+
+
+# Rules across spec's fields (the schema generator puts them on spec itself).
+SPEC_RULES = [
+    _rule(
+        "!has(self.gateway) || !has(self.ingress) || (!has(self.ingress.className) && "
+        "!has(self.ingress.tls) && !has(self.ingress.annotations))",
+        GATEWAY_EXCLUSIVE,
+        "FieldValueForbidden",
+        ".gateway",
+    )
+]
+
 
 # --- status ---------------------------------------------------------------------------------
 
@@ -635,7 +809,8 @@ class Condition(Model):
 
     type: str = Field(
         description="Ready, DatabaseReady, MigrationsApplied, BackendReady, FrontendReady, "
-        "IngressReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or Paused."
+        "IngressReady, RouteReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or "
+        "Paused."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str | None = Field(None, description="CamelCase reason of the last transition.")

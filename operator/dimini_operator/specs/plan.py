@@ -10,9 +10,11 @@ from dimini_operator.specs import (
     availability,
     backend,
     frontend,
+    gateway,
     ingress,
     migration,
     networkpolicies,
+    observability,
     postgres,
     secrets,
     serviceaccounts,
@@ -173,10 +175,12 @@ def render(stack: Stack, observed: Observed) -> Plan:
         objects.append(backend.deployment(stack, mig.applied_image, observed.config_checksum))
     objects.append(backend.service(stack))
     objects += frontend.render(stack)
-    objects += ingress.render(stack)
+    # spec.gateway takes precedence: an HTTPRoute instead of the Ingress, never both.
+    objects += gateway.render(stack) if stack.spec.gateway else ingress.render(stack)
     objects += availability.pdbs(stack)
     objects += availability.hpas(stack)
     objects += tunnel.render(stack)
+    objects += observability.render(stack)
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
     apply = [with_hash(obj) for obj in objects]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dimini_operator.specs import observability
 from dimini_operator.specs.common import (
     POSTGRES_PORT,
     Manifest,
@@ -135,7 +136,7 @@ def statefulset(stack: Stack) -> Manifest:
                         **pod_security_context(uid),
                         "fsGroupChangePolicy": "OnRootMismatch",
                     },
-                    "containers": [container],
+                    "containers": [container, *exporter(stack)],
                     "volumes": [
                         {"name": "run", "emptyDir": {}},
                         {"name": "tmp", "emptyDir": {}},
@@ -156,6 +157,13 @@ def statefulset(stack: Stack) -> Manifest:
     }
 
 
+def exporter(stack: Stack) -> list[dict[str, Any]]:
+    """spec.observability.postgresExporter's sidecar, if on."""
+    return (
+        [observability.exporter_container(stack)] if observability.exporter_enabled(stack) else []
+    )
+
+
 def services(stack: Stack) -> list[Manifest]:
     port = {
         "name": "postgres",
@@ -163,6 +171,9 @@ def services(stack: Stack) -> list[Manifest]:
         "targetPort": POSTGRES_PORT,
         "protocol": "TCP",
     }
+    metrics = (
+        [observability.exporter_service_port()] if observability.exporter_enabled(stack) else []
+    )
     return [
         {
             "apiVersion": "v1",
@@ -171,7 +182,7 @@ def services(stack: Stack) -> list[Manifest]:
             "spec": {
                 "type": "ClusterIP",
                 "selector": selector_labels(stack, "postgres"),
-                "ports": [dict(port)],
+                "ports": [dict(port), *metrics],
             },
         },
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import tunnel
+from dimini_operator.specs import gateway, tunnel
 from dimini_operator.specs.common import Stack, image_hash, image_tag
 from dimini_operator.specs.plan import (
     Migration,
@@ -22,6 +22,8 @@ CONDITION_TYPES = (
     "BackendReady",
     "FrontendReady",
     "IngressReady",
+    # The HTTPRoute accepted by its Gateways (spec.gateway); otherwise the same as IngressReady.
+    "RouteReady",
     "TunnelReady",
     # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
     # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
@@ -116,7 +118,11 @@ def derive(
     if be_ok and deployment_image(backend_obj, "backend") != mig.applied_image:
         be_ok, be_msg = False, "rolling out the migrated image"
     fe_ok, fe_msg = _deployment_ready(frontend_obj)
-    if stack.spec.ingress.enabled:
+    if stack.spec.gateway:
+        ing_ok, ing_reason, ing_msg = gateway.route_ready(
+            stack, observed.get(gateway.KIND, stack.name)
+        )
+    elif stack.spec.ingress.enabled:
         ing_ok = observed.get("Ingress", stack.name) is not None
         ing_reason, ing_msg = (
             ("Created", f"serving {stack.url}")
@@ -193,6 +199,7 @@ def derive(
             f"frontend: {fe_msg}",
         ),
         _cond("IngressReady", ing_ok, ing_reason, ing_msg),
+        _cond("RouteReady", ing_ok, ing_reason, ing_msg),
         _cond("TunnelReady", tun_ok, tun_reason, tun_msg),
         _cond("Reconciling", reconciling, rec_reason, rec_msg),
         _cond("Stalled", degraded, stalled_reason, stalled_msg),

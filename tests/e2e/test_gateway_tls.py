@@ -1,0 +1,197 @@
+"""The e2e user flow (REST, Socket.IO over a websocket, a signed webhook) through Traefik's
+Gateway API provider on the real node, then over https through a TLS Ingress; RouteReady goes
+False when the Gateway refuses the route. One scenario, one step per test, in order.
+
+1. a stack with spec.gateway: an HTTPRoute (no Ingress), accepted by the Gateway, serves the flow;
+2. a parentRef naming a listener the Gateway does not have: RouteReady False (NoMatchingParent),
+   the stack not Ready; fixed: Ready again;
+3. the same stack on a TLS Ingress (a self-signed Secret made here): the flow over https;
+4. spec.observability.postgresExporter: the sidecar runs in the restricted Postgres pod and
+   exports pg_up 1 on the pod's port 9187.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from lightkube import codecs
+
+from sandbox import gateway, ingress
+from tests.e2e.conftest import HOST, World, since, stack_manifest
+from tests.e2e.dimini_client import DiminiClient
+from tests.ingress.test_tls_routing import self_signed
+from tests.operator.integration.support import STACK, stack_ready
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+GATEWAY = "dimini"
+LISTENER = "web"
+TLS_SECRET = "dimini-e2e-tls"
+READY_TIMEOUT = 420
+PASSWORD = "e2e-Passw0rd-long-enough"
+TRANSCRIPT = (
+    "Work has been overwhelming and I barely sleep. I keep worrying about deadlines at night, "
+    "and the stress makes me snap at my family."
+)
+
+
+def gateway_stack(world: World, section: str = LISTENER) -> dict[str, Any]:
+    doc = stack_manifest(world.refs)
+    doc["spec"]["gateway"] = {
+        "parentRefs": [{"name": GATEWAY, "namespace": ingress.NAMESPACE, "sectionName": section}],
+        "hostnames": [HOST],
+    }
+    return doc
+
+
+def conditions(world: World) -> dict[str, dict[str, Any]]:
+    obj = world.kubectl.stack() or {}
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def answers(c: DiminiClient) -> bool:
+    try:
+        return c.ready() == 200
+    except Exception:  # not routed yet (or, for https, Traefik's default certificate)
+        return False
+
+
+def flow(c: DiminiClient, signing_key: str) -> None:
+    """A therapist's flow as in test_stack.py step 2, through whatever `c` reaches."""
+    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    c.register(email, PASSWORD, "Dr Gateway")
+    c.login(email, PASSWORD)
+    patient = c.create_patient("Pat Gateway")
+    session = c.start_session(patient["id"])
+    with c.realtime(session["id"], timeout=30) as live:
+        c.post_transcript(session["id"], TRANSCRIPT)
+        batch = live.wait_for("graph_batch_update", timeout=60)
+    assert batch["nodes"], "graph nodes over the websocket"
+    note = {"content": "Evenings off screens.", "category": "insight"}
+    chat = (f"gw-chat-{session['id']}", f"gw-group-{session['id']}")
+    assert c.bind_chat(session["id"], *chat).status_code == 201
+    assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
+    answer = c.signed_webhook_tool_call(*chat, "save_session_note", signing_key)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "recorded"
+    assert [n["content"] for n in c.session_notes(session["id"])["items"]] == [note["content"]]
+
+
+def test_1_a_gateway_stack_serves_the_flow_through_traefiks_gateway_provider(
+    world: World,
+) -> None:
+    # The Gateway lives in Traefik's namespace (kubectl here is bound to the stack's).
+    world.kube.apply(
+        codecs.from_dict(
+            gateway.gateway(
+                GATEWAY,
+                ingress.NAMESPACE,
+                ingress.CLASS_NAME,
+                ingress.DEFAULT_HTTP_PORT,
+                listener=LISTENER,
+            )
+        ),
+        field_manager="dimini-tests",
+        force=True,
+    )
+    started = time.monotonic()
+    world.kubectl.apply(gateway_stack(world))
+    wait_for("the gateway stack Ready", lambda: stack_ready(world.kubectl), READY_TIMEOUT, 1)
+    world.record("gateway_apply_to_ready_seconds", since(started))
+    assert world.kubectl.get("ingress", STACK) is None, "spec.gateway replaces the Ingress"
+    route = world.kubectl.get("httproute", STACK)
+    assert route is not None
+    (parent,) = route["status"]["parents"]
+    assert parent["controllerName"] == gateway.CONTROLLER
+    verdicts = {c["type"]: c["status"] for c in parent["conditions"]}
+    assert verdicts["Accepted"] == verdicts["ResolvedRefs"] == "True", verdicts
+    assert conditions(world)["RouteReady"]["status"] == "True"
+    with DiminiClient(world.base_url, HOST, timeout=15) as c:
+        wait_for("backend /ready through the Gateway", lambda: answers(c), 120, 0.5)
+        assert c.page("/").status_code == 200
+        flow(c, world.signing_key)
+
+
+def test_2_route_ready_goes_false_when_the_gateway_refuses_the_route(world: World) -> None:
+    world.kubectl.apply(gateway_stack(world, section="nope"))
+
+    def refused() -> dict[str, Any] | None:
+        cond = conditions(world).get("RouteReady") or {}
+        return cond if cond.get("status") == "False" and cond["reason"] != "Pending" else None
+
+    cond = wait_for("RouteReady False", refused, 120, 1)
+    assert cond["reason"] == "NoMatchingParent", cond
+    assert conditions(world)["Ready"]["status"] == "False"
+    world.kubectl.apply(gateway_stack(world))
+    wait_for("Ready again", lambda: stack_ready(world.kubectl), 120, 1)
+
+
+def tls_stack(world: World, cert: bytes, **spec: Any) -> dict[str, Any]:
+    doc = stack_manifest(world.refs)  # no spec.gateway: kubectl apply removes it
+    doc["spec"]["ingress"]["tls"] = {"secretName": TLS_SECRET}
+    doc["spec"].update(spec)
+    world.facts["cert"] = cert
+    return doc
+
+
+def test_3_a_tls_ingress_serves_the_flow_over_https(world: World) -> None:
+    cert, key = self_signed(HOST)
+    world.kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": TLS_SECRET},
+            "data": {
+                "tls.crt": base64.b64encode(cert).decode(),
+                "tls.key": base64.b64encode(key).decode(),
+            },
+        }
+    )
+    world.kubectl.apply(tls_stack(world, cert))
+
+    def on_tls() -> dict[str, Any] | None:
+        obj = stack_ready(world.kubectl)
+        return obj if obj and obj["status"]["url"] == f"https://{HOST}" else None
+
+    wait_for("the stack Ready on https", on_tls, 300, 1)
+    assert world.kubectl.get("httproute", STACK) is None, "the HTTPRoute was pruned"
+    context = ssl.create_default_context(cadata=cert.decode())
+    base = f"https://127.0.0.1:{ingress.https_port_for(ingress.DEFAULT_HTTP_PORT)}"
+    with DiminiClient(base, HOST, timeout=15, tls=context) as c:
+        wait_for("backend /ready over https", lambda: answers(c), 120, 0.5)
+        health = c.page("/health")
+        assert health.headers["strict-transport-security"].startswith("max-age=")
+        flow(c, world.signing_key)
+
+
+def test_4_the_postgres_exporter_sidecar_exports_pg_up(world: World) -> None:
+    exporter = {"postgresExporter": {"enabled": True}}
+    world.kubectl.apply(tls_stack(world, world.facts["cert"], observability=exporter))
+
+    def exporter_running() -> dict[str, Any] | None:
+        (pod,) = world.kubectl.list("pod", "app.kubernetes.io/component=postgres")
+        statuses = {c["name"]: c for c in pod["status"].get("containerStatuses") or []}
+        ready = statuses.get("postgres-exporter", {}).get("ready") and stack_ready(world.kubectl)
+        return pod if ready else None
+
+    pod = wait_for("the exporter sidecar ready", exporter_running, 300, 1)
+    url = f"http://{pod['status']['podIP']}:9187/metrics"
+
+    def scraped() -> str | None:
+        text = httpx.get(url, timeout=5).text
+        return text if "\npg_up 1" in text else None
+
+    text = wait_for("pg_up 1 from the pod's exporter", scraped, 60)
+    assert "pg_stat_database_numbackends" in text
+    service = world.kubectl.get("service", f"{STACK}-postgres")
+    assert service is not None
+    ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+    assert ports["metrics"] == 9187, ports

@@ -1,0 +1,257 @@
+"""Traefik's Gateway API provider routes a DiminiStack's HTTPRoute, WebSocket upgrades included,
+and its verdicts (Accepted, ResolvedRefs on status.parents) are what RouteReady reads.
+
+As in test_routing.py: the real Traefik binary on the host with the Gateway API provider,
+authenticated as a ServiceAccount holding exactly sandbox.gateway.RBAC_RULES, against the
+sandbox's API server with the standard-channel CRDs of sigs.k8s.io/gateway-api installed. The
+backend and frontend are aiohttp servers on the host behind selector-less Services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+import yaml
+from dimini_operator.specs import gateway as stack_gateway
+from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
+from dimini_operator.specs.defaults import parse_spec
+from lightkube import Client, codecs
+from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, ServiceAccount
+from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+
+from images import traefik
+from sandbox import cluster, gateway, ingress, realnode
+from tests.ingress.test_routing import Upstream, service_and_endpoints, start_traefik
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.sandbox
+
+HOST = "dimini.localhost"
+STACK = "demo"
+FIELD_MANAGER = "dimini-tests"
+HTTPRoute = gateway.HTTPRoute
+GatewayClass = gateway.GatewayClass
+
+
+def stack(namespace: str, name: str, parent: dict[str, Any]) -> Stack:
+    return Stack(
+        name=name,
+        namespace=namespace,
+        uid=str(uuid.uuid4()),
+        generation=1,
+        spec=parse_spec(
+            {
+                "backend": {"image": "unused/backend:1"},
+                "frontend": {"image": "unused/frontend:1"},
+                "gateway": {"parentRefs": [parent], "hostnames": [HOST]},
+            }
+        ),
+    )
+
+
+def route_manifest(s: Stack) -> dict[str, Any]:
+    """The operator's HTTPRoute without the owner reference (no DiminiStack exists here)."""
+    (manifest,) = stack_gateway.render(s)
+    del manifest["metadata"]["ownerReferences"]
+    return manifest
+
+
+@dataclass(frozen=True)
+class Routed:
+    gw_namespace: str
+    namespace: str
+    port: int
+    log: Path
+
+    def get(self, path: str, host: str = HOST) -> httpx.Response:
+        return httpx.get(
+            f"http://127.0.0.1:{self.port}{path}",
+            headers={"Host": host},
+            timeout=5,
+            trust_env=False,
+        )
+
+
+def apply(kube: Client, manifest: dict[str, Any]) -> None:
+    kube.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
+
+
+@pytest.fixture(scope="module")
+def routed(
+    kube: Client, sandbox: cluster.Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Routed]:
+    binary = traefik.binary()
+    gateway.install_crds(kube)
+    suffix = uuid.uuid4().hex[:6]
+    gw_ns, ns = f"t-gw-{suffix}", f"t-gwstack-{suffix}"
+    class_name = f"traefik-{suffix}"
+    # Only this test's GatewayClass: another Traefik in the sandbox must not claim it, nor this
+    # one another test's.
+    selector = {"dimini.io/test-gateway": suffix}
+    role = f"dimini-traefik-gateway-{suffix}"
+    tmp = tmp_path_factory.mktemp("traefik-gateway")
+    upstreams = {name: Upstream(name).start() for name in ("backend", "frontend")}
+    process = None
+    try:
+        for name in (gw_ns, ns):
+            kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "1"})))
+        apply(kube, {"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": "traefik", "namespace": gw_ns}})  # fmt: skip
+        apply(kube, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                     "metadata": {"name": role}, "rules": gateway.RBAC_RULES})  # fmt: skip
+        apply(
+            kube,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": role},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": gw_ns}],
+            },
+        )  # fmt: skip
+        apply(kube, gateway.gateway_class(class_name, selector))
+        address = realnode.host_ip()
+        for name, port in (("backend", BACKEND_PORT), ("frontend", FRONTEND_PORT)):
+            for m in service_and_endpoints(ns, f"{STACK}-{name}", port, address,
+                                           upstreams[name].port):  # fmt: skip
+                apply(kube, m)
+        # The stack's route, and two the Gateways refuse: a listener that admits only routes of
+        # its own namespace, and a listener name that does not exist.
+        apply(kube, route_manifest(stack(ns, STACK, {"name": "shared", "namespace": gw_ns,
+                                                     "sectionName": "web"})))  # fmt: skip
+        apply(kube, route_manifest(stack(ns, "closed", {"name": "closed", "namespace": gw_ns})))
+        apply(kube, route_manifest(stack(ns, "nosection", {"name": "shared", "namespace": gw_ns,
+                                                           "sectionName": "nope"})))  # fmt: skip
+
+        token = kube.create(
+            ServiceAccount.Token(
+                metadata=ObjectMeta(name="traefik", namespace=gw_ns),
+                spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
+            ),
+            name="traefik",
+            namespace=gw_ns,
+        )
+        assert token.status is not None and token.status.token
+        (tmp / "token").write_text(token.status.token)
+        api = yaml.safe_load(sandbox.kubeconfig.read_text())["clusters"][0]["cluster"]
+        log = tmp / "traefik.log"
+
+        def command(port: int) -> list[str]:
+            # The listeners' port is the entrypoint's: the Gateways follow the port tried.
+            apply(kube, gateway.gateway("shared", gw_ns, class_name, port))
+            apply(kube, gateway.gateway("closed", gw_ns, class_name, port,
+                                        allowed_namespaces="Same"))  # fmt: skip
+            return [
+                str(binary),
+                f"--entryPoints.web.address=127.0.0.1:{port}",
+                f"--entryPoints.traefik.address=127.0.0.1:{ingress.health_port_for(port)}",
+                "--ping=true",
+                "--ping.entryPoint=traefik",
+                *gateway.args(label_selector=f"dimini.io/test-gateway={suffix}"),
+                f"--providers.kubernetesgateway.endpoint={api['server']}",
+                f"--providers.kubernetesgateway.token={tmp / 'token'}",
+                f"--providers.kubernetesgateway.certAuthFilePath={api['certificate-authority']}",
+                f"--providers.kubernetesgateway.namespaces={gw_ns},{ns}",
+                "--log.format=json",
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+            ]
+
+        process, port = start_traefik(command, log)
+        routed = Routed(gw_ns, ns, port, log)
+
+        def ready() -> bool:
+            assert process is not None and process.poll() is None, log.read_text()
+            try:
+                return routed.get("/api/ready").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(f"Traefik routing the HTTPRoute (log: {log})", ready, 60)
+        yield routed
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(10)
+        for upstream in upstreams.values():
+            upstream.stop()
+        for name in (gw_ns, ns):
+            kube.delete(Namespace, name)
+        kube.delete(ClusterRoleBinding, role)
+        kube.delete(ClusterRole, role)
+        kube.delete(GatewayClass, class_name)
+
+
+def verdict(
+    kube: Client, routed: Routed, name: str, parent: dict[str, Any]
+) -> tuple[bool, str, str]:
+    obj = kube.get(HTTPRoute, name, namespace=routed.namespace)
+    live: dict[str, Any] = obj.to_dict()  # type: ignore[no-untyped-call]  # generic resource
+    return stack_gateway.route_ready(stack(routed.namespace, name, parent), live)
+
+
+def test_api_paths_go_to_the_backend_and_the_rest_to_the_frontend(routed: Routed) -> None:
+    assert routed.get("/api/patients").text == "backend /api/patients"
+    assert routed.get("/health").text == "backend /health"
+    assert routed.get("/openapi.json").text == "backend /openapi.json"
+    assert routed.get("/socket.io/?EIO=4").text == "backend /socket.io/"
+    assert routed.get("/").text == "frontend /"
+    assert routed.get("/patients/42").text == "frontend /patients/42"
+    # PathPrefix matches whole path elements: /healthz is not /health.
+    assert routed.get("/healthz").text == "frontend /healthz"
+    assert routed.get("/api/patients", host="elsewhere.example").status_code == 404
+
+
+async def test_websocket_upgrade_round_trips_on_socket_io(routed: Routed) -> None:
+    async with websockets.connect(
+        f"ws://{HOST}/socket.io/?EIO=4&transport=websocket",
+        host="127.0.0.1",
+        port=routed.port,
+        proxy=None,
+    ) as ws:
+        for text in ("hello", "again"):
+            await ws.send(text)
+            assert await asyncio.wait_for(ws.recv(), 5) == f"backend: {text}"
+
+
+def test_route_ready_once_the_gateway_accepted_the_route(kube: Client, routed: Routed) -> None:
+    parent = {"name": "shared", "namespace": routed.gw_namespace, "sectionName": "web"}
+
+    def accepted() -> tuple[bool, str, str] | None:
+        v = verdict(kube, routed, STACK, parent)
+        return v if v[0] else None
+
+    ok, reason, message = wait_for("RouteReady True", accepted, 30)
+    assert (ok, reason) == (True, "Accepted"), message
+
+
+@pytest.mark.parametrize(
+    ("name", "parent", "reason"),
+    [
+        ("closed", {"name": "closed"}, "NotAllowedByListeners"),
+        ("nosection", {"name": "shared", "sectionName": "nope"}, "NoMatchingParent"),
+    ],
+)
+def test_route_not_ready_when_the_gateway_refuses_it(
+    kube: Client, routed: Routed, name: str, parent: dict[str, Any], reason: str
+) -> None:
+    parent = {**parent, "namespace": routed.gw_namespace}
+
+    def refused() -> tuple[bool, str, str] | None:
+        v = verdict(kube, routed, name, parent)
+        return v if v[1] != "Pending" else None
+
+    ok, got, message = wait_for(f"a verdict on {name}", refused, 30)
+    assert not ok and got == reason, message
+    assert routed.get("/api/ready", host=HOST).status_code == 200  # the stack's route still serves
