@@ -35,7 +35,7 @@ MANAGED_ENV = ["DATABASE_URL", "SECRET_KEY", "DB_USER", "DB_PASSWORD"]
 INT64: dict[str, Any] = {"format": "int64"}
 DATE_TIME: dict[str, Any] = {"format": "date-time"}
 # Where pod and node networks live in practically every cluster (RFC 1918, RFC 4193): the default
-# set of proxies whose X-Forwarded-For names the client. Rails' trusted-proxy default, less loopback.
+# set of proxies whose X-Forwarded-For names the client (Rails' default, less loopback).
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
 # An address or CIDR range (no `*`, no host names); the validator below checks it fully.
 IP_OR_CIDR = r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"
