@@ -33,6 +33,7 @@ CHART = cluster.REPO / "charts" / "dimini-operator"
 HUME_SECRET = "dimini-hume"
 # Figures for bench/e2e (timings of the scenario's steps); a JSON object, written as they come.
 FIGURES = Path(os.environ.get("DIMINI_E2E_FIGURES", cluster.REPO / ".sandbox-e2e" / "figures.json"))
+LOGIN_WINDOW_SECONDS = 3600
 APP_IMAGES = ("backend", "frontend", "operator", "postgres")
 
 
@@ -64,6 +65,11 @@ def stack_manifest(refs: dict[str, str]) -> dict[str, Any]:
     spec["postgres"]["image"] = refs["postgres"]
     spec["ingress"]["host"] = HOST
     spec["secretRefs"] = {"hume": {"name": HUME_SECRET}}
+    # The login budget's fixed window (epoch-aligned) is an hour here, so that the budget step
+    # can start well inside one window (a window boundary mid-step would refill the budget).
+    spec["backend"]["env"] = [
+        {"name": "LOGIN_RATE_WINDOW_SECONDS", "value": str(LOGIN_WINDOW_SECONDS)}
+    ]
     return doc
 
 

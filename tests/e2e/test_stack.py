@@ -2,6 +2,8 @@
 
 1. the sample stack reaches Ready with every pod really running;
 2. a therapist's flow through the Ingress, realtime over a real websocket, a signed webhook;
+   two clients with different source addresses have separate login budgets, and a spoofed
+   X-Forwarded-For does not change a client's budget;
 3. the backend and Postgres pods are killed: the app comes back with its data;
 4. a backend image with a new migration: the Job migrates, then the Deployment rolls, and no
    request to /health fails meanwhile;
@@ -19,6 +21,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from alembic.script import ScriptDirectory
 from app.migrate import alembic_config
@@ -26,7 +29,14 @@ from lightkube.resources.core_v1 import Pod
 
 import images
 from sandbox import realnode
-from tests.e2e.conftest import HOST, STACK_NAMESPACE, World, since, stack_manifest
+from tests.e2e.conftest import (
+    HOST,
+    LOGIN_WINDOW_SECONDS,
+    STACK_NAMESPACE,
+    World,
+    since,
+    stack_manifest,
+)
 from tests.e2e.dimini_client import DiminiClient
 from tests.e2e.health_prober import HealthProber
 from tests.operator.integration.support import STACK, stack_ready
@@ -146,6 +156,45 @@ def test_2_a_therapist_works_through_the_ingress(world: World) -> None:
         notes = c.session_notes(session["id"])
         assert [n["content"] for n in notes["items"]] == [note["content"]]
     world.facts.update(email=email, patient=patient["id"], session=session["id"])
+
+
+LOGIN_BUDGET = 20  # the backend's LOGIN_RATE_LIMIT default, per client address per window
+
+
+def _wrong_logins(world: World, source: str, count: int, **headers: str) -> list[int]:
+    """Wrong logins (a fresh unknown email each, so no account lockout is involved) from a socket
+    bound to `source`: Traefik sees that peer address, as it would a distinct client's."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=world.base_url, transport=transport, timeout=15) as http:
+        return [
+            http.post(
+                "/api/auth/login",
+                json={"email": f"nobody-{uuid.uuid4().hex[:8]}@example.com", "password": "x" * 12},
+                headers={"Host": HOST, **headers},
+            ).status_code
+            for _ in range(count)
+        ]
+
+
+def _window_left() -> float:
+    # The backend's windows are epoch-aligned (rate_limit._window_start).
+    return LOGIN_WINDOW_SECONDS - time.time() % LOGIN_WINDOW_SECONDS
+
+
+def test_2_each_client_behind_the_ingress_has_its_own_login_budget(world: World) -> None:
+    # Start well inside one window (a boundary mid-step would refill the first client's budget).
+    wait_for("a fresh login window", lambda: _window_left() > 300, 310, interval=1)
+    first, second = "127.0.0.2", "127.0.0.3"  # 127.0.0.1 is the other steps' client
+    assert _wrong_logins(world, first, LOGIN_BUDGET + 1) == [401] * LOGIN_BUDGET + [429]
+    # Traefik drops an untrusted client's X-Forwarded-For and appends the peer it saw; the
+    # backend takes the rightmost untrusted entry. A spoofed header buys no fresh budget.
+    spoofed = _wrong_logins(world, first, 2, **{"X-Forwarded-For": "203.0.113.9"})
+    assert spoofed == [429, 429], "a spoofed X-Forwarded-For changed the client's budget"
+    assert _wrong_logins(world, first, 1, **{"X-Forwarded-For": f"203.0.113.9, {second}"}) == [
+        429
+    ], "a spoofed chain naming another client moved the budget"
+    # Another client address keeps its whole budget (one bucket per client, not per ingress).
+    assert _wrong_logins(world, second, LOGIN_BUDGET) == [401] * LOGIN_BUDGET
 
 
 def test_3_killed_backend_and_postgres_pods_come_back_with_the_data(world: World) -> None:

@@ -79,6 +79,8 @@ def env(stack: Stack) -> list[dict[str, Any]]:
         {"name": "SIMILARITY_THRESHOLD", "value": str(cfg.similarity_threshold)},
         {"name": "ACCESS_TOKEN_EXPIRE_MINUTES", "value": str(cfg.access_token_expire_minutes)},
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        # The ingress hop(s): without them every client shares the ingress's address budget.
+        {"name": "FORWARDED_ALLOW_IPS", "value": ",".join(spec.ingress.trusted_proxies)},
     ]
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})

@@ -13,9 +13,10 @@ Conventions the generator relies on:
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
@@ -33,6 +34,11 @@ MANAGED_ENV = ["DATABASE_URL", "SECRET_KEY", "DB_USER", "DB_PASSWORD"]
 
 INT64: dict[str, Any] = {"format": "int64"}
 DATE_TIME: dict[str, Any] = {"format": "date-time"}
+# Where pod and node networks live in practically every cluster (RFC 1918, RFC 4193): the default
+# set of proxies whose X-Forwarded-For names the client (Rails' default, less loopback).
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+# An address or CIDR range (no `*`, no host names); the validator below checks it fully.
+IP_OR_CIDR = r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"
 TUNNEL_REQUIRED = (
     "spec.tunnel.tokenSecretRef and spec.tunnel.publicHostname are required when "
     "spec.tunnel.enabled is true"
@@ -429,6 +435,35 @@ class Ingress(Model):
             )
         },
     )
+    trusted_proxies: list[str] = Field(
+        PRIVATE_RANGES,
+        description="Addresses or CIDR ranges of the proxies in front of the backend (the "
+        "ingress controller) whose X-Forwarded-For names the client (FORWARDED_ALLOW_IPS): "
+        "per-address login and registration limits key on that client. The backend takes the "
+        "rightmost address that is not in these ranges. Default: the private ranges pod and "
+        "node networks use; narrow it to the controller's pod or node addresses. Never `*` or "
+        "a range holding every address; empty: the connecting peer is the client.",
+        max_length=32,
+        json_schema_extra={
+            "x-items": {"description": "An IP address or CIDR range.", "pattern": IP_OR_CIDR}
+        },
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_ranges(cls, value: list[str]) -> list[str]:
+        # Mirrors the backend's check (which also refuses these) for specs that skip the API
+        # server; everything trusted would let any client name its own address.
+        for entry in value:
+            try:
+                net = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"spec.ingress.trustedProxies: {entry!r} is not an IP address or CIDR range"
+                ) from None
+            if net.prefixlen == 0:
+                raise ValueError(f"spec.ingress.trustedProxies: {entry!r} trusts every client")
+        return value
 
 
 # The Ingress' own settings: meaningless (so refused) when spec.gateway routes the stack instead.

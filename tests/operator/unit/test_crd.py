@@ -128,5 +128,9 @@ def test_defaults_match_the_design() -> None:
     assert spec["backend"]["replicas"] == 1 and spec["backend"]["workers"] == 2
     assert spec["postgres"]["image"] == "postgres:15-alpine"
     assert spec["postgres"]["storage"]["size"] == "1Gi"
-    assert spec["ingress"] == {"enabled": True, "host": "dimini.localhost"}
+    assert spec["ingress"] == {
+        "enabled": True,
+        "host": "dimini.localhost",
+        "trustedProxies": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+    }
     assert spec["backend"]["autoscaling"]["enabled"] is False
