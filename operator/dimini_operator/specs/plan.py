@@ -9,6 +9,7 @@ from dimini_operator.kinds import PRUNED
 from dimini_operator.specs import (
     availability,
     backend,
+    backup,
     frontend,
     ingress,
     migration,
@@ -40,6 +41,11 @@ class Observed:
     config_checksum: str = ""
     # status.migration.image: the backend image whose migration last succeeded.
     applied_image: str | None = None
+    # The stack's dimini.io/backup-now annotation, and the value status.backup.requested acted on.
+    backup_request: str | None = None
+    backup_requested: str | None = None
+    # Backup Job name -> what its pod reported (specs/backup.py, pod_report).
+    backup_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.children.get((kind, name))
@@ -175,11 +181,27 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += availability.pdbs(stack)
     objects += availability.hpas(stack)
     objects += tunnel.render(stack)
+    objects += backup.render(stack)
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
+    create_only += plan_backup(stack, observed)
     apply = [with_hash(obj) for obj in objects]
     keep |= {(o["kind"], o["metadata"]["name"]) for o in apply + create_only}
     return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig)
+
+
+def plan_backup(stack: Stack, observed: Observed) -> list[Manifest]:
+    """What backups need created once: the target claim, and an on-demand Job per new request."""
+    cfg = backup.config(stack)
+    if cfg is None:
+        return []
+    out: list[Manifest] = []
+    if observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None:
+        out.append(backup.volume_claim(stack, cfg))
+    request = observed.backup_request
+    if request and request != observed.backup_requested:
+        out.append(backup.on_demand_job(stack, cfg, request))
+    return out
 
 
 def prunable(stack: Stack, plan: Plan, observed: Observed) -> list[Key]:

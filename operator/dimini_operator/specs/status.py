@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import tunnel
-from dimini_operator.specs.common import Stack, image_hash, image_tag
+from dimini_operator.specs import backup, tunnel
+from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
 from dimini_operator.specs.plan import (
     Migration,
     Observed,
@@ -23,6 +23,8 @@ CONDITION_TYPES = (
     "FrontendReady",
     "IngressReady",
     "TunnelReady",
+    # Informational: does not gate Ready (a stack serves without backups).
+    "BackupVerified",
     # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
     # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
     "Reconciling",
@@ -131,6 +133,28 @@ def derive(
     else:
         tun_ok, tun_reason, tun_msg = True, "Disabled", "tunnel disabled"
     mig_ok = mig.state == "Applied"
+    old_backup: dict[str, Any] = old_status.get("backup") or {}
+    backup_status: dict[str, Any] | None = None
+    if backup.config(stack) is None:
+        bk_ok, bk_reason, bk_msg = False, "NotConfigured", "spec.postgres.backup is not set"
+    else:
+        jobs = [
+            obj
+            for (kind, _), obj in observed.children.items()
+            if kind == "Job"
+            and (obj.get("metadata", {}).get("labels") or {}).get(LABEL_COMPONENT)
+            == backup.COMPONENT
+        ]
+        request = observed.backup_request
+        handled = (
+            request
+            if request
+            and observed.get("Job", backup.on_demand_job_name(stack, request)) is not None
+            else None
+        )
+        outcome = backup.derive(stack, jobs, observed.backup_reports, old_backup, handled)
+        backup_status = outcome.status
+        bk_ok, bk_reason, bk_msg = outcome.condition
 
     problems: list[tuple[str, str]] = []
     if observed.credentials_lost:
@@ -190,6 +214,7 @@ def derive(
         ),
         _cond("IngressReady", ing_ok, ing_reason, ing_msg),
         _cond("TunnelReady", tun_ok, tun_reason, tun_msg),
+        _cond("BackupVerified", bk_ok, bk_reason, bk_msg),
         _cond("Reconciling", reconciling, rec_reason, rec_msg),
         _cond("Stalled", degraded, stalled_reason, stalled_msg),
         _cond("Progressing", reconciling, rec_reason, rec_msg),
@@ -221,6 +246,8 @@ def derive(
         "frontend": _component(frontend_obj, "frontend"),
         "migration": {"job": mig.job_name},
     }
+    if backup_status:
+        status["backup"] = backup_status
     webhook_url = tunnel.webhook_url(stack)
     if webhook_url:
         status["webhookUrl"] = webhook_url
@@ -245,6 +272,7 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
             out.append(Event("Warning", "MigrationFailed", mig.message))
         elif mig.state == "Pending":
             out.append(Event("Normal", "MigrationStarted", mig.message))
+    out += backup_events(old_status.get("backup") or {}, new_status.get("backup") or {})
     old_phase = old_status.get("phase")
     new_phase = new_status["phase"]
     if old_phase != new_phase:
@@ -253,4 +281,20 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
         if new_phase == "Degraded":
             message += f": {degraded['message']}"
         out.append(Event("Warning" if new_phase == "Degraded" else "Normal", new_phase, message))
+    return out
+
+
+def backup_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    """A Warning for each new backup failure, a Normal Event for each newly verified backup."""
+    out: list[Event] = []
+    failure = new.get("lastFailure")
+    if failure and failure != old.get("lastFailure"):
+        what = failure.get("name") or failure.get("job")
+        out.append(
+            Event("Warning", "BackupFailed", f"backup {what} failed: {failure.get('message')}")
+        )
+    verified = new.get("lastVerified")
+    if verified and verified != old.get("lastVerified"):
+        name = verified.get("name") or verified.get("job")
+        out.append(Event("Normal", "BackupVerified", f"backup {name} restored and verified"))
     return out
