@@ -1,4 +1,4 @@
-"""NetworkPolicy: Postgres accepts connections only from backend and migration pods."""
+"""NetworkPolicy: Postgres accepts connections only from backend, migration and backup pods."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def render(stack: Stack) -> list[Manifest]:
                                         {
                                             "key": LABEL_COMPONENT,
                                             "operator": "In",
-                                            "values": ["backend", "migration"],
+                                            "values": ["backend", "migration", "backup"],
                                         }
                                     ],
                                 }
