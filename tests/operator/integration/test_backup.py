@@ -1,0 +1,118 @@
+"""Backups on the control plane (KWOK pods): the operator renders the CronJob, turns the
+backup-now annotation into a Job, and reads each Job's result from its pod's termination
+messages into status.backup and the BackupVerified condition. The scripts themselves run
+against a real Postgres in tests/operator/backup/test_scripts.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dimini_operator.specs.common import digest
+from lightkube import Client
+from lightkube.codecs import from_dict
+
+from tests.operator.integration.conftest import StackNs
+from tests.operator.integration.support import STACK, Kubectl, Operator, sample, stack_ready
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.sandbox
+
+
+def add_backup_volume(kube: Client, stack_ns: StackNs) -> None:
+    name = f"{stack_ns.name}-{STACK}-backups"
+    kube.apply(
+        from_dict(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name, "labels": {"dimini.io/test": stack_ns.name}},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": stack_ns.storage_class,
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": f"/tmp/dimini-test/{name}"},
+                    "claimRef": {"namespace": stack_ns.name, "name": f"{STACK}-backups"},
+                },
+            }
+        ),
+        field_manager="dimini-tests",
+    )
+
+
+def backup_status(k: Kubectl) -> dict[str, Any]:
+    return dict(((k.stack() or {}).get("status") or {}).get("backup") or {})
+
+
+def request_backup(k: Kubectl, value: str) -> str:
+    k.run("annotate", "diministack", STACK, "--overwrite", f"dimini.io/backup-now={value}")
+    return f"{STACK}-backup-now-{digest(value, 10)}"
+
+
+def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["postgres"]["backup"] = {
+        "schedule": "0 3 * * *",
+        "retention": {"count": 2},
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}},
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    cron = k.get("cronjob", f"{STACK}-backup")
+    assert cron is not None and cron["spec"]["schedule"] == "0 3 * * *"
+    assert k.get("configmap", f"{STACK}-backup-scripts") is not None
+    claim = k.get("pvc", f"{STACK}-backups")
+    assert claim is not None and "ownerReferences" not in claim["metadata"]  # Retain
+    cond = k.condition("BackupVerified")
+    assert cond is not None and (cond["status"], cond["reason"]) == ("False", "NoVerifiedBackup")
+
+    first = request_backup(k, "first")
+    wait_for(
+        "BackupVerified=True",
+        lambda: (k.condition("BackupVerified") or {}).get("status") == "True",
+        60,
+    )
+    st = backup_status(k)
+    assert st["lastVerified"]["job"] == first
+    assert st["requested"] == "first"
+    job = k.get("job", first)
+    assert job is not None
+    pod = job["spec"]["template"]["metadata"]["labels"]
+    assert pod["dimini.io/postgres-client"] == "true"
+
+    # A failing backup pod (KWOK fails pods whose first container image contains kwok-fail):
+    # the operator reads the pod's termination message into the failure.
+    k.patch("diministack", STACK, {"spec": {"postgres": {"image": "postgres:15-kwok-fail"}}})
+    second = request_backup(k, "second")
+    wait_for(
+        "BackupVerified=False after the failed backup",
+        lambda: (k.condition("BackupVerified") or {}).get("reason") == "BackupFailed",
+        60,
+    )
+    cond = k.condition("BackupVerified")
+    assert cond is not None and cond["status"] == "False"
+    assert "simulated failure (image contains kwok-fail)" in cond["message"]
+    assert f"restore point: {first}" in cond["message"]
+    st = backup_status(k)
+    assert st["lastVerified"]["job"] == first
+    assert st["lastFailure"]["job"] == second
+
+    def warning() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in k.list("events")
+            if e["involvedObject"]["kind"] == "DiminiStack"
+            and e.get("reason") == "BackupFailed"
+            and e.get("type") == "Warning"
+        ]
+
+    (event,) = wait_for("Warning Event BackupFailed", warning, 30)
+    assert "simulated failure" in event["message"]
+    # The annotation is acted on once: no second Job for the same value.
+    jobs = [j["metadata"]["name"] for j in k.list("jobs") if "backup-now" in j["metadata"]["name"]]
+    assert sorted(jobs) == sorted([first, second])
