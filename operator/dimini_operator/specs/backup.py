@@ -22,6 +22,7 @@ from dimini_operator.specs.common import (
     Stack,
     container_security_context,
     digest,
+    image_hash,
     metadata,
     pod_metadata,
     pod_options,
@@ -35,6 +36,8 @@ COMPONENT = "backup"
 POSTGRES_CLIENT_LABEL = "dimini.io/postgres-client"
 # `kubectl annotate diministack <name> dimini.io/backup-now=<any new value>` backs up now.
 BACKUP_NOW_ANNOTATION = "dimini.io/backup-now"
+# On a pre-migration backup Job: the backend image whose migration waits for it.
+PREMIGRATION_ANNOTATION = "dimini.io/before-migrating-to"
 SCRIPT_FILES = ("backup.sh", "verify.sh", "facts.sql")
 SCRIPTS_MOUNT = "/scripts"
 BACKUPS_MOUNT = "/backups"
@@ -66,6 +69,10 @@ def pvc_name(stack: Stack) -> str:
 
 def on_demand_job_name(stack: Stack, request: str) -> str:
     return stack.child(f"backup-now-{digest(request, 10)}")
+
+
+def premigration_job_name(stack: Stack, image: str) -> str:
+    return stack.child(f"backup-premigrate-{image_hash(image)}")
 
 
 def scripts_configmap(stack: Stack) -> Manifest:
@@ -205,6 +212,15 @@ def cronjob(stack: Stack, cfg: Backup) -> Manifest:
 def on_demand_job(stack: Stack, cfg: Backup, request: str) -> Manifest:
     meta = metadata(stack, on_demand_job_name(stack, request), COMPONENT)
     meta["annotations"] = {BACKUP_NOW_ANNOTATION: request}
+    spec = job_spec(stack, cfg)
+    spec["ttlSecondsAfterFinished"] = ON_DEMAND_TTL_SECONDS
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
+
+
+def premigration_job(stack: Stack, cfg: Backup, image: str) -> Manifest:
+    """The backup taken and verified before the migration Job for `image` is created."""
+    meta = metadata(stack, premigration_job_name(stack, image), COMPONENT)
+    meta["annotations"] = {PREMIGRATION_ANNOTATION: image}
     spec = job_spec(stack, cfg)
     spec["ttlSecondsAfterFinished"] = ON_DEMAND_TTL_SECONDS
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}

@@ -669,6 +669,11 @@ class MigrationStatus(Model):
         None, description="Short hash of that image (the Job name suffix)."
     )
     job: str | None = Field(None, description="Name of the last migration Job.")
+    backup: str | None = Field(
+        None,
+        description="The backup taken and verified before that migration (with "
+        "spec.postgres.backup): the one to restore if the upgrade goes wrong.",
+    )
 
 
 class BackupRecord(Model):

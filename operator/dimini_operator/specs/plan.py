@@ -55,7 +55,7 @@ class Observed:
 class Migration:
     desired_image: str
     applied_image: str | None
-    state: str  # Applied, WaitingForDatabase, Blocked, Pending, Running, Failed
+    state: str  # Applied, WaitingForDatabase, Blocked, BackingUp, Pending, Running, Failed
     reason: str
     message: str
     job_name: str
@@ -134,6 +134,31 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
             "waiting for Postgres before migrating",
             name,
         )
+    if backup.config(stack) is not None and applied is not None:
+        # An upgrade of a database with data: a verified backup first, the restore point if
+        # the new release's migration goes wrong (status.migration.backup names it).
+        pre = backup.premigration_job_name(stack, desired)
+        pre_state, pre_reason, pre_message = migration.job_state(observed.get("Job", pre))
+        if pre_state == "Failed":
+            detail = f": {pre_message}" if pre_message else ""
+            return Migration(
+                desired,
+                applied,
+                "Failed",
+                "PreMigrationBackupFailed",
+                f"the backup before migrating, Job {pre}, failed ({pre_reason}){detail}; the "
+                "migration waits (delete the Job to try again)",
+                name,
+            )
+        if pre_state != "Succeeded":
+            return Migration(
+                desired,
+                applied,
+                "BackingUp",
+                "PreMigrationBackup",
+                f"backing up and verifying before migrating: Job {pre}",
+                name,
+            )
     return Migration(
         desired, applied, "Pending", "MigrationStarted", f"migration Job {name} created", name
     )
@@ -184,20 +209,24 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += backup.render(stack)
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
-    create_only += plan_backup(stack, observed)
+    create_only += plan_backup(stack, observed, mig)
     apply = [with_hash(obj) for obj in objects]
     keep |= {(o["kind"], o["metadata"]["name"]) for o in apply + create_only}
     return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig)
 
 
-def plan_backup(stack: Stack, observed: Observed) -> list[Manifest]:
-    """What backups need created once: the target claim, and an on-demand Job per new request."""
+def plan_backup(stack: Stack, observed: Observed, mig: Migration) -> list[Manifest]:
+    """What backups need created once: the target claim, the pre-migration backup, and an
+    on-demand Job per new request."""
     cfg = backup.config(stack)
     if cfg is None:
         return []
     out: list[Manifest] = []
     if observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None:
         out.append(backup.volume_claim(stack, cfg))
+    pre = backup.premigration_job_name(stack, mig.desired_image)
+    if mig.state == "BackingUp" and observed.get("Job", pre) is None:
+        out.append(backup.premigration_job(stack, cfg, mig.desired_image))
     request = observed.backup_request
     if request and request != observed.backup_requested:
         out.append(backup.on_demand_job(stack, cfg, request))

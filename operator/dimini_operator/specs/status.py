@@ -173,7 +173,7 @@ def derive(
         phase = "Degraded"
     elif ready:
         phase = "Ready"
-    elif mig.state in ("Pending", "Running"):
+    elif mig.state in ("Pending", "Running", "BackingUp"):
         phase = "Migrating"
     elif not observed.children:
         phase = "Pending"
@@ -251,11 +251,31 @@ def derive(
     webhook_url = tunnel.webhook_url(stack)
     if webhook_url:
         status["webhookUrl"] = webhook_url
+    premigration = _premigration_backup(stack, observed, mig, old_status)
+    if premigration:
+        status["migration"]["backup"] = premigration
     if mig.applied_image:
         status["version"] = image_tag(mig.applied_image)
         status["migration"]["image"] = mig.applied_image
         status["migration"]["revision"] = image_hash(mig.applied_image)
     return status
+
+
+def _premigration_backup(
+    stack: Stack, observed: Observed, mig: Migration, old_status: dict[str, Any]
+) -> str | None:
+    """The backup taken before migrating to the desired image (its name once reported)."""
+    if backup.config(stack) is None:
+        return None
+    job = backup.premigration_job_name(stack, mig.desired_image)
+    if observed.get("Job", job) is not None:
+        report = observed.backup_reports.get(job) or {}
+        return str(report.get("name") or job)
+    old = old_status.get("migration") or {}
+    # The Job is gone (TTL): keep what was recorded for this migration.
+    if old.get("job") == mig.job_name and old.get("backup"):
+        return str(old["backup"])
+    return None
 
 
 def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migration) -> list[Event]:

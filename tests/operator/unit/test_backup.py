@@ -292,3 +292,74 @@ def _assert_in_schema(value: dict[str, Any]) -> None:
             assert set(value[key]) <= aliases(BackupRecord)
     if "lastFailure" in value:
         assert set(value["lastFailure"]) <= aliases(BackupFailure)
+
+
+# --- pre-migration backup -----------------------------------------------------------------------
+
+V2 = "registry.local/dimini-backend:0.2.0"
+
+
+def upgrading(stack: Stack, **children: dict[str, Any]) -> Observed:
+    """The stack runs its sample image with Postgres ready; the spec asks for V2."""
+    base: dict[tuple[str, str], dict[str, Any]] = {
+        ("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}},
+    }
+    for name, obj in children.items():
+        base[("Job", name)] = obj
+    return obs(children=base, applied_image="registry.local/dimini-backend:0.1.0")
+
+
+def v2(stack: Stack) -> Stack:
+    spec = stack.spec.model_copy(
+        update={"backend": stack.spec.backend.model_copy(update={"image": V2})}
+    )
+    return Stack(stack.name, stack.namespace, stack.uid, stack.generation, spec)
+
+
+def test_upgrade_backs_up_and_verifies_before_the_migration_job() -> None:
+    stack = v2(backup_stack())
+    pre = backup.premigration_job_name(stack, V2)
+    plan = render(stack, upgrading(stack))
+    jobs = [o["metadata"]["name"] for o in plan.create_only if o["kind"] == "Job"]
+    assert jobs == [pre]  # no migration Job yet
+    assert plan.migration.state == "BackingUp"
+    running = upgrading(stack, **{pre: {"metadata": {"name": pre}, "status": {}}})
+    plan = render(stack, running)
+    assert not [o for o in plan.create_only if o["kind"] == "Job"]
+    st = derive(stack, running, plan.migration, old_status={}, now=T0, paused=False)
+    assert st["phase"] == "Migrating"
+    assert st["migration"]["backup"] == pre
+
+    done = job(pre, "Complete", T1)
+    report = {**MANIFEST, "step": "verify", "verified": True, "verifiedAt": T1, "count": 1}
+    after = Observed(
+        **{**upgrading(stack, **{pre: done}).__dict__, "backup_reports": {pre: report}}
+    )
+    plan = render(stack, after)
+    jobs = [o["metadata"]["name"] for o in plan.create_only if o["kind"] == "Job"]
+    assert jobs == [plan.migration.job_name]
+    st = derive(stack, after, plan.migration, old_status={}, now=T1, paused=False)
+    assert st["migration"]["backup"] == MANIFEST["name"]
+    # The Job's TTL removes it later: the name stays with that migration.
+    gone = derive(stack, upgrading(stack), plan.migration, old_status=st, now=T2, paused=False)
+    assert gone["migration"]["backup"] == MANIFEST["name"]
+
+
+def test_failed_pre_migration_backup_blocks_the_migration() -> None:
+    stack = v2(backup_stack())
+    pre = backup.premigration_job_name(stack, V2)
+    failed = upgrading(stack, **{pre: job(pre, "Failed", T1)})
+    plan = render(stack, failed)
+    assert not [o for o in plan.create_only if o["kind"] == "Job"]
+    assert (plan.migration.state, plan.migration.reason) == ("Failed", "PreMigrationBackupFailed")
+    st = derive(stack, failed, plan.migration, old_status={}, now=T1, paused=False)
+    assert st["phase"] == "Degraded"
+    assert _conds(st)["Stalled"]["reason"] == "PreMigrationBackupFailed"
+
+
+def test_first_install_and_stacks_without_backups_migrate_at_once(stack: Stack) -> None:
+    fresh = backup_stack()
+    ready = obs(children={("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}}})
+    assert render(fresh, ready).migration.state == "Pending"  # an empty database: no backup
+    plan = render(v2(stack), upgrading(stack))
+    assert plan.migration.state == "Pending"
