@@ -5,6 +5,7 @@ against a real Postgres in tests/operator/backup/test_scripts.py."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -116,3 +117,63 @@ def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
     # The annotation is acted on once: no second Job for the same value.
     jobs = [j["metadata"]["name"] for j in k.list("jobs") if "backup-now" in j["metadata"]["name"]]
     assert sorted(jobs) == sorted([first, second])
+
+
+V1 = "registry.local/dimini-backend:0.1.0"
+V2 = "registry.local/dimini-backend:0.2.0"
+V3 = "registry.local/dimini-backend:0.3.0"
+
+
+def image_job(prefix: str, image: str) -> str:
+    return f"{STACK}-{prefix}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+
+
+def complete(job: dict[str, Any] | None) -> str | None:
+    for c in ((job or {}).get("status") or {}).get("conditions") or []:
+        if c["type"] == "Complete" and c["status"] == "True":
+            return str(c["lastTransitionTime"])
+    return None
+
+
+def test_upgrade_is_backed_up_and_verified_before_its_migration(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class, backend={"image": V1, "migration": {"backoffLimit": 0}})
+    doc["spec"]["postgres"]["backup"] = {
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}}
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    # The first install migrates an empty database: nothing to back up.
+    assert k.get("job", image_job("backup-premigrate", V1)) is None
+
+    k.patch("diministack", STACK, {"spec": {"backend": {"image": V2}}})
+    migrate = wait_for(
+        "the V2 migration Job", lambda: k.get("job", image_job("migrate", V2)), 60, interval=0.1
+    )
+    pre = k.get("job", image_job("backup-premigrate", V2))
+    done = complete(pre)
+    assert done is not None, "the migration Job was created before its backup was verified"
+    assert done <= migrate["metadata"]["creationTimestamp"]
+    assert pre is not None and pre["metadata"]["annotations"]["dimini.io/before-migrating-to"] == V2
+    ready = wait_for("stack Ready on V2", lambda: stack_ready(k), 90)
+    assert ready["status"]["migration"]["backup"] == image_job("backup-premigrate", V2)
+    assert ready["status"]["backup"]["lastVerified"]["job"] == image_job("backup-premigrate", V2)
+
+    # A failing backup (KWOK fails pods of a kwok-fail image) holds the next migration back.
+    k.patch(
+        "diministack",
+        STACK,
+        {"spec": {"backend": {"image": V3}, "postgres": {"image": "postgres:15-kwok-fail"}}},
+    )
+    wait_for(
+        "Degraded: the pre-migration backup failed",
+        lambda: (k.condition("Stalled") or {}).get("reason") == "PreMigrationBackupFailed",
+        60,
+    )
+    assert k.get("job", image_job("migrate", V3)) is None
+    dep = k.get("deployment", f"{STACK}-backend")
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == V2
