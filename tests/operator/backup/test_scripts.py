@@ -234,3 +234,56 @@ def test_backup_of_an_unreachable_database_reports_the_failure(
     assert result["step"] == "backup"
     assert "no_such_database" in str(result["error"])
     assert not list(target.glob("dimini-*"))
+
+
+def test_restore_into_an_empty_database_matches_the_manifest_and_runs_once(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    """bootstrap.fromBackup: the newest verified backup is loaded into a new, empty database."""
+    env = conn(postgres, database)
+    assert (
+        run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": "dimini-20261202T100000Z"})[0] == 0
+    )
+    assert run(scripts, "verify.sh", target, {})[0] == 0
+    # A newer, unverified backup is not the restore point.
+    assert (
+        run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": "dimini-20261202T110000Z"})[0] == 0
+    )
+    fresh = postgres.create_database("restored")
+    try:
+        code, result, err = run(scripts, "restore.sh", target, conn(postgres, fresh))
+        assert code == 0, err
+        assert result["name"] == "dimini-20261202T100000Z"
+        assert result["step"] == "restore"
+        assert postgres.psql("SELECT count(*) FROM sessions", fresh) == "1000"
+        assert (
+            postgres.psql("SELECT version_num FROM alembic_version", fresh) == "0005_graph_mentions"
+        )
+        # Again (a retried Job): the database has a schema now, nothing is restored twice.
+        code, result, err = run(scripts, "restore.sh", target, conn(postgres, fresh))
+        assert code == 0, err
+        assert result["skipped"] is True
+        assert postgres.psql("SELECT count(*) FROM patients", fresh) == "250"
+    finally:
+        postgres.drop_database(fresh)
+
+
+def test_restore_of_a_corrupted_dump_fails_and_leaves_the_database_empty(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    name = "dimini-20261202T100000Z"
+    assert (
+        run(scripts, "backup.sh", target, {**conn(postgres, database), "BACKUP_NAME": name})[0] == 0
+    )
+    dump = target / f"{name}.dump"
+    flip_bytes(dump, dump.stat().st_size // 2)
+    fresh = postgres.create_database("restored")
+    try:
+        code, result, _ = run(
+            scripts, "restore.sh", target, {**conn(postgres, fresh), "RESTORE_NAME": name}
+        )
+        assert code == 1
+        assert "checksum mismatch" in str(result["error"])
+        assert postgres.psql("SELECT to_regclass('public.patients') IS NULL", fresh) == "t"
+    finally:
+        postgres.drop_database(fresh)

@@ -57,7 +57,7 @@ def test_backup_spec_renders_scripts_schedule_and_claim() -> None:
     plan = render(stack, obs())
     applied = by_key(plan.apply)
     cm = applied[("ConfigMap", "demo-backup-scripts")]
-    assert set(cm["data"]) == {"backup.sh", "verify.sh", "facts.sql"}
+    assert set(cm["data"]) == {"backup.sh", "verify.sh", "restore.sh", "facts.sql", "compare.sql"}
     assert "pg_dump --format=custom" in cm["data"]["backup.sh"]
     cron = applied[("CronJob", "demo-backup")]
     assert cron["spec"]["schedule"] == "15 2 * * *"

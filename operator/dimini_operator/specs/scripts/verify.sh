@@ -91,20 +91,7 @@ pg_restore --exit-on-error --no-owner --no-privileges -d restored "$dump" 2>"$wo
 actual=$(psql -X -q -At -v ON_ERROR_STOP=1 -d restored -f "$scripts/facts.sql") ||
   fail "cannot read the restored database"
 # Postgres compares the two JSON documents; the output names what differs.
-diff=$(psql -X -q -At -v ON_ERROR_STOP=1 -d restored -v want="$(cat "$manifest")" -v have="$actual" <<'SQL'
-WITH w AS (SELECT :'want'::jsonb AS j), h AS (SELECT :'have'::jsonb AS j)
-SELECT concat_ws('; ',
-  CASE WHEN (w.j->>'postgresVersionNum')::int / 10000 <> (h.j->>'postgresVersionNum')::int / 10000
-    THEN format('major version %s, verified on %s', w.j->>'postgresVersion', h.j->>'postgresVersion') END,
-  CASE WHEN (w.j->'revision') IS DISTINCT FROM (h.j->'revision')
-    THEN format('revision %s, restored %s', w.j->>'revision', h.j->>'revision') END,
-  (SELECT string_agg(format('%s: %s rows, restored %s', k, w.j->'rowCounts'->>k,
-      coalesce(h.j->'rowCounts'->>k, 'no table')), ', ' ORDER BY k)
-   FROM (SELECT jsonb_object_keys(w.j->'rowCounts' || h.j->'rowCounts') AS k) keys
-   WHERE (w.j->'rowCounts'->k) IS DISTINCT FROM (h.j->'rowCounts'->k)))
-FROM w, h;
-SQL
-) || fail "cannot compare the restored database with the manifest"
+diff=$(psql -X -q -At -v ON_ERROR_STOP=1 -d restored -v want="$(cat "$manifest")" -v have="$actual" -f "$scripts/compare.sql") || fail "cannot compare the restored database with the manifest"
 [ -z "$diff" ] || fail "restored copy differs from the manifest: $diff"
 
 verified=$(date -u +%Y-%m-%dT%H:%M:%SZ)
