@@ -82,7 +82,7 @@ async def observe_backups(
     kube: Kube, stack: Stack, children: dict[Key, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """The backup claim into `children`; the reports of the backup pods, by Job name."""
-    if backup.config(stack) is None:
+    if backup.config(stack) is None and backup.from_backup(stack) is None:
         return {}
     # Under deletionPolicy Retain the claim carries no instance label: read it by name.
     claim = await kube.get("v1", "PersistentVolumeClaim", backup.pvc_name(stack), stack.namespace)

@@ -29,7 +29,7 @@ from dimini_operator.specs.common import (
     pod_security_context,
     retained,
 )
-from dimini_operator.specs.model import Backup
+from dimini_operator.specs.model import Backup, FromBackup
 
 COMPONENT = "backup"
 # Pods that connect to Postgres carry this label: the Postgres NetworkPolicy admits them.
@@ -226,12 +226,53 @@ def premigration_job(stack: Stack, cfg: Backup, image: str) -> Manifest:
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
 
 
+def from_backup(stack: Stack) -> FromBackup | None:
+    boot = stack.spec.postgres.bootstrap
+    return boot.from_backup if boot else None
+
+
+def restore_job_name(stack: Stack) -> str:
+    return stack.child("restore")
+
+
+def restore_job(stack: Stack, source: FromBackup) -> Manifest:
+    """Loads the backup into the stack's (empty) database before its first migration."""
+    cfg = config(stack) or Backup()
+    spec = job_spec(stack, cfg)
+    pod = spec["template"]["spec"]
+    (dump,) = pod.pop("initContainers")
+    env = list(dump["env"])
+    if source.name:
+        env.append({"name": "RESTORE_NAME", "value": source.name})
+    pod["containers"] = [
+        {**dump, "name": "restore", "command": ["sh", f"{SCRIPTS_MOUNT}/restore.sh"], "env": env}
+    ]
+    claim = source.claim_name or pvc_name(stack)
+    for volume in pod["volumes"]:
+        if volume["name"] == "backups":
+            volume["persistentVolumeClaim"] = {"claimName": claim, "readOnly": True}
+    pod["containers"][0]["volumeMounts"] = [
+        {**m, "readOnly": True} if m["name"] == "backups" else m
+        for m in pod["containers"][0]["volumeMounts"]
+    ]
+    spec["ttlSecondsAfterFinished"] = ON_DEMAND_TTL_SECONDS
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(stack, restore_job_name(stack), COMPONENT),
+        "spec": spec,
+    }
+
+
 def render(stack: Stack) -> list[Manifest]:
     """The applied children (the claim and on-demand Jobs are created once, see plan)."""
     cfg = config(stack)
-    if cfg is None:
-        return []
-    return [scripts_configmap(stack), cronjob(stack, cfg)]
+    out: list[Manifest] = []
+    if cfg is not None or from_backup(stack) is not None:
+        out.append(scripts_configmap(stack))
+    if cfg is not None:
+        out.append(cronjob(stack, cfg))
+    return out
 
 
 # --- what the pods report ----------------------------------------------------------------------

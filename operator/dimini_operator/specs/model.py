@@ -325,6 +325,32 @@ class Backup(Model):
     )
 
 
+class FromBackup(Model):
+    """A backup (written by spec.postgres.backup) to load into the new stack's database."""
+
+    claim_name: str | None = Field(
+        None,
+        description="PersistentVolumeClaim holding the backups; default `<stack>-backups`.",
+        max_length=253,
+    )
+    name: str | None = Field(
+        None,
+        description="Backup name (`dimini-<timestamp>`); default the newest verified one.",
+        max_length=128,
+        pattern=r"^dimini-[A-Za-z0-9-]+$",
+    )
+
+
+class Bootstrap(Model):
+    """How a new stack's database starts."""
+
+    from_backup: FromBackup | None = Field(
+        None,
+        description="Restore a backup before the first migration (a database that already "
+        "has a schema is left alone).",
+    )
+
+
 class Postgres(PodOptions):
     """The Postgres database: a one-replica StatefulSet with a persistent volume."""
 
@@ -396,6 +422,7 @@ class Postgres(PodOptions):
         description="Verified backups: a CronJob dumps the database to the target and "
         "restores each dump into a throwaway Postgres to check it (docs/backup.md).",
     )
+    bootstrap: Bootstrap | None = Field(None, description="How a new stack's database starts.")
     existing_secret: str | None = _secret_name(
         "Bring your own credentials: a Secret with keys `username` and `password` "
         "used instead of the generated `<stack>-db`.",
@@ -712,6 +739,9 @@ class BackupStatus(Model):
     count: int | None = Field(None, description="Backups on the target after retention.")
     requested: str | None = Field(
         None, description="Value of the dimini.io/backup-now annotation last acted on."
+    )
+    restored_from: str | None = Field(
+        None, description="The backup the database was restored from (bootstrap.fromBackup)."
     )
 
 

@@ -55,7 +55,8 @@ class Observed:
 class Migration:
     desired_image: str
     applied_image: str | None
-    state: str  # Applied, WaitingForDatabase, Blocked, BackingUp, Pending, Running, Failed
+    # Applied, WaitingForDatabase, Blocked, Restoring, BackingUp, Pending, Running, Failed
+    state: str
     reason: str
     message: str
     job_name: str
@@ -134,6 +135,30 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
             "waiting for Postgres before migrating",
             name,
         )
+    source = backup.from_backup(stack)
+    if source is not None and applied is None:
+        # A new stack from a backup: restore before the first migration.
+        restore = backup.restore_job_name(stack)
+        r_state, r_reason, r_message = migration.job_state(observed.get("Job", restore))
+        if r_state == "Failed":
+            detail = f": {r_message}" if r_message else ""
+            return Migration(
+                desired,
+                applied,
+                "Failed",
+                "RestoreFailed",
+                f"restoring the backup, Job {restore}, failed ({r_reason}){detail}",
+                name,
+            )
+        if r_state != "Succeeded":
+            return Migration(
+                desired,
+                applied,
+                "Restoring",
+                "RestoringBackup",
+                f"restoring the backup before the first migration: Job {restore}",
+                name,
+            )
     if backup.config(stack) is not None and applied is not None:
         # An upgrade of a database with data: a verified backup first, the restore point if
         # the new release's migration goes wrong (status.migration.backup names it).
@@ -218,10 +243,17 @@ def render(stack: Stack, observed: Observed) -> Plan:
 def plan_backup(stack: Stack, observed: Observed, mig: Migration) -> list[Manifest]:
     """What backups need created once: the target claim, the pre-migration backup, and an
     on-demand Job per new request."""
+    out: list[Manifest] = []
+    source = backup.from_backup(stack)
+    if (
+        source is not None
+        and mig.state == "Restoring"
+        and observed.get("Job", backup.restore_job_name(stack)) is None
+    ):
+        out.append(backup.restore_job(stack, source))
     cfg = backup.config(stack)
     if cfg is None:
-        return []
-    out: list[Manifest] = []
+        return out
     if observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None:
         out.append(backup.volume_claim(stack, cfg))
     pre = backup.premigration_job_name(stack, mig.desired_image)

@@ -140,10 +140,12 @@ def derive(
     else:
         jobs = [
             obj
-            for (kind, _), obj in observed.children.items()
+            for (kind, name), obj in observed.children.items()
             if kind == "Job"
             and (obj.get("metadata", {}).get("labels") or {}).get(LABEL_COMPONENT)
             == backup.COMPONENT
+            # The bootstrap restore is not a backup.
+            and name != backup.restore_job_name(stack)
         ]
         request = observed.backup_request
         handled = (
@@ -173,7 +175,7 @@ def derive(
         phase = "Degraded"
     elif ready:
         phase = "Ready"
-    elif mig.state in ("Pending", "Running", "BackingUp"):
+    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring"):
         phase = "Migrating"
     elif not observed.children:
         phase = "Pending"
@@ -246,6 +248,9 @@ def derive(
         "frontend": _component(frontend_obj, "frontend"),
         "migration": {"job": mig.job_name},
     }
+    restored = _restored_from(stack, observed, old_backup)
+    if restored:
+        backup_status = {**(backup_status or {}), "restoredFrom": restored}
     if backup_status:
         status["backup"] = backup_status
     webhook_url = tunnel.webhook_url(stack)
@@ -259,6 +264,17 @@ def derive(
         status["migration"]["image"] = mig.applied_image
         status["migration"]["revision"] = image_hash(mig.applied_image)
     return status
+
+
+def _restored_from(stack: Stack, observed: Observed, old: dict[str, Any]) -> str | None:
+    """The backup the database was loaded from (bootstrap.fromBackup), once restored."""
+    if backup.from_backup(stack) is None:
+        return None
+    job = backup.restore_job_name(stack)
+    report = observed.backup_reports.get(job) or {}
+    if report.get("step") == "restore" and report.get("name"):
+        return str(report["name"])
+    return str(old["restoredFrom"]) if old.get("restoredFrom") else None
 
 
 def _premigration_backup(

@@ -363,3 +363,84 @@ def test_first_install_and_stacks_without_backups_migrate_at_once(stack: Stack) 
     assert render(fresh, ready).migration.state == "Pending"  # an empty database: no backup
     plan = render(v2(stack), upgrading(stack))
     assert plan.migration.state == "Pending"
+
+
+# --- bootstrap.fromBackup ---------------------------------------------------------------------
+
+
+def bootstrap_stack(source: dict[str, Any]) -> Stack:
+    spec = copy.deepcopy(sample_body()["spec"])
+    spec["postgres"]["bootstrap"] = {"fromBackup": source}
+    return make_stack(spec)
+
+
+def db_ready(**jobs: dict[str, Any]) -> Observed:
+    children: dict[tuple[str, str], dict[str, Any]] = {
+        ("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}}
+    }
+    children.update({("Job", n): j for n, j in jobs.items()})
+    return obs(children=children)
+
+
+def test_new_stack_from_a_backup_restores_before_the_first_migration() -> None:
+    stack = bootstrap_stack({"claimName": "old-backups", "name": "dimini-20261202T030000Z"})
+    plan = render(stack, db_ready())
+    assert plan.migration.state == "Restoring"
+    (restore,) = [o for o in plan.create_only if o["kind"] == "Job"]
+    assert restore["metadata"]["name"] == "demo-restore"
+    pod = restore["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == []
+    assert "initContainers" not in pod
+    (container,) = pod["containers"]
+    assert container["command"] == ["sh", "/scripts/restore.sh"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RESTORE_NAME"] == "dimini-20261202T030000Z"
+    assert env["PGHOST"] == "demo-postgres"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"] == {
+        "claimName": "old-backups",
+        "readOnly": True,
+    }
+    # The scripts are there without a backup schedule; no CronJob.
+    kinds = {o["kind"] for o in plan.apply}
+    assert "ConfigMap" in kinds and "CronJob" not in kinds
+
+    report = {**MANIFEST, "step": "restore", "restoredAt": T1}
+    done = Observed(
+        **{
+            **db_ready(**{"demo-restore": job("demo-restore", "Complete", T1)}).__dict__,
+            "backup_reports": {"demo-restore": report},
+        }
+    )
+    plan = render(stack, done)
+    assert [o["metadata"]["name"] for o in plan.create_only if o["kind"] == "Job"] == [
+        plan.migration.job_name
+    ]
+    st = derive(stack, done, plan.migration, old_status={}, now=T1, paused=False)
+    assert st["backup"]["restoredFrom"] == MANIFEST["name"]
+    assert "lastVerified" not in st["backup"]  # a restore is not a backup
+    _assert_in_schema(st["backup"])
+
+
+def test_failed_restore_is_degraded_and_nothing_migrates() -> None:
+    stack = bootstrap_stack({})
+    failed = db_ready(**{"demo-restore": job("demo-restore", "Failed", T1)})
+    plan = render(stack, failed)
+    assert (plan.migration.state, plan.migration.reason) == ("Failed", "RestoreFailed")
+    assert not [o for o in plan.create_only if o["kind"] == "Job"]
+    restore = backup.restore_job(stack, stack.spec.postgres.bootstrap.from_backup)  # type: ignore[union-attr,arg-type]
+    claim = restore["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+    assert claim["claimName"] == "demo-backups"  # the stack's own retained claim by default
+
+
+def test_a_stack_that_migrated_once_never_restores() -> None:
+    stack = bootstrap_stack({})
+    ran = obs(
+        children={("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}}},
+        applied_image="registry.local/dimini-backend:0.0.9",
+    )
+    plan = render(stack, ran)
+    assert plan.migration.state == "Pending"
+    assert [o["metadata"]["name"] for o in plan.create_only if o["kind"] == "Job"] == [
+        plan.migration.job_name
+    ]
