@@ -2,7 +2,8 @@
 the dimini.io/backup-now annotation) dumps the real database with pg_dump, the verify container
 restores it into a throwaway Postgres of the same image and checks the manifest, and the stack
 reports BackupVerified=True with the Alembic revision and row counts; a second backup with
-retention count 1 removes the first."""
+retention count 1 removes the first. Then a disaster drill: the stack and its data volume are
+deleted and a new stack restores the backup (bootstrap.fromBackup)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_on_demand_backup_is_restored_and_verified(world: World) -> None:
     with client(world) as c:
         c.register(email, PASSWORD, "Dr Backup")
         c.login(email, PASSWORD)
-        c.create_patient("Pat Backup", email="pat.backup@example.com")
+        patient = c.create_patient("Pat Backup", email="pat.backup@example.com")
+    world.facts.update(email=email, patient=patient["id"])
 
     started = time.monotonic()
     back_up_now(world, "first")
@@ -89,3 +91,27 @@ def test_on_demand_backup_is_restored_and_verified(world: World) -> None:
     )
     # Retention count 1: the first backup is gone, the newest (verified) one stays.
     assert st["count"] == 1
+    world.facts["backup"] = st["lastVerified"]
+
+
+def test_a_new_stack_from_the_backup_has_the_data(world: World) -> None:
+    """Disaster drill (the data volume lost, the backup claim kept): the stack is deleted, its
+    data claim too, and a new stack with bootstrap.fromBackup restores the verified backup
+    before its first migration."""
+    k = world.kubectl
+    k.run("delete", "diministack", STACK, "--wait=true", "--timeout=180s")
+    wait_for("the StatefulSet gone", lambda: not k.list("statefulset"), 180, interval=1)
+    k.run("delete", "pvc", f"data-{STACK}-postgres-0", "--wait=true", "--timeout=120s")
+    assert k.get("pvc", f"{STACK}-backups") is not None, "Retain keeps the backup claim"
+
+    started = time.monotonic()
+    doc = stack_manifest(world.refs)
+    doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {}}
+    k.apply(doc)
+    wait_ready(world)
+    world.record("restore_to_ready_seconds", since(started))
+    st = backup_status(world)
+    assert st["restoredFrom"] == world.facts["backup"]["name"]
+    with client(world) as c:
+        c.login(world.facts["email"], PASSWORD)
+        assert c.get_patient(world.facts["patient"])["name"] == "Pat Backup"
