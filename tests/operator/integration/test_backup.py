@@ -20,8 +20,8 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.sandbox
 
 
-def add_backup_volume(kube: Client, stack_ns: StackNs) -> None:
-    name = f"{stack_ns.name}-{STACK}-backups"
+def add_backup_volume(kube: Client, stack_ns: StackNs, claim: str = f"{STACK}-backups") -> None:
+    name = f"{stack_ns.name}-{claim}"
     kube.apply(
         from_dict(
             {
@@ -34,11 +34,28 @@ def add_backup_volume(kube: Client, stack_ns: StackNs) -> None:
                     "storageClassName": stack_ns.storage_class,
                     "persistentVolumeReclaimPolicy": "Retain",
                     "hostPath": {"path": f"/tmp/dimini-test/{name}"},
-                    "claimRef": {"namespace": stack_ns.name, "name": f"{STACK}-backups"},
+                    "claimRef": {"namespace": stack_ns.name, "name": claim},
                 },
             }
         ),
         field_manager="dimini-tests",
+    )
+
+
+def add_backup_claim(kube: Client, stack_ns: StackNs, claim: str) -> None:
+    """A claim with backups of an earlier stack (bootstrap.fromBackup reads it)."""
+    add_backup_volume(kube, stack_ns, claim)
+    stack_ns.k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": stack_ns.storage_class,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
     )
 
 
@@ -177,3 +194,41 @@ def test_upgrade_is_backed_up_and_verified_before_its_migration(
     dep = k.get("deployment", f"{STACK}-backend")
     assert dep is not None
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == V2
+
+
+def test_new_stack_from_a_backup_restores_before_migrating(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_claim(kube, stack_ns, "old-backups")
+    doc = sample(stack_ns.storage_class, backend={"image": V1})
+    doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {"claimName": "old-backups"}}
+    k.apply(doc)
+    ready = wait_for("stack Ready", lambda: stack_ready(k), 90)
+    restore = k.get("job", f"{STACK}-restore")
+    migrate = k.get("job", image_job("migrate", V1))
+    assert restore is not None and migrate is not None
+    done = complete(restore)
+    assert done is not None and done <= migrate["metadata"]["creationTimestamp"]
+    claim = restore["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+    assert claim["claimName"] == "old-backups"
+    assert ready["status"]["phase"] == "Ready"
+    # No schedule configured: the scripts, but no CronJob.
+    assert k.get("cronjob", f"{STACK}-backup") is None
+
+
+def test_failed_restore_holds_the_first_migration(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_claim(kube, stack_ns, f"{STACK}-backups")
+    doc = sample(stack_ns.storage_class, backend={"image": V1})
+    doc["spec"]["postgres"]["image"] = "postgres:15-kwok-fail"
+    doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {}}
+    k.apply(doc)
+    wait_for(
+        "Degraded: RestoreFailed",
+        lambda: (k.condition("Stalled") or {}).get("reason") == "RestoreFailed",
+        90,
+    )
+    assert k.get("job", image_job("migrate", V1)) is None
