@@ -6,6 +6,7 @@ against a real Postgres in tests/operator/backup/test_scripts.py."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from lightkube import Client
 from lightkube.codecs import from_dict
 
 from tests.operator.integration.conftest import StackNs
-from tests.operator.integration.support import STACK, Kubectl, Operator, sample, stack_ready
+from tests.operator.integration.support import (
+    STACK,
+    Kubectl,
+    Operator,
+    holds_for,
+    sample,
+    stack_ready,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -232,3 +240,32 @@ def test_failed_restore_holds_the_first_migration(
         90,
     )
     assert k.get("job", image_job("migrate", V1)) is None
+
+
+def test_idle_stack_with_backups_makes_no_writes(
+    kube: Client, stack_ns: StackNs, start_operator: Callable[..., Operator]
+) -> None:
+    """With a CronJob, a claim and a verified backup in status, full reconciles (every 5 s)
+    write nothing: the claim is not re-created, status.backup is stable."""
+    k = stack_ns.k
+    operator = start_operator("--resync-seconds", "5")
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["postgres"]["backup"] = {
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}}
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    request_backup(k, "idle")
+    wait_for(
+        "BackupVerified=True",
+        lambda: (k.condition("BackupVerified") or {}).get("status") == "True",
+        60,
+    )
+    # Settled: one more full reconcile after the last write.
+    reconciles = operator.reconciles()
+    wait_for("two more reconciles", lambda: operator.reconciles() >= reconciles + 2, 30)
+    writes = operator.writes()
+    before = operator.reconciles()
+    holds_for("no writes while idle", lambda: operator.writes() == writes, 12)
+    assert operator.reconciles() >= before + 2, "the safety timer reconciled meanwhile"
