@@ -100,7 +100,12 @@ def test_a_new_stack_from_the_backup_has_the_data(world: World) -> None:
     before its first migration."""
     k = world.kubectl
     k.run("delete", "diministack", STACK, "--wait=true", "--timeout=180s")
-    wait_for("the StatefulSet gone", lambda: not k.list("statefulset"), 180, interval=1)
+    wait_for(
+        "the stack's workloads gone",
+        lambda: not k.list("statefulset") and not k.list("deployment"),
+        180,
+        interval=1,
+    )
     k.run("delete", "pvc", f"data-{STACK}-postgres-0", "--wait=true", "--timeout=120s")
     assert k.get("pvc", f"{STACK}-backups") is not None, "Retain keeps the backup claim"
 

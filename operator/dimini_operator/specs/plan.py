@@ -90,6 +90,41 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
         observed.get("Deployment", stack.child("backend")), "backend"
     )
     name = migration.job_name(stack, desired)
+    source = backup.from_backup(stack)
+    # Keyed on status (a migration recorded), not on a leftover Deployment a new stack of the
+    # same name may adopt; restore.sh leaves a database with a schema alone in any case.
+    if source is not None and observed.applied_image is None:
+        # A new stack from a backup: restore before the first migration.
+        if not database_ready(stack, observed):
+            return Migration(
+                desired,
+                applied,
+                "WaitingForDatabase",
+                "WaitingForDatabase",
+                "waiting for Postgres before restoring the backup",
+                name,
+            )
+        restore = backup.restore_job_name(stack)
+        r_state, r_reason, r_message = migration.job_state(observed.get("Job", restore))
+        if r_state == "Failed":
+            detail = f": {r_message}" if r_message else ""
+            return Migration(
+                desired,
+                applied,
+                "Failed",
+                "RestoreFailed",
+                f"restoring the backup, Job {restore}, failed ({r_reason}){detail}",
+                name,
+            )
+        if r_state != "Succeeded":
+            return Migration(
+                desired,
+                applied,
+                "Restoring",
+                "RestoringBackup",
+                f"restoring the backup before the first migration: Job {restore}",
+                name,
+            )
     if applied == desired:
         return Migration(
             desired, applied, "Applied", "Migrated", f"schema migrated for {desired}", name
@@ -135,30 +170,6 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
             "waiting for Postgres before migrating",
             name,
         )
-    source = backup.from_backup(stack)
-    if source is not None and applied is None:
-        # A new stack from a backup: restore before the first migration.
-        restore = backup.restore_job_name(stack)
-        r_state, r_reason, r_message = migration.job_state(observed.get("Job", restore))
-        if r_state == "Failed":
-            detail = f": {r_message}" if r_message else ""
-            return Migration(
-                desired,
-                applied,
-                "Failed",
-                "RestoreFailed",
-                f"restoring the backup, Job {restore}, failed ({r_reason}){detail}",
-                name,
-            )
-        if r_state != "Succeeded":
-            return Migration(
-                desired,
-                applied,
-                "Restoring",
-                "RestoringBackup",
-                f"restoring the backup before the first migration: Job {restore}",
-                name,
-            )
     if backup.config(stack) is not None and applied is not None:
         # An upgrade of a database with data: a verified backup first, the restore point if
         # the new release's migration goes wrong (status.migration.backup names it).

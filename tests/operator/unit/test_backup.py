@@ -444,3 +444,21 @@ def test_a_stack_that_migrated_once_never_restores() -> None:
     assert [o["metadata"]["name"] for o in plan.create_only if o["kind"] == "Job"] == [
         plan.migration.job_name
     ]
+
+
+def test_a_leftover_deployment_does_not_skip_the_restore() -> None:
+    """A new stack of the same name may adopt the old stack's Deployment (still being garbage
+    collected): only a migration recorded in status means the database was set up."""
+    stack = bootstrap_stack({})
+    leftover = {
+        "metadata": {"name": "demo-backend"},
+        "spec": {"template": {"spec": {"containers": [{"name": "backend", "image": "x"}]}}},
+    }
+    leftover["spec"]["template"]["spec"]["containers"][0]["image"] = stack.spec.backend.image
+    observed = obs(
+        children={
+            ("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}},
+            ("Deployment", "demo-backend"): leftover,
+        }
+    )
+    assert render(stack, observed).migration.state == "Restoring"
