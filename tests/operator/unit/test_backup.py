@@ -450,11 +450,11 @@ def test_a_leftover_deployment_does_not_skip_the_restore() -> None:
     """A new stack of the same name may adopt the old stack's Deployment (still being garbage
     collected): only a migration recorded in status means the database was set up."""
     stack = bootstrap_stack({})
+    container = {"name": "backend", "image": stack.spec.backend.image}
     leftover = {
         "metadata": {"name": "demo-backend"},
-        "spec": {"template": {"spec": {"containers": [{"name": "backend", "image": "x"}]}}},
+        "spec": {"template": {"spec": {"containers": [container]}}},
     }
-    leftover["spec"]["template"]["spec"]["containers"][0]["image"] = stack.spec.backend.image
     observed = obs(
         children={
             ("StatefulSet", "demo-postgres"): {"status": {"readyReplicas": 1}},
