@@ -280,14 +280,14 @@ def render(stack: Stack) -> list[Manifest]:
 
 def pod_report(pod: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON a backup pod's containers left in their termination messages: verify's when it
-    ran, else backup's (a failed dump)."""
+    ran, the restore's, else backup's (a failed dump)."""
     st = pod.get("status") or {}
     by_name: dict[str, str] = {}
     for cs in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
         message = ((cs.get("state") or {}).get("terminated") or {}).get("message")
         if message:
             by_name[cs.get("name", "")] = message
-    for name in ("verify", "backup"):
+    for name in ("verify", "restore", "backup"):
         raw = by_name.get(name)
         if raw is None:
             continue

@@ -462,3 +462,17 @@ def test_a_leftover_deployment_does_not_skip_the_restore() -> None:
         }
     )
     assert render(stack, observed).migration.state == "Restoring"
+
+
+def test_the_restore_pod_report_is_read() -> None:
+    """Found by the e2e drill: the restore container's termination message was ignored."""
+    report = {**MANIFEST, "step": "restore", "restoredAt": T1}
+    restore_pod = {
+        "metadata": {"labels": {"batch.kubernetes.io/job-name": "demo-restore"}},
+        "status": {
+            "containerStatuses": [
+                {"name": "restore", "state": {"terminated": {"message": json.dumps(report)}}}
+            ]
+        },
+    }
+    assert backup.pod_report(restore_pod) == report
