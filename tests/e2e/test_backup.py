@@ -116,7 +116,11 @@ def test_a_new_stack_from_the_backup_has_the_data(world: World) -> None:
     wait_ready(world)
     world.record("restore_to_ready_seconds", since(started))
     st = backup_status(world)
-    assert st["restoredFrom"] == world.facts["backup"]["name"]
+    restore_pods = [
+        p.get("status", {}).get("containerStatuses")
+        for p in k.list("pod", "app.kubernetes.io/component=backup")
+    ]
+    assert st.get("restoredFrom") == world.facts["backup"]["name"], (st, restore_pods)
     with client(world) as c:
         c.login(world.facts["email"], PASSWORD)
         assert c.get_patient(world.facts["patient"])["name"] == "Pat Backup"
