@@ -70,24 +70,31 @@ CHILDREN: tuple[Kind, ...] = (
         True,
         optional=True,
     ),
+    # Backups (specs/backup.py): the scripts and the schedule.
+    Kind("v1", "ConfigMap", "configmaps", APPLIED, pruned=True),
+    Kind("batch/v1", "CronJob", "cronjobs", APPLIED, pruned=True),
 )
 # The data volume claim (created by the StatefulSet controller): read to tell a lost `-db`
-# Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain.
-VOLUME = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("get", "patch"))
+# Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain; the
+# backup claim `<stack>-backups` is created once (specs/backup.py).
+VOLUME = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("get", "create", "patch"))
+# Backup pods: their containers' termination messages carry the backup's and the verification's
+# result (specs/backup.py). Read per reconcile of a stack with backups, not watched (the Job is).
+POD = Kind("v1", "Pod", "pods", ("list",))
 # Leader election (handlers/leader.py).
 LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases", ("get", "create", "patch"))
 STACK = Kind(f"{crd.GROUP}/{crd.VERSION}", crd.KIND, crd.PLURAL, ("get", "list", "watch"))
 STACK_STATUS = Kind(STACK.api_version, crd.KIND, f"{crd.PLURAL}/status", ("patch",))
 EVENT = Kind("v1", "Event", "events", ("create",))
 
-BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, VOLUME, LEASE, STACK, EVENT)}
+BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, VOLUME, POD, LEASE, STACK, EVENT)}
 PRUNED: frozenset[str] = frozenset(k.kind for k in CHILDREN if k.pruned)
 
 
 def rbac_rules() -> list[dict[str, list[str]]]:
     """The ClusterRole's rules: one rule per (API group, verbs), in registry order."""
     rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for k in (STACK, STACK_STATUS, *CHILDREN, VOLUME, EVENT, LEASE):
+    for k in (STACK, STACK_STATUS, *CHILDREN, VOLUME, POD, EVENT, LEASE):
         rules.setdefault((k.group, k.verbs), []).append(k.plural)
     return [
         {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}

@@ -35,4 +35,7 @@ def pod_spec_of(obj: dict[str, Any]) -> dict[str, Any] | None:
     if kind in ("Deployment", "StatefulSet", "Job"):
         spec: dict[str, Any] = obj["spec"]["template"]["spec"]
         return spec
+    if kind == "CronJob":
+        cron: dict[str, Any] = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return cron
     return None

@@ -19,8 +19,9 @@ from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.retry import TransientError
 from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS, record_stack
-from dimini_operator.specs import backend, migration, rotation, status
+from dimini_operator.specs import backend, backup, migration, rotation, status
 from dimini_operator.specs.common import (
+    LABEL_COMPONENT,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
     MANAGED_BY,
@@ -96,6 +97,31 @@ async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]
                 continue
             children[(kind, obj["metadata"]["name"])] = obj
     return children
+
+
+async def observe_backups(
+    kube: Kube, stack: Stack, children: dict[Key, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The backup claim into `children`; the reports of the backup pods, by Job name."""
+    if backup.config(stack) is None and backup.from_backup(stack) is None:
+        return {}
+    # Under deletionPolicy Retain the claim carries no instance label: read it by name.
+    claim = await kube.get("v1", "PersistentVolumeClaim", backup.pvc_name(stack), stack.namespace)
+    if claim is not None:
+        children[("PersistentVolumeClaim", backup.pvc_name(stack))] = claim
+    selector = {
+        LABEL_INSTANCE: stack.name,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_COMPONENT: backup.COMPONENT,
+    }
+    reports: dict[str, dict[str, Any]] = {}
+    for pod in await kube.list("v1", "Pod", stack.namespace, selector):
+        labels = pod.get("metadata", {}).get("labels") or {}
+        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+        report = backup.pod_report(pod)
+        if job and report is not None:
+            reports[job] = report
+    return reports
 
 
 async def check_referenced_secrets(
@@ -280,6 +306,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     # rotated password once `<stack>-connection` carries it.
     checksum = digest([checksum, _identity(db_obj), _identity(app_obj), _identity(conn_obj)])
     applied_image = (old_status.get("migration") or {}).get("image")
+    backup_request = (meta.get("annotations") or {}).get(backup.BACKUP_NOW_ANNOTATION) or None
+    backup_requested = (old_status.get("backup") or {}).get("requested")
+    backup_reports = await observe_backups(kube, stack, children)
     observed = Observed(
         db_password=password,
         secret_key=secret_key,
@@ -290,6 +319,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         config_checksum=checksum,
         applied_image=applied_image,
         rotation_problem=rot.message if rot is not None and rot.state == "Failed" else "",
+        backup_request=backup_request,
+        backup_requested=backup_requested,
+        backup_reports=backup_reports,
     )
     plan: Plan = render(stack, observed)
     writes = 0
@@ -358,6 +390,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         secret_problems=problems,
         config_checksum=checksum,
         applied_image=applied_image,
+        backup_request=backup_request,
+        backup_requested=backup_requested,
+        backup_reports=backup_reports,
     )
     new_status = status.derive(
         stack,

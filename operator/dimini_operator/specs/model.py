@@ -284,6 +284,79 @@ class Storage(Model):
     )
 
 
+class BackupRetention(Model):
+    """Which backups are kept; the newest verified backup is never deleted."""
+
+    count: int = Field(7, description="Backups kept, newest first.", ge=1, le=1000)
+    max_age_days: int | None = Field(
+        None, description="Backups older than this many days are deleted.", ge=1, le=3650
+    )
+
+
+class BackupVolume(Model):
+    """The PersistentVolumeClaim `<stack>-backups` the dumps are written to."""
+
+    size: str = Field(
+        "5Gi", description="Requested size as a quantity, e.g. 5Gi.", pattern=QUANTITY
+    )
+    storage_class_name: str | None = Field(
+        None,
+        description="StorageClass of the claim; empty uses the cluster default.",
+        max_length=253,
+    )
+
+
+class BackupTarget(Model):
+    """Where backups are stored (today a PersistentVolumeClaim)."""
+
+    pvc: BackupVolume = Field(default_factory=BackupVolume)
+
+
+class Backup(Model):
+    """Scheduled logical backups (pg_dump custom format, compressed, with a manifest), each
+    restored into a throwaway Postgres and checked against its manifest before it counts."""
+
+    schedule: str = Field(
+        "0 3 * * *",
+        description="Cron schedule of the backup CronJob (the controller's time zone, UTC by "
+        "default).",
+        min_length=9,
+        max_length=128,
+    )
+    suspend: bool = Field(False, description="Suspend scheduled backups (on-demand ones run).")
+    retention: BackupRetention = Field(default_factory=BackupRetention)
+    target: BackupTarget = Field(default_factory=BackupTarget)
+    active_deadline_seconds: int = Field(
+        3600, description="Time limit of one backup and verification in seconds.", ge=60
+    )
+
+
+class FromBackup(Model):
+    """A backup (written by spec.postgres.backup) to load into the new stack's database."""
+
+    claim_name: str | None = Field(
+        None,
+        description="PersistentVolumeClaim holding the backups; default `<stack>-backups`.",
+        max_length=253,
+    )
+    name: str | None = Field(
+        None,
+        description="Backup name (`dimini-<timestamp>`); default the newest verified one.",
+        max_length=128,
+        pattern=r"^dimini-[A-Za-z0-9-]+$",
+    )
+
+
+class Bootstrap(Model):
+    """How a new stack's database starts."""
+
+    from_backup: FromBackup | None = Field(
+        None,
+        description="Restore a backup before the first migration (a database that already "
+        "has a schema is left alone).",
+    )
+
+
 class Postgres(PodOptions):
     """The Postgres database: a one-replica StatefulSet with a persistent volume."""
 
@@ -350,6 +423,12 @@ class Postgres(PodOptions):
             )
         ),
     )
+    backup: Backup | None = Field(
+        None,
+        description="Verified backups: a CronJob dumps the database to the target and "
+        "restores each dump into a throwaway Postgres to check it (docs/backup.md).",
+    )
+    bootstrap: Bootstrap | None = Field(None, description="How a new stack's database starts.")
     existing_secret: str | None = _secret_name(
         "Bring your own credentials: a Secret with keys `username` and `password` "
         "used instead of the generated `<stack>-db`.",
@@ -844,8 +923,8 @@ class Condition(Model):
 
     type: str = Field(
         description="Ready, DatabaseReady, MigrationsApplied, BackendReady, FrontendReady, "
-        "IngressReady, RouteReady, TunnelReady, Reconciling, Stalled, Progressing, Degraded or "
-        "Paused."
+        "IngressReady, RouteReady, TunnelReady, BackupVerified, Reconciling, Stalled, Progressing, "
+        "Degraded or Paused."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str | None = Field(None, description="CamelCase reason of the last transition.")
@@ -876,6 +955,53 @@ class MigrationStatus(Model):
         None, description="Short hash of that image (the Job name suffix)."
     )
     job: str | None = Field(None, description="Name of the last migration Job.")
+    backup: str | None = Field(
+        None,
+        description="The backup taken and verified before that migration (with "
+        "spec.postgres.backup): the one to restore if the upgrade goes wrong.",
+    )
+
+
+class BackupRecord(Model):
+    """One backup, as its manifest describes it."""
+
+    name: str | None = Field(None, description="Backup name (files <name>.dump and <name>.json).")
+    job: str | None = Field(None, description="The Job that took it.")
+    time: str | None = Field(None, description="When it was taken.", json_schema_extra=DATE_TIME)
+    verified_at: str | None = Field(
+        None, description="When its restore was checked.", json_schema_extra=DATE_TIME
+    )
+    revision: str | None = Field(None, description="Alembic revision of the database.")
+    postgres_version: str | None = Field(None, description="Server version it was dumped from.")
+    size: int | None = Field(
+        None, description="Size of the dump in bytes.", json_schema_extra=INT64
+    )
+    sha256: str | None = Field(None, description="SHA-256 of the dump.")
+    row_counts: dict[str, int] | None = Field(None, description="Rows per table.")
+
+
+class BackupFailure(Model):
+    """The last backup or verification that failed."""
+
+    name: str | None = Field(None, description="Backup name, when one was written.")
+    job: str | None = Field(None, description="The Job that failed.")
+    time: str | None = Field(None, description="When it was seen.", json_schema_extra=DATE_TIME)
+    message: str | None = Field(None, description="What failed.")
+
+
+class BackupStatus(Model):
+    """Backups: the last one taken, the last one verified (the restore point), the last failure."""
+
+    last_backup: BackupRecord | None = None
+    last_verified: BackupRecord | None = None
+    last_failure: BackupFailure | None = None
+    count: int | None = Field(None, description="Backups on the target after retention.")
+    requested: str | None = Field(
+        None, description="Value of the dimini.io/backup-now annotation last acted on."
+    )
+    restored_from: str | None = Field(
+        None, description="The backup the database was restored from (bootstrap.fromBackup)."
+    )
 
 
 Phase = Literal["Pending", "Provisioning", "Migrating", "Ready", "Degraded", "Paused"]
@@ -908,3 +1034,4 @@ class StackStatus(Model):
     backend: ComponentStatus | None = None
     frontend: ComponentStatus | None = None
     migration: MigrationStatus | None = None
+    backup: BackupStatus | None = None

@@ -10,7 +10,7 @@ exactly what it talks to (docs/security.md, "Network policies"):
     ingress controller, tunnel -> backend :8000, frontend :3000
     frontend                   -> backend :8000
     backend, migration Job,    -> Postgres :5432
-    rotation Job
+    rotation and backup Jobs
     backend                    -> 443 out (Hume, OpenAI)
     tunnel                     -> 443 and 7844 out (Cloudflare)
     every component            -> DNS (53, UDP and TCP, any address: the cluster DNS may run
@@ -185,6 +185,8 @@ def render(stack: Stack) -> list[Manifest]:
     if not policies.enabled:
         return objects
     objects += [backend(stack), frontend(stack), migration(stack), migration(stack, "credentials")]
+    if stack.spec.postgres.backup is not None:
+        objects.append(migration(stack, "backup"))  # backup, verify and restore pods
     if tunnel.enabled(stack):
         objects.append(tunnel_policy(stack))
     if policies.default_deny:

@@ -9,6 +9,7 @@ from dimini_operator.kinds import PRUNED
 from dimini_operator.specs import (
     availability,
     backend,
+    backup,
     frontend,
     gateway,
     ingress,
@@ -44,6 +45,11 @@ class Observed:
     applied_image: str | None = None
     # A credential rotation Job failed (specs/rotation.py): the message, else "".
     rotation_problem: str = ""
+    # The stack's dimini.io/backup-now annotation, and the value status.backup.requested acted on.
+    backup_request: str | None = None
+    backup_requested: str | None = None
+    # Backup Job name -> what its pod reported (specs/backup.py, pod_report).
+    backup_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.children.get((kind, name))
@@ -53,7 +59,8 @@ class Observed:
 class Migration:
     desired_image: str
     applied_image: str | None
-    state: str  # Applied, WaitingForDatabase, Blocked, Pending, Running, Failed
+    # Applied, WaitingForDatabase, Blocked, Restoring, BackingUp, Pending, Running, Failed
+    state: str
     reason: str
     message: str
     job_name: str
@@ -87,6 +94,41 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
         observed.get("Deployment", stack.child("backend")), "backend"
     )
     name = migration.job_name(stack, desired)
+    source = backup.from_backup(stack)
+    # Keyed on status (a migration recorded), not on a leftover Deployment a new stack of the
+    # same name may adopt; restore.sh leaves a database with a schema alone in any case.
+    if source is not None and observed.applied_image is None:
+        # A new stack from a backup: restore before the first migration.
+        if not database_ready(stack, observed):
+            return Migration(
+                desired,
+                applied,
+                "WaitingForDatabase",
+                "WaitingForDatabase",
+                "waiting for Postgres before restoring the backup",
+                name,
+            )
+        restore = backup.restore_job_name(stack)
+        r_state, r_reason, r_message = migration.job_state(observed.get("Job", restore))
+        if r_state == "Failed":
+            detail = f": {r_message}" if r_message else ""
+            return Migration(
+                desired,
+                applied,
+                "Failed",
+                "RestoreFailed",
+                f"restoring the backup, Job {restore}, failed ({r_reason}){detail}",
+                name,
+            )
+        if r_state != "Succeeded":
+            return Migration(
+                desired,
+                applied,
+                "Restoring",
+                "RestoringBackup",
+                f"restoring the backup before the first migration: Job {restore}",
+                name,
+            )
     if applied == desired:
         return Migration(
             desired, applied, "Applied", "Migrated", f"schema migrated for {desired}", name
@@ -132,6 +174,31 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
             "waiting for Postgres before migrating",
             name,
         )
+    if backup.config(stack) is not None and applied is not None:
+        # An upgrade of a database with data: a verified backup first, the restore point if
+        # the new release's migration goes wrong (status.migration.backup names it).
+        pre = backup.premigration_job_name(stack, desired)
+        pre_state, pre_reason, pre_message = migration.job_state(observed.get("Job", pre))
+        if pre_state == "Failed":
+            detail = f": {pre_message}" if pre_message else ""
+            return Migration(
+                desired,
+                applied,
+                "Failed",
+                "PreMigrationBackupFailed",
+                f"the backup before migrating, Job {pre}, failed ({pre_reason}){detail}; the "
+                "migration waits (delete the Job to try again)",
+                name,
+            )
+        if pre_state != "Succeeded":
+            return Migration(
+                desired,
+                applied,
+                "BackingUp",
+                "PreMigrationBackup",
+                f"backing up and verifying before migrating: Job {pre}",
+                name,
+            )
     return Migration(
         desired, applied, "Pending", "MigrationStarted", f"migration Job {name} created", name
     )
@@ -181,11 +248,38 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += availability.hpas(stack)
     objects += tunnel.render(stack)
     objects += observability.render(stack)
+    objects += backup.render(stack)
     if mig.state == "Pending":
         create_only.append(migration.render(stack, mig.desired_image))
+    create_only += plan_backup(stack, observed, mig)
     apply = [with_hash(obj) for obj in objects]
     keep |= {(o["kind"], o["metadata"]["name"]) for o in apply + create_only}
     return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig)
+
+
+def plan_backup(stack: Stack, observed: Observed, mig: Migration) -> list[Manifest]:
+    """What backups need created once: the target claim, the pre-migration backup, and an
+    on-demand Job per new request."""
+    out: list[Manifest] = []
+    source = backup.from_backup(stack)
+    if (
+        source is not None
+        and mig.state == "Restoring"
+        and observed.get("Job", backup.restore_job_name(stack)) is None
+    ):
+        out.append(backup.restore_job(stack, source))
+    cfg = backup.config(stack)
+    if cfg is None:
+        return out
+    if observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None:
+        out.append(backup.volume_claim(stack, cfg))
+    pre = backup.premigration_job_name(stack, mig.desired_image)
+    if mig.state == "BackingUp" and observed.get("Job", pre) is None:
+        out.append(backup.premigration_job(stack, cfg, mig.desired_image))
+    request = observed.backup_request
+    if request and request != observed.backup_requested:
+        out.append(backup.on_demand_job(stack, cfg, request))
+    return out
 
 
 def prunable(stack: Stack, plan: Plan, observed: Observed) -> list[Key]:

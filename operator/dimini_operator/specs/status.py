@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import gateway, tunnel
-from dimini_operator.specs.common import Stack, image_hash, image_tag
+from dimini_operator.specs import backup, gateway, tunnel
+from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
 from dimini_operator.specs.plan import (
     Migration,
     Observed,
@@ -25,6 +25,8 @@ CONDITION_TYPES = (
     # The HTTPRoute accepted by its Gateways (spec.gateway); otherwise the same as IngressReady.
     "RouteReady",
     "TunnelReady",
+    # Informational: does not gate Ready (a stack serves without backups).
+    "BackupVerified",
     # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
     # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
     "Reconciling",
@@ -139,6 +141,30 @@ def derive(
     else:
         tun_ok, tun_reason, tun_msg = True, "Disabled", "tunnel disabled"
     mig_ok = mig.state == "Applied"
+    old_backup: dict[str, Any] = old_status.get("backup") or {}
+    backup_status: dict[str, Any] | None = None
+    if backup.config(stack) is None:
+        bk_ok, bk_reason, bk_msg = False, "NotConfigured", "spec.postgres.backup is not set"
+    else:
+        jobs = [
+            obj
+            for (kind, name), obj in observed.children.items()
+            if kind == "Job"
+            and (obj.get("metadata", {}).get("labels") or {}).get(LABEL_COMPONENT)
+            == backup.COMPONENT
+            # The bootstrap restore is not a backup.
+            and name != backup.restore_job_name(stack)
+        ]
+        request = observed.backup_request
+        handled = (
+            request
+            if request
+            and observed.get("Job", backup.on_demand_job_name(stack, request)) is not None
+            else None
+        )
+        outcome = backup.derive(stack, jobs, observed.backup_reports, old_backup, handled)
+        backup_status = outcome.status
+        bk_ok, bk_reason, bk_msg = outcome.condition
 
     problems: list[tuple[str, str]] = []
     if observed.credentials_lost:
@@ -159,7 +185,7 @@ def derive(
         phase = "Degraded"
     elif ready:
         phase = "Ready"
-    elif mig.state in ("Pending", "Running"):
+    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring"):
         phase = "Migrating"
     elif not observed.children:
         phase = "Pending"
@@ -201,6 +227,7 @@ def derive(
         _cond("IngressReady", ing_ok, ing_reason, ing_msg),
         _cond("RouteReady", ing_ok, ing_reason, ing_msg),
         _cond("TunnelReady", tun_ok, tun_reason, tun_msg),
+        _cond("BackupVerified", bk_ok, bk_reason, bk_msg),
         _cond("Reconciling", reconciling, rec_reason, rec_msg),
         _cond("Stalled", degraded, stalled_reason, stalled_msg),
         _cond("Progressing", reconciling, rec_reason, rec_msg),
@@ -244,14 +271,50 @@ def derive(
         "frontend": _component(frontend_obj, "frontend"),
         "migration": {"job": mig.job_name},
     }
+    restored = _restored_from(stack, observed, old_backup)
+    if restored:
+        backup_status = {**(backup_status or {}), "restoredFrom": restored}
+    if backup_status:
+        status["backup"] = backup_status
     webhook_url = tunnel.webhook_url(stack)
     if webhook_url:
         status["webhookUrl"] = webhook_url
+    premigration = _premigration_backup(stack, observed, mig, old_status)
+    if premigration:
+        status["migration"]["backup"] = premigration
     if mig.applied_image:
         status["version"] = image_tag(mig.applied_image)
         status["migration"]["image"] = mig.applied_image
         status["migration"]["revision"] = image_hash(mig.applied_image)
     return status
+
+
+def _restored_from(stack: Stack, observed: Observed, old: dict[str, Any]) -> str | None:
+    """The backup the database was loaded from (bootstrap.fromBackup), once restored."""
+    if backup.from_backup(stack) is None:
+        return None
+    job = backup.restore_job_name(stack)
+    report = observed.backup_reports.get(job) or {}
+    if report.get("step") == "restore" and report.get("name"):
+        return str(report["name"])
+    return str(old["restoredFrom"]) if old.get("restoredFrom") else None
+
+
+def _premigration_backup(
+    stack: Stack, observed: Observed, mig: Migration, old_status: dict[str, Any]
+) -> str | None:
+    """The backup taken before migrating to the desired image (its name once reported)."""
+    if backup.config(stack) is None:
+        return None
+    job = backup.premigration_job_name(stack, mig.desired_image)
+    if observed.get("Job", job) is not None:
+        report = observed.backup_reports.get(job) or {}
+        return str(report.get("name") or job)
+    old = old_status.get("migration") or {}
+    # The Job is gone (TTL): keep what was recorded for this migration.
+    if old.get("job") == mig.job_name and old.get("backup"):
+        return str(old["backup"])
+    return None
 
 
 def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migration) -> list[Event]:
@@ -268,6 +331,7 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
             out.append(Event("Warning", "MigrationFailed", mig.message))
         elif mig.state == "Pending":
             out.append(Event("Normal", "MigrationStarted", mig.message))
+    out += backup_events(old_status.get("backup") or {}, new_status.get("backup") or {})
     old_phase = old_status.get("phase")
     new_phase = new_status["phase"]
     if old_phase != new_phase:
@@ -276,4 +340,20 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
         if new_phase == "Degraded":
             message += f": {degraded['message']}"
         out.append(Event("Warning" if new_phase == "Degraded" else "Normal", new_phase, message))
+    return out
+
+
+def backup_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    """A Warning for each new backup failure, a Normal Event for each newly verified backup."""
+    out: list[Event] = []
+    failure = new.get("lastFailure")
+    if failure and failure != old.get("lastFailure"):
+        what = failure.get("name") or failure.get("job")
+        out.append(
+            Event("Warning", "BackupFailed", f"backup {what} failed: {failure.get('message')}")
+        )
+    verified = new.get("lastVerified")
+    if verified and verified != old.get("lastVerified"):
+        name = verified.get("name") or verified.get("job")
+        out.append(Event("Normal", "BackupVerified", f"backup {name} restored and verified"))
     return out

@@ -1,0 +1,271 @@
+"""Backups on the control plane (KWOK pods): the operator renders the CronJob, turns the
+backup-now annotation into a Job, and reads each Job's result from its pod's termination
+messages into status.backup and the BackupVerified condition. The scripts themselves run
+against a real Postgres in tests/operator/backup/test_scripts.py."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from dimini_operator.specs.common import digest
+from lightkube import Client
+from lightkube.codecs import from_dict
+
+from tests.operator.integration.conftest import StackNs
+from tests.operator.integration.support import (
+    STACK,
+    Kubectl,
+    Operator,
+    holds_for,
+    sample,
+    stack_ready,
+)
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.sandbox
+
+
+def add_backup_volume(kube: Client, stack_ns: StackNs, claim: str = f"{STACK}-backups") -> None:
+    name = f"{stack_ns.name}-{claim}"
+    kube.apply(
+        from_dict(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name, "labels": {"dimini.io/test": stack_ns.name}},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": stack_ns.storage_class,
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": f"/tmp/dimini-test/{name}"},
+                    "claimRef": {"namespace": stack_ns.name, "name": claim},
+                },
+            }
+        ),
+        field_manager="dimini-tests",
+    )
+
+
+def add_backup_claim(kube: Client, stack_ns: StackNs, claim: str) -> None:
+    """A claim with backups of an earlier stack (bootstrap.fromBackup reads it)."""
+    add_backup_volume(kube, stack_ns, claim)
+    stack_ns.k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": stack_ns.storage_class,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+    )
+
+
+def backup_status(k: Kubectl) -> dict[str, Any]:
+    return dict(((k.stack() or {}).get("status") or {}).get("backup") or {})
+
+
+def request_backup(k: Kubectl, value: str) -> str:
+    k.run("annotate", "diministack", STACK, "--overwrite", f"dimini.io/backup-now={value}")
+    return f"{STACK}-backup-now-{digest(value, 10)}"
+
+
+def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["postgres"]["backup"] = {
+        "schedule": "0 3 * * *",
+        "retention": {"count": 2},
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}},
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    cron = k.get("cronjob", f"{STACK}-backup")
+    assert cron is not None and cron["spec"]["schedule"] == "0 3 * * *"
+    assert k.get("configmap", f"{STACK}-backup-scripts") is not None
+    claim = k.get("pvc", f"{STACK}-backups")
+    assert claim is not None and "ownerReferences" not in claim["metadata"]  # Retain
+    cond = k.condition("BackupVerified")
+    assert cond is not None and (cond["status"], cond["reason"]) == ("False", "NoVerifiedBackup")
+
+    first = request_backup(k, "first")
+    wait_for(
+        "BackupVerified=True",
+        lambda: (k.condition("BackupVerified") or {}).get("status") == "True",
+        60,
+    )
+    st = backup_status(k)
+    assert st["lastVerified"]["job"] == first
+    assert st["requested"] == "first"
+    job = k.get("job", first)
+    assert job is not None
+    pod = job["spec"]["template"]["metadata"]["labels"]
+    assert pod["dimini.io/postgres-client"] == "true"
+
+    # A failing backup pod (KWOK fails pods whose first container image contains kwok-fail):
+    # the operator reads the pod's termination message into the failure.
+    k.patch("diministack", STACK, {"spec": {"postgres": {"image": "postgres:15-kwok-fail"}}})
+    second = request_backup(k, "second")
+    wait_for(
+        "BackupVerified=False after the failed backup",
+        lambda: (k.condition("BackupVerified") or {}).get("reason") == "BackupFailed",
+        60,
+    )
+    cond = k.condition("BackupVerified")
+    assert cond is not None and cond["status"] == "False"
+    assert "simulated failure (image contains kwok-fail)" in cond["message"]
+    assert f"restore point: {first}" in cond["message"]
+    st = backup_status(k)
+    assert st["lastVerified"]["job"] == first
+    assert st["lastFailure"]["job"] == second
+
+    def warning() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in k.list("events")
+            if e["involvedObject"]["kind"] == "DiminiStack"
+            and e.get("reason") == "BackupFailed"
+            and e.get("type") == "Warning"
+        ]
+
+    (event,) = wait_for("Warning Event BackupFailed", warning, 30)
+    assert "simulated failure" in event["message"]
+    # The annotation is acted on once: no second Job for the same value.
+    jobs = [j["metadata"]["name"] for j in k.list("jobs") if "backup-now" in j["metadata"]["name"]]
+    assert sorted(jobs) == sorted([first, second])
+
+
+V1 = "registry.local/dimini-backend:0.1.0"
+V2 = "registry.local/dimini-backend:0.2.0"
+V3 = "registry.local/dimini-backend:0.3.0"
+
+
+def image_job(prefix: str, image: str) -> str:
+    return f"{STACK}-{prefix}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+
+
+def complete(job: dict[str, Any] | None) -> str | None:
+    for c in ((job or {}).get("status") or {}).get("conditions") or []:
+        if c["type"] == "Complete" and c["status"] == "True":
+            return str(c["lastTransitionTime"])
+    return None
+
+
+def test_upgrade_is_backed_up_and_verified_before_its_migration(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class, backend={"image": V1, "migration": {"backoffLimit": 0}})
+    doc["spec"]["postgres"]["backup"] = {
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}}
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    # The first install migrates an empty database: nothing to back up.
+    assert k.get("job", image_job("backup-premigrate", V1)) is None
+
+    k.patch("diministack", STACK, {"spec": {"backend": {"image": V2}}})
+    migrate = wait_for(
+        "the V2 migration Job", lambda: k.get("job", image_job("migrate", V2)), 60, interval=0.1
+    )
+    pre = k.get("job", image_job("backup-premigrate", V2))
+    done = complete(pre)
+    assert done is not None, "the migration Job was created before its backup was verified"
+    assert done <= migrate["metadata"]["creationTimestamp"]
+    assert pre is not None and pre["metadata"]["annotations"]["dimini.io/before-migrating-to"] == V2
+    ready = wait_for("stack Ready on V2", lambda: stack_ready(k), 90)
+    assert ready["status"]["migration"]["backup"] == image_job("backup-premigrate", V2)
+    assert ready["status"]["backup"]["lastVerified"]["job"] == image_job("backup-premigrate", V2)
+
+    # A failing backup (KWOK fails pods of a kwok-fail image) holds the next migration back.
+    k.patch(
+        "diministack",
+        STACK,
+        {"spec": {"backend": {"image": V3}, "postgres": {"image": "postgres:15-kwok-fail"}}},
+    )
+    wait_for(
+        "Degraded: the pre-migration backup failed",
+        lambda: (k.condition("Stalled") or {}).get("reason") == "PreMigrationBackupFailed",
+        60,
+    )
+    assert k.get("job", image_job("migrate", V3)) is None
+    dep = k.get("deployment", f"{STACK}-backend")
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == V2
+
+
+def test_new_stack_from_a_backup_restores_before_migrating(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_claim(kube, stack_ns, "old-backups")
+    doc = sample(stack_ns.storage_class, backend={"image": V1})
+    doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {"claimName": "old-backups"}}
+    k.apply(doc)
+    ready = wait_for("stack Ready", lambda: stack_ready(k), 90)
+    restore = k.get("job", f"{STACK}-restore")
+    migrate = k.get("job", image_job("migrate", V1))
+    assert restore is not None and migrate is not None
+    done = complete(restore)
+    assert done is not None and done <= migrate["metadata"]["creationTimestamp"]
+    claim = restore["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+    assert claim["claimName"] == "old-backups"
+    assert ready["status"]["phase"] == "Ready"
+    # No schedule configured: the scripts, but no CronJob.
+    assert k.get("cronjob", f"{STACK}-backup") is None
+
+
+def test_failed_restore_holds_the_first_migration(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    add_backup_claim(kube, stack_ns, f"{STACK}-backups")
+    doc = sample(stack_ns.storage_class, backend={"image": V1})
+    doc["spec"]["postgres"]["image"] = "postgres:15-kwok-fail"
+    doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {}}
+    k.apply(doc)
+    wait_for(
+        "Degraded: RestoreFailed",
+        lambda: (k.condition("Stalled") or {}).get("reason") == "RestoreFailed",
+        90,
+    )
+    assert k.get("job", image_job("migrate", V1)) is None
+
+
+def test_idle_stack_with_backups_makes_no_writes(
+    kube: Client, stack_ns: StackNs, start_operator: Callable[..., Operator]
+) -> None:
+    """With a CronJob, a claim and a verified backup in status, full reconciles (every 5 s)
+    write nothing: the claim is not re-created, status.backup is stable."""
+    k = stack_ns.k
+    operator = start_operator("--resync-seconds", "5")
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["postgres"]["backup"] = {
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}}
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+    request_backup(k, "idle")
+    wait_for(
+        "BackupVerified=True",
+        lambda: (k.condition("BackupVerified") or {}).get("status") == "True",
+        60,
+    )
+    # Settled: one more full reconcile after the last write.
+    reconciles = operator.reconciles()
+    wait_for("two more reconciles", lambda: operator.reconciles() >= reconciles + 2, 30)
+    writes = operator.writes()
+    before = operator.reconciles()
+    holds_for("no writes while idle", lambda: operator.writes() == writes, 12)
+    assert operator.reconciles() >= before + 2, "the safety timer reconciled meanwhile"
