@@ -1,0 +1,183 @@
+"""The developer loop for real: `tilt ci` (the real Tilt, tests' own Tiltfile: the repository's)
+brings the whole stack up on the sandbox's real node without Docker — images by
+`python -m images tilt` (buildah into the node's containerd), the operator from its chart, the
+DiminiStack waited for until Ready — then a therapist's flow passes through the Ingress, and
+`tilt down` leaves nothing behind (the dev stack's deletionPolicy is Delete).
+
+Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lightkube import Client
+
+import images
+from images import traefik as traefik_image
+from sandbox import cluster, ingress, tilt
+from tests.e2e.dimini_client import DiminiClient
+from tests.operator.integration.support import Kubectl
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+NAMESPACE = "dimini-dev"  # the Tiltfile's
+STACK = "dimini"
+HOST = "dimini.localhost"
+HUME_SECRET = "dimini-hume"
+PASSWORD = "tilt-Passw0rd-long-enough"
+TRANSCRIPT = (
+    "I have been so stressed about work lately. The deadlines keep piling up and my manager "
+    "keeps adding more. I can't sleep at night; I lie awake worrying about work and feel anxious."
+)
+CI_TIMEOUT = "20m"  # cold: the backend, frontend (next dev stage), operator and Postgres images
+
+
+@dataclass
+class TiltRun:
+    sandbox: cluster.Sandbox
+    kubectl: Kubectl
+    tilt: Path
+    env: dict[str, str]
+    signing_key: str
+
+    def run(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.tilt), *args],
+            cwd=cluster.REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def tilt_binary() -> Path:
+    path = tilt.find()
+    if path is None:
+        pytest.skip(tilt.INSTALL_HINT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tilt_run(
+    tilt_binary: Path, real_sandbox: cluster.Sandbox, real_kube: Client
+) -> Iterator[TiltRun]:
+    traefik = traefik_image.build()
+    images.load(traefik, real_sandbox.containerd_socket)
+    ingress.install(real_kube, traefik)
+    kubectl = Kubectl(real_sandbox.env(), NAMESPACE)
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    signing_key = f"tilt-{uuid.uuid4().hex}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": HUME_SECRET},
+            # Hume itself is out of reach; the webhook signing key is what this run exercises.
+            "stringData": {
+                "HUME_API_KEY": "tilt-unused",
+                "HUME_SECRET_KEY": "tilt-unused",
+                "HUME_WEBHOOK_SIGNING_KEY": signing_key,
+            },
+        }
+    )
+    env = {
+        **real_sandbox.env(),
+        # `python -m images tilt` loads into this sandbox's node; the host operator uses this venv.
+        "DIMINI_SANDBOX_DIR": str(real_sandbox.root),
+        "DIMINI_PYTHON": sys.executable,
+    }
+    run = TiltRun(real_sandbox, kubectl, tilt_binary, env, signing_key)
+    yield run
+    # Whatever a failed step left: the next run starts clean.
+    run.run("down", "--port", str(_free_port()), "--", f"--hume-secret={HUME_SECRET}", timeout=300)
+
+
+def test_1_tilt_ci_brings_the_stack_to_ready_on_the_real_node(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run(
+        "ci",
+        "--timeout",
+        CI_TIMEOUT,
+        "--port",
+        str(_free_port()),
+        "--",
+        "--builder=buildah",
+        f"--hume-secret={HUME_SECRET}",
+    )
+    assert proc.returncode == 0, f"tilt ci failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    stack = tilt_run.kubectl.get("diministack", STACK)
+    assert stack, "the DiminiStack Tilt applied"
+    ready = [c for c in stack["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True", stack["status"]
+    # Tilt's images, built by buildah, are what runs: their refs are Tilt's, not the aliases.
+    assert stack["spec"]["backend"]["image"].startswith("dimini-backend:tilt-")
+    assert stack["spec"]["postgres"]["image"].startswith("dimini-postgres:tilt-")
+
+
+def test_2_a_therapist_works_through_the_ingress(tilt_run: TiltRun) -> None:
+    email = f"tilt-{uuid.uuid4().hex[:8]}@example.com"
+    base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
+    with DiminiClient(base_url, HOST, timeout=15) as c:
+        wait_for("backend /ready through the Ingress", lambda: _ready(c), 120, interval=0.5)
+        c.register(email, PASSWORD, "Dr Tilt")
+        c.login(email, PASSWORD)
+        patient = c.create_patient("Pat Tilt", email="pat.tilt@example.com")
+        session = c.start_session(patient["id"])
+        with c.realtime(session["id"], timeout=30) as live:
+            c.post_transcript(session["id"], TRANSCRIPT)
+            batch = live.wait_for("graph_batch_update", timeout=60)
+        assert batch["nodes"], "graph nodes over the websocket"
+        note = {"content": "Sleep is the lever this week.", "category": "insight"}
+        chat = (f"tilt-chat-{session['id']}", f"tilt-group-{session['id']}")
+        assert c.bind_chat(session["id"], *chat).status_code == 201
+        assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
+        answer = c.signed_webhook_tool_call(*chat, "save_session_note", tilt_run.signing_key)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "recorded"
+        page = c.page("/")
+        assert page.status_code == 200 and "Dimini" in page.text
+
+
+def _ready(c: DiminiClient) -> bool:
+    try:
+        return c.ready() == 200
+    except Exception:  # the Ingress route or the pod is not there yet
+        return False
+
+
+def test_3_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run(
+        "down", "--port", str(_free_port()), "--", f"--hume-secret={HUME_SECRET}", timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def gone() -> bool:
+        left = [
+            kind
+            for kind in ("pod", "statefulset", "deployment", "service", "pvc", "job", "ingress")
+            if tilt_run.kubectl.list(kind)
+        ]
+        return not left
+
+    # deletionPolicy: Delete (the dev sample): the database volume goes with the stack.
+    wait_for("the dev namespace empty after tilt down", gone, 180, interval=1)
+    assert not tilt_run.kubectl.run(
+        "get", "deployment", "-n", "dimini-system", "-o", "name", namespaced=False
+    ).stdout.strip(), "the operator Tilt installed"
