@@ -21,6 +21,7 @@ import pytest
 from lightkube import Client
 
 import images
+from bench.devloop import tilt_loop
 from images import traefik as traefik_image
 from sandbox import cluster, ingress, tilt
 from tests.e2e.dimini_client import DiminiClient
@@ -162,7 +163,44 @@ def _ready(c: DiminiClient) -> bool:
         return False
 
 
-def test_3_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
+def _backend_pod_uid(kubectl: Kubectl) -> str:
+    (pod,) = kubectl.list(
+        "pod", f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component=backend"
+    )
+    return str(pod["metadata"]["uid"])
+
+
+def test_3_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun) -> None:
+    port = str(_free_port())
+    up = subprocess.Popen(
+        [str(tilt_run.tilt), "up", "--stream", "--port", port, "--",
+         "--builder=buildah", f"--hume-secret={HUME_SECRET}"],
+        cwd=cluster.REPO, env=tilt_run.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    original = tilt_loop.INIT.read_text()
+    base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
+    try:
+        waited = tilt_run.run(
+            "wait", "--for=condition=Ready", "uiresource/stack-ready", "--port", port,
+            "--timeout", "900s",
+        )  # fmt: skip
+        assert waited.returncode == 0, waited.stderr[-3000:]
+        # tilt up built new refs: the stack rolls to them before the edit is measured.
+        tilt_run.kubectl.run("rollout", "status", "deploy/dimini-backend", "--timeout=300s")
+        wait_for("the backend through the Ingress", lambda: tilt_loop.health_version(base_url), 120)
+        before = _backend_pod_uid(tilt_run.kubectl)
+        run = tilt_loop.save_to_running(tilt_run.env, base_url, "0.0.777", original)
+        assert tilt_loop.health_version(base_url) == "0.0.777"
+        assert _backend_pod_uid(tilt_run.kubectl) == before, "live update, not a new pod"
+        print(f"backend save -> running via tilt: {run}")
+    finally:
+        tilt_loop.INIT.write_text(original)
+        up.terminate()
+        up.wait(60)
+
+
+def test_4_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
     proc = tilt_run.run(
         "down", "--port", str(_free_port()), "--", f"--hume-secret={HUME_SECRET}", timeout=300
     )
