@@ -39,6 +39,7 @@ TRANSCRIPT = (
     "I have been so stressed about work lately. The deadlines keep piling up and my manager "
     "keeps adding more. I can't sleep at night; I lie awake worrying about work and feel anxious."
 )
+TILTFILE_ARGS = ("--builder=buildah", f"--hume-secret={HUME_SECRET}")
 CI_TIMEOUT = "20m"  # cold: the backend, frontend (next dev stage), operator and Postgres images
 
 
@@ -108,7 +109,7 @@ def tilt_run(
     run = TiltRun(real_sandbox, kubectl, tilt_binary, env, signing_key)
     yield run
     # Whatever a failed step left: the next run starts clean.
-    run.run("down", "--port", str(_free_port()), "--", f"--hume-secret={HUME_SECRET}", timeout=300)
+    run.run("down", "--", *TILTFILE_ARGS, timeout=300)
 
 
 def test_1_tilt_ci_brings_the_stack_to_ready_on_the_real_node(tilt_run: TiltRun) -> None:
@@ -119,8 +120,7 @@ def test_1_tilt_ci_brings_the_stack_to_ready_on_the_real_node(tilt_run: TiltRun)
         "--port",
         str(_free_port()),
         "--",
-        "--builder=buildah",
-        f"--hume-secret={HUME_SECRET}",
+        *TILTFILE_ARGS,
     )
     assert proc.returncode == 0, f"tilt ci failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     stack = tilt_run.kubectl.get("diministack", STACK)
@@ -174,13 +174,16 @@ def test_3_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
     port = str(_free_port())
     up = subprocess.Popen(
         [str(tilt_run.tilt), "up", "--stream", "--port", port, "--",
-         "--builder=buildah", f"--hume-secret={HUME_SECRET}"],
+         *TILTFILE_ARGS],
         cwd=cluster.REPO, env=tilt_run.env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     original = tilt_loop.INIT.read_text()
     base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
     try:
+        # `tilt wait` needs tilt up's API server: it answers once Tilt has started.
+        wait_for("tilt up's API server", lambda: tilt_run.run("get", "session", "--port", port,
+                 timeout=30).returncode == 0, 60, interval=0.5)  # fmt: skip
         waited = tilt_run.run(
             "wait", "--for=condition=Ready", "uiresource/stack-ready", "--port", port,
             "--timeout", "900s",
@@ -201,9 +204,7 @@ def test_3_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
 
 
 def test_4_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
-    proc = tilt_run.run(
-        "down", "--port", str(_free_port()), "--", f"--hume-secret={HUME_SECRET}", timeout=300
-    )
+    proc = tilt_run.run("down", "--", *TILTFILE_ARGS, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     def gone() -> bool:
