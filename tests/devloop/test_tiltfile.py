@@ -205,7 +205,8 @@ def test_host_mode_runs_the_operator_on_the_host_after_pausing_the_cluster_one(
     result = load(tilt_binary, tmp_path, "--builder=buildah", "--operator=host")
     assert "dimini-operator" not in result.images()
     serve = result.cmd("dimini-operator", "ServeCmd")
-    assert "-m dimini_operator --namespace dimini-dev" in serve
+    # One leader Lease for both operators: the cluster one's (in its namespace).
+    assert "-m dimini_operator --namespace dimini-dev --lease-namespace dimini-system" in serve
     assert result.manifests["dimini-operator"]["ResourceDependencies"] == ["pause-cluster-operator"]
     pause = result.cmd("pause-cluster-operator")
     assert "dimini-system" in pause and "scale --replicas=0" in pause

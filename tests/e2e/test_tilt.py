@@ -170,7 +170,29 @@ def _backend_pod_uid(kubectl: Kubectl) -> str:
     return str(pod["metadata"]["uid"])
 
 
-def test_3_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun) -> None:
+def test_3_host_operator_mode_pauses_the_cluster_operator(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run(
+        "ci", "--timeout", CI_TIMEOUT, "--port", str(_free_port()), "--", *TILTFILE_ARGS,
+        "--operator=host",
+    )  # fmt: skip
+    assert proc.returncode == 0, f"tilt ci (host) failed:\n{proc.stdout[-6000:]}"
+    operator = tilt_run.kubectl.run(
+        "get", "deployment/dimini-operator", "-n", "dimini-system", "-o",
+        "jsonpath={.spec.replicas}/{.status.replicas}", namespaced=False,
+    ).stdout  # fmt: skip
+    assert operator in ("0/", "0/0"), f"the in-cluster operator still runs: {operator}"
+    lease = tilt_run.kubectl.run(
+        "get", "lease/dimini-operator", "-n", "dimini-system", "-o",
+        "jsonpath={.spec.holderIdentity}", namespaced=False,
+    ).stdout  # fmt: skip
+    assert not lease.startswith("dimini-operator-"), f"the Lease is still the pod's: {lease}"
+    stack = tilt_run.kubectl.get("diministack", STACK)
+    assert stack
+    ready = [c for c in stack["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True", stack["status"]
+
+
+def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun) -> None:
     port = str(_free_port())
     up = subprocess.Popen(
         [str(tilt_run.tilt), "up", "--stream", "--port", port, "--",
@@ -203,7 +225,7 @@ def test_3_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
         up.wait(60)
 
 
-def test_4_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
+def test_5_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
     proc = tilt_run.run("down", "--", *TILTFILE_ARGS, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
