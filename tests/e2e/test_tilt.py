@@ -206,9 +206,10 @@ def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
     original = tilt_loop.INIT.read_text()
     base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
     try:
-        # `tilt wait` needs tilt up's API server: it answers once Tilt has started.
-        wait_for("tilt up's API server", lambda: tilt_run.run("get", "session", "--port", port,
-                 timeout=30).returncode == 0, 60, interval=0.5)  # fmt: skip
+        # `tilt wait` needs the resource to exist: tilt up has it once the Tiltfile is loaded.
+        wait_for("stack-ready in tilt up", lambda: tilt_run.run(
+            "get", "uiresource", "stack-ready", "--port", port, timeout=30).returncode == 0,
+            120, interval=0.5)  # fmt: skip
         waited = tilt_run.run(
             "wait", "--for=condition=Ready", "uiresource/stack-ready", "--port", port,
             "--timeout", "900s",
