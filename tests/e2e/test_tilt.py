@@ -166,11 +166,11 @@ def _ready(c: DiminiClient) -> bool:
         return False
 
 
-def _backend_pod_uid(kubectl: Kubectl) -> str:
-    (pod,) = kubectl.list(
-        "pod", f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component=backend"
-    )
-    return str(pod["metadata"]["uid"])
+def _backend_pod_uid(kubectl: Kubectl) -> str | None:
+    """The one backend pod's UID, None while a roll still has an old one going away."""
+    selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component=backend"
+    live = [p for p in kubectl.list("pod", selector) if not p["metadata"].get("deletionTimestamp")]
+    return str(live[0]["metadata"]["uid"]) if len(live) == 1 else None
 
 
 def test_3_host_operator_mode_pauses_the_cluster_operator(tilt_run: TiltRun) -> None:
@@ -218,7 +218,7 @@ def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
         # tilt up built new refs: the stack rolls to them before the edit is measured.
         tilt_run.kubectl.run("rollout", "status", "deploy/dimini-backend", "--timeout=300s")
         wait_for("the backend through the Ingress", lambda: tilt_loop.health_version(base_url), 120)
-        before = _backend_pod_uid(tilt_run.kubectl)
+        before = wait_for("one backend pod", lambda: _backend_pod_uid(tilt_run.kubectl), 180)
         run = tilt_loop.save_to_running(tilt_run.env, base_url, "0.0.777", original)
         assert tilt_loop.health_version(base_url) == "0.0.777"
         assert _backend_pod_uid(tilt_run.kubectl) == before, "live update, not a new pod"
