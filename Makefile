@@ -1,5 +1,5 @@
 # Dimini Stack — the two commands a newcomer needs:
-#   make dev    the whole stack in kind with live reload (a machine with Docker)
+#   make dev    the whole stack with live reload: kind with Docker, the sandbox's real node without
 #   make test   everything testable without Docker: lint, unit, sandbox, Postgres and browser tests
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -52,7 +52,7 @@ sandbox-down: venv ## stop every sandbox process and remove its state
 manifests: venv sandbox-build ## regenerate manifests/ (CRD, operator install) from their sources
 	$(PY) hack/manifests.py generate
 
-dev: ## kind cluster + local registry + tilt up (needs Docker, kind, tilt, helm, kubectl)
+dev: venv ## tilt up: on kind with Docker; without Docker (Linux, root) on the sandbox's real node
 	@bash hack/dev.sh
 
 images: venv ## backend, frontend, operator, postgres images (buildah; cold ~10 min); loaded into the sandbox's containerd if it runs

@@ -1,8 +1,46 @@
 #!/usr/bin/env bash
-# `make dev`: a kind cluster named "dimini" with a local registry, then `tilt up`.
-# Needs Docker; says what to install when a tool is missing instead of failing obscurely.
+# `make dev`: with Docker, a kind cluster named "dimini" with a local registry, then `tilt up`.
+# Without Docker on Linux as root: the sandbox with its real node and Traefik, then `tilt up` with
+# buildah builds (sandbox/dev.py). Says which path it takes and why, and what to install when a
+# tool is missing instead of failing obscurely. DIMINI_DEV=kind|sandbox forces a path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+path="${DIMINI_DEV:-}"
+if [ -z "$path" ]; then
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    path=kind; why="a Docker daemon answers"
+  elif [ "$(uname -s)" = Linux ] && [ "$(id -u)" -eq 0 ]; then
+    path=sandbox
+    if command -v docker >/dev/null 2>&1; then why="docker is installed but its daemon does not answer";
+    else why="no docker"; fi
+    why="$why; Linux as root runs the sandbox's real node"
+  else
+    path=kind; why="no Docker, and the sandbox's real node needs Linux as root"
+  fi
+else
+  why="DIMINI_DEV=$path"
+fi
+
+if [ "$path" = sandbox ]; then
+  echo "make dev: the sandbox with its real node, images by buildah ($why)" >&2
+  missing=0
+  need() {  # need <tool> <how to install>
+    if ! command -v "$1" >/dev/null 2>&1; then
+      printf 'missing: %s. Install: %s\n' "$1" "$2" >&2
+      missing=1
+    fi
+  }
+  need buildah "apt-get install buildah"
+  need ctr     "apt-get install containerd (its ctr client)"
+  need kubectl "https://kubernetes.io/docs/tasks/tools/"
+  [ "$missing" -eq 0 ] || { echo "make dev: install the tools above, then run it again" >&2; exit 1; }
+  PY="${DIMINI_PYTHON:-.venv/bin/python}"
+  [ -x "$PY" ] || { echo "make dev: no $PY: run \`make venv\` first" >&2; exit 1; }
+  # Tilt's custom_build runs `$DIMINI_PYTHON -m images tilt ...`: the same interpreter.
+  exec "$PY" -m sandbox.dev -- "$@"
+fi
+echo "make dev: kind + Docker ($why)" >&2
 
 CLUSTER="${DIMINI_CLUSTER:-dimini}"
 REGISTRY_NAME="kind-registry"

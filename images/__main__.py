@@ -1,8 +1,14 @@
-"""`python -m images build|load|list [name ...]`: refs go to stdout, progress to stderr."""
+"""`python -m images build|load|list [name ...]`: refs go to stdout, progress to stderr.
+
+`python -m images tilt <name>` is Tilt's custom_build command (Tiltfile, no Docker): build the
+image's dev stage with buildah, load it into the sandbox's real node and tag it there as Tilt's
+$EXPECTED_REF, the ref Tilt writes into the DiminiStack.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +44,30 @@ def _sandbox_socket() -> Path | None:
     return cluster.Sandbox(cluster.default_root()).containerd_socket
 
 
+def containerd_name(ref: str) -> str:
+    """The fully qualified name containerd stores `ref` under (what the kubelet looks up):
+    `dimini-backend:tilt-1` is `docker.io/library/dimini-backend:tilt-1`."""
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"
+
+
+def _tilt(name: str, address: Path | None) -> int:
+    expected = os.environ.get("EXPECTED_REF")
+    if not expected:
+        raise SystemExit("EXPECTED_REF is not set: `images tilt` is run by Tilt's custom_build")
+    if address is None or not address.is_socket():
+        raise SystemExit(f"no containerd socket at {address}: start the sandbox with --real-node")
+    start = time.monotonic()
+    ref = builder.build(name, dev=True)
+    built = time.monotonic()
+    load_image(ref, address, [containerd_name(expected)])
+    loaded = time.monotonic()
+    say(f"{name}: {ref} as {expected}: build {built - start:.1f} s, load {loaded - built:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m images", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument(
                 "--if-running", action="store_true", help="no socket: say so and succeed"
             )
+    p = sub.add_parser("tilt", help="Tilt's custom_build: dev stage, loaded as $EXPECTED_REF")
+    p.add_argument("name", choices=sorted(builder.IMAGES))
+    p.add_argument("--address", type=Path, help="containerd socket (default: the sandbox's)")
     sub.add_parser("list", help="the images and their current refs")
     args = parser.parse_args(argv)
 
@@ -59,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             aliases = ", ".join(f"{image.repository}:{a}" for a in image.aliases)
             print(f"{name}\t{aliases}\t(base {image.base}; context {image.context})")
         return 0
+    if args.command == "tilt":
+        return _tilt(args.name, args.address or _sandbox_socket())
     names = _names(args.names)
     address: Path | None = None
     if args.command == "load":

@@ -8,7 +8,7 @@ rebuilt, so a warm `build` costs a hash of the context.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from images import bases, cmd, config, context
@@ -47,6 +47,16 @@ IMAGES: dict[str, Image] = {
 }  # fmt: skip
 
 TAG_LENGTH = 12
+# The Dockerfile stages the developer loop runs (`python -m images tilt`): reloaders, dev servers.
+DEV_TARGETS = {"backend": "dev", "frontend": "dev"}
+
+
+def dev_image(name: str) -> Image:
+    """Image `name` as the developer loop builds it: its dev stage, no alias (aliases name the
+    production images the e2e tests and the chart use)."""
+    image = IMAGES[name]
+    target = DEV_TARGETS.get(name, image.target)
+    return replace(image, target=target, aliases=()) if target != image.target else image
 
 
 def content_tag(image: Image, base_ref: str, extra_files: Mapping[str, str] | None = None) -> str:
@@ -61,14 +71,14 @@ def content_tag(image: Image, base_ref: str, extra_files: Mapping[str, str] | No
     return context.digest(image.context, extra_files or {}, *inputs)[:TAG_LENGTH]
 
 
-def build(name: str, extra_files: Mapping[str, str] | None = None) -> str:
+def build(name: str, extra_files: Mapping[str, str] | None = None, *, dev: bool = False) -> str:
     """Build (or reuse) image `name`; return its content-tagged ref.
 
     `extra_files` ({path in the context: text}) are added to a staged copy of the context, e.g. an
     extra Alembic migration for an "upgrade" backend image; they change the tag, and such builds
-    get no alias.
+    get no alias. `dev`: the developer loop's stage (dev_image).
     """
-    image = IMAGES[name]
+    image = dev_image(name) if dev else IMAGES[name]
     extra = dict(extra_files or {})
     base_ref = bases.ensure(image.base)
     tag = content_tag(image, base_ref, extra)

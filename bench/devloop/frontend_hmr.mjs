@@ -2,6 +2,10 @@
 // module replacement, in Debian's Chromium (playwright-core).
 //
 //   node bench/devloop/frontend_hmr.mjs [--runs 5]
+//   node bench/devloop/frontend_hmr.mjs --url http://dimini.localhost:18080   # through Tilt
+//
+// With --url, the page is the running stack's (e.g. `make dev` on the sandbox, through the
+// Ingress): the save is synced by Tilt's live update into the pod's `next dev`, which pushes HMR.
 //
 // Runs `next dev` in frontend/ itself (Turbopack compiles nothing outside its workspace root, so a
 // copy with linked node_modules does not work); each run rewrites the About page's heading and
@@ -18,6 +22,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const frontend = join(repo, 'frontend');
 const { chromium } = createRequire(join(frontend, 'package.json'))('playwright-core');
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
+const urlArg = process.argv.indexOf('--url') >= 0 ? process.argv[process.argv.indexOf('--url') + 1] : null;
 
 const freePort = () =>
   new Promise((ok) => {
@@ -32,8 +37,9 @@ const original = readFileSync(page_file, 'utf8');
 const restore = () => writeFileSync(page_file, original);
 process.on('SIGINT', () => { restore(); process.exit(130); });
 
-const port = await freePort();
-const next = spawn(join(frontend, 'node_modules', '.bin', 'next'), ['dev', '--port', String(port)], {
+const port = urlArg ? null : await freePort();
+const base = urlArg || `http://localhost:${port}`;
+const next = urlArg ? null : spawn(join(frontend, 'node_modules', '.bin', 'next'), ['dev', '--port', String(port)], {
   cwd: frontend,
   env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
   stdio: 'ignore',
@@ -48,7 +54,7 @@ try {
   // The first request compiles the page: wait for it without timing it.
   for (let tries = 0; ; tries++) {
     try {
-      await page.goto(`http://localhost:${port}/about`, { timeout: 120_000 });
+      await page.goto(`${base}/about`, { timeout: 120_000 });
       break;
     } catch (err) {
       if (tries > 240) throw err;
@@ -68,11 +74,11 @@ try {
   const reloaded = !(await page.evaluate(() => window.__notReloaded === true));
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  console.log(`frontend save -> page updated by HMR (next dev), ${runs} runs: median ${median.toFixed(2)} s, ` +
+  console.log(`frontend save -> page updated by HMR (next dev${urlArg ? ', via Tilt live update' : ''}), ${runs} runs: median ${median.toFixed(2)} s, ` +
     `min ${times[0].toFixed(2)} s, max ${times[times.length - 1].toFixed(2)} s (target <= 1 s)` +
     (reloaded ? ' [the page did a full reload, not HMR]' : ''));
 } finally {
   restore();
   await browser.close();
-  next.kill();
+  next?.kill();
 }

@@ -1,0 +1,248 @@
+"""The developer loop for real: `tilt ci` (the real Tilt, tests' own Tiltfile: the repository's)
+brings the whole stack up on the sandbox's real node without Docker — images by
+`python -m images tilt` (buildah into the node's containerd), the operator from its chart, the
+DiminiStack waited for until Ready — then a therapist's flow passes through the Ingress, and
+`tilt down` leaves nothing behind (the dev stack's deletionPolicy is Delete).
+
+Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lightkube import Client
+
+import images
+from bench.devloop import tilt_loop
+from images import traefik as traefik_image
+from sandbox import cluster, ingress, tilt
+from tests.e2e.dimini_client import DiminiClient
+from tests.operator.integration.support import Kubectl
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+NAMESPACE = "dimini-dev"  # the Tiltfile's
+STACK = "dimini"
+HOST = "dimini.localhost"
+HUME_SECRET = "dimini-hume"
+PASSWORD = "tilt-Passw0rd-long-enough"
+TRANSCRIPT = (
+    "I have been so stressed about work lately. The deadlines keep piling up and my manager "
+    "keeps adding more. I can't sleep at night; I lie awake worrying about work and feel anxious."
+)
+TILTFILE_ARGS = ("--builder=buildah", f"--hume-secret={HUME_SECRET}")
+CI_TIMEOUT = "20m"  # cold: the backend, frontend (next dev stage), operator and Postgres images
+
+
+@dataclass
+class TiltRun:
+    sandbox: cluster.Sandbox
+    kubectl: Kubectl
+    tilt: Path
+    env: dict[str, str]
+    signing_key: str
+
+    def run(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.tilt), *args],
+            cwd=cluster.REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def tilt_binary() -> Path:
+    path = tilt.find()
+    if path is None:
+        pytest.skip(tilt.INSTALL_HINT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tilt_run(
+    tilt_binary: Path, real_sandbox: cluster.Sandbox, real_kube: Client
+) -> Iterator[TiltRun]:
+    traefik = traefik_image.build()
+    images.load(traefik, real_sandbox.containerd_socket)
+    ingress.install(real_kube, traefik)
+    kubectl = Kubectl(real_sandbox.env(), NAMESPACE)
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    signing_key = f"tilt-{uuid.uuid4().hex}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": HUME_SECRET},
+            # Hume itself is out of reach; the webhook signing key is what this run exercises.
+            "stringData": {
+                "HUME_API_KEY": "tilt-unused",
+                "HUME_SECRET_KEY": "tilt-unused",
+                "HUME_WEBHOOK_SIGNING_KEY": signing_key,
+            },
+        }
+    )
+    env = {
+        **real_sandbox.env(),
+        # `python -m images tilt` loads into this sandbox's node; the host operator uses this venv.
+        "DIMINI_SANDBOX_DIR": str(real_sandbox.root),
+        "DIMINI_PYTHON": sys.executable,
+    }
+    run = TiltRun(real_sandbox, kubectl, tilt_binary, env, signing_key)
+    yield run
+    # Whatever a failed step left: the next run starts clean.
+    run.run("down", "--", *TILTFILE_ARGS, timeout=300)
+
+
+def test_1_tilt_ci_brings_the_stack_to_ready_on_the_real_node(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run(
+        "ci",
+        "--timeout",
+        CI_TIMEOUT,
+        "--port",
+        str(_free_port()),
+        "--",
+        *TILTFILE_ARGS,
+    )
+    assert proc.returncode == 0, f"tilt ci failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    stack = tilt_run.kubectl.get("diministack", STACK)
+    assert stack, "the DiminiStack Tilt applied"
+    ready = [c for c in stack["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True", stack["status"]
+    # Tilt's images, built by buildah, are what runs: their refs are Tilt's, not the aliases.
+    assert stack["spec"]["backend"]["image"].startswith("dimini-backend:tilt-")
+    assert stack["spec"]["postgres"]["image"].startswith("dimini-postgres:tilt-")
+
+
+def test_2_a_therapist_works_through_the_ingress(tilt_run: TiltRun) -> None:
+    email = f"tilt-{uuid.uuid4().hex[:8]}@example.com"
+    base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
+    with DiminiClient(base_url, HOST, timeout=15) as c:
+        wait_for("backend /ready through the Ingress", lambda: _ready(c), 120, interval=0.5)
+        c.register(email, PASSWORD, "Dr Tilt")
+        c.login(email, PASSWORD)
+        patient = c.create_patient("Pat Tilt", email="pat.tilt@example.com")
+        session = c.start_session(patient["id"])
+        with c.realtime(session["id"], timeout=30) as live:
+            c.post_transcript(session["id"], TRANSCRIPT)
+            batch = live.wait_for("graph_batch_update", timeout=60)
+        assert batch["nodes"], "graph nodes over the websocket"
+        note = {"content": "Sleep is the lever this week.", "category": "insight"}
+        chat = (f"tilt-chat-{session['id']}", f"tilt-group-{session['id']}")
+        assert c.bind_chat(session["id"], *chat).status_code == 201
+        assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
+        answer = c.signed_webhook_tool_call(*chat, "save_session_note", tilt_run.signing_key)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "recorded"
+
+    # `next dev` compiles a page on its first request (tens of seconds here): a patient client.
+    with DiminiClient(base_url, HOST, timeout=300) as slow:
+        page = slow.page("/")
+    assert page.status_code == 200 and "Dimini" in page.text
+
+
+def _ready(c: DiminiClient) -> bool:
+    try:
+        return c.ready() == 200
+    except Exception:  # the Ingress route or the pod is not there yet
+        return False
+
+
+def _backend_pod_uid(kubectl: Kubectl) -> str | None:
+    """The one backend pod's UID, None while a roll still has an old one going away."""
+    selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component=backend"
+    live = [p for p in kubectl.list("pod", selector) if not p["metadata"].get("deletionTimestamp")]
+    return str(live[0]["metadata"]["uid"]) if len(live) == 1 else None
+
+
+def test_3_host_operator_mode_pauses_the_cluster_operator(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run(
+        "ci", "--timeout", CI_TIMEOUT, "--port", str(_free_port()), "--", *TILTFILE_ARGS,
+        "--operator=host",
+    )  # fmt: skip
+    assert proc.returncode == 0, f"tilt ci (host) failed:\n{proc.stdout[-6000:]}"
+    operator = tilt_run.kubectl.run(
+        "get", "deployment/dimini-operator", "-n", "dimini-system", "-o",
+        "jsonpath={.spec.replicas}/{.status.replicas}", namespaced=False,
+    ).stdout  # fmt: skip
+    assert operator in ("0/", "0/0"), f"the in-cluster operator still runs: {operator}"
+    lease = tilt_run.kubectl.run(
+        "get", "lease/dimini-operator", "-n", "dimini-system", "-o",
+        "jsonpath={.spec.holderIdentity}", namespaced=False,
+    ).stdout  # fmt: skip
+    assert not lease.startswith("dimini-operator-"), f"the Lease is still the pod's: {lease}"
+    stack = tilt_run.kubectl.get("diministack", STACK)
+    assert stack
+    ready = [c for c in stack["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True", stack["status"]
+
+
+def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun) -> None:
+    port = str(_free_port())
+    up = subprocess.Popen(
+        [str(tilt_run.tilt), "up", "--stream", "--port", port, "--",
+         *TILTFILE_ARGS],
+        cwd=cluster.REPO, env=tilt_run.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    original = tilt_loop.INIT.read_text()
+    base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
+    try:
+        # `tilt wait` needs the resource to exist: tilt up has it once the Tiltfile is loaded.
+        wait_for("stack-ready in tilt up", lambda: tilt_run.run(
+            "get", "uiresource", "stack-ready", "--port", port, timeout=30).returncode == 0,
+            120, interval=0.5)  # fmt: skip
+        waited = tilt_run.run(
+            "wait", "--for=condition=Ready", "uiresource/stack-ready", "--port", port,
+            "--timeout", "900s",
+        )  # fmt: skip
+        assert waited.returncode == 0, waited.stderr[-3000:]
+        # tilt up built new refs: the stack rolls to them before the edit is measured.
+        tilt_run.kubectl.run("rollout", "status", "deploy/dimini-backend", "--timeout=300s")
+        wait_for("the backend through the Ingress", lambda: tilt_loop.health_version(base_url), 120)
+        before = wait_for("one backend pod", lambda: _backend_pod_uid(tilt_run.kubectl), 180)
+        run = tilt_loop.save_to_running(tilt_run.env, base_url, "0.0.777", original)
+        assert tilt_loop.health_version(base_url) == "0.0.777"
+        assert _backend_pod_uid(tilt_run.kubectl) == before, "live update, not a new pod"
+        print(f"backend save -> running via tilt: {run}")
+    finally:
+        tilt_loop.INIT.write_text(original)
+        up.terminate()
+        up.wait(60)
+
+
+def test_5_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
+    proc = tilt_run.run("down", "--", *TILTFILE_ARGS, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def gone() -> bool:
+        left = [
+            kind
+            for kind in ("pod", "statefulset", "deployment", "service", "pvc", "job", "ingress")
+            if tilt_run.kubectl.list(kind)
+        ]
+        return not left
+
+    # deletionPolicy: Delete (the dev sample): the database volume goes with the stack.
+    wait_for("the dev namespace empty after tilt down", gone, 180, interval=1)
+    assert not tilt_run.kubectl.run(
+        "get", "deployment", "-n", "dimini-system", "-o", "name", namespaced=False
+    ).stdout.strip(), "the operator Tilt installed"
