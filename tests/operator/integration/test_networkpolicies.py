@@ -24,7 +24,7 @@ def test_every_rendered_policy_is_valid_for_the_api_server(kube: Client, namespa
     body["tunnel"] = {"enabled": True, "tokenSecretRef": {"name": "t"}, "publicHostname": "h.io"}
     stack = make_stack(body)
     policies = networkpolicies.render(stack)
-    assert len(policies) == 6
+    assert len(policies) == 7  # postgres, backend, frontend, migration, credentials, tunnel, deny
     for manifest in policies:
         manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
         manifest["metadata"].pop("ownerReferences")  # no DiminiStack object in this test
