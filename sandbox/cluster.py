@@ -460,13 +460,25 @@ def _start_real_node(
     realnode_mod.ensure_pause_image(paths, bin_dir)
     for name in ("kubelet", "kube-proxy", "coredns"):
         launcher.start(name, cmds[name])
-    alive = launcher.check_alive("kubelet", sb.logs / "kubelet.log")
-    _wait(
-        "the real node Ready",
-        lambda: alive() and realnode_mod.node_ready(sb.kubeconfig),
-        90,
-        sb.logs / "kubelet.log",
-    )
+
+    def node_up(kubelet_alive: Callable[[], bool]) -> Callable[[], bool]:
+        return lambda: kubelet_alive() and realnode_mod.node_ready(sb.kubeconfig)
+
+    for attempt in range(3):
+        try:
+            _wait(
+                "the real node Ready",
+                node_up(launcher.check_alive("kubelet", sb.logs / "kubelet.log")),
+                90,
+                sb.logs / "kubelet.log",
+            )
+            break
+        except SandboxError as e:
+            # `ctr version` answers before containerd's CRI service is initialised; a kubelet
+            # started in that gap exits at once ("server is not initialized yet"): start it again.
+            if attempt == 2 or "server is not initialized yet" not in str(e):
+                raise
+            launcher.start("kubelet", cmds["kubelet"])
     alive = launcher.check_alive("coredns", sb.logs / "coredns.log")
     _wait(
         "CoreDNS",
