@@ -104,6 +104,13 @@ def run(
     return done.returncode, message, done.stderr
 
 
+def take_backup(scripts: Path, target: Path, env: dict[str, str]) -> dict[str, object]:
+    """A backup that must succeed; its stderr is the failure message if it does not."""
+    code, manifest, err = run(scripts, "backup.sh", target, env)
+    assert code == 0, err
+    return manifest
+
+
 def conn(postgres: PostgresServer, database: str) -> dict[str, str]:
     return {
         "PGHOST": postgres.host,
@@ -154,10 +161,10 @@ def test_corrupted_dump_fails_and_the_verified_backup_stays(
 ) -> None:
     env = conn(postgres, database)
     first = "dimini-20261202T100000Z"
-    assert run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": first})[0] == 0
+    take_backup(scripts, target, {**env, "BACKUP_NAME": first})
     assert run(scripts, "verify.sh", target, {})[0] == 0
     second = "dimini-20261202T110000Z"
-    assert run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": second})[0] == 0
+    take_backup(scripts, target, {**env, "BACKUP_NAME": second})
     dump = target / f"{second}.dump"
     flip_bytes(dump, dump.stat().st_size // 2)
 
@@ -179,9 +186,7 @@ def test_corruption_behind_a_matching_checksum_fails_the_restore(
     """The restore itself is checked, not just the checksum: a dump corrupted before it was
     hashed (here: re-hashed after the flip) fails in the real pg_restore."""
     name = "dimini-20261202T100000Z"
-    assert (
-        run(scripts, "backup.sh", target, {**conn(postgres, database), "BACKUP_NAME": name})[0] == 0
-    )
+    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
     dump = target / f"{name}.dump"
     flip_bytes(dump, dump.stat().st_size // 2)
     manifest_path = target / f"{name}.json"
@@ -198,9 +203,7 @@ def test_row_counts_that_differ_from_the_manifest_fail(
     postgres: PostgresServer, database: str, target: Path, scripts: Path
 ) -> None:
     name = "dimini-20261202T100000Z"
-    assert (
-        run(scripts, "backup.sh", target, {**conn(postgres, database), "BACKUP_NAME": name})[0] == 0
-    )
+    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
     manifest_path = target / f"{name}.json"
     manifest_path.write_text(
         manifest_path.read_text().replace('"patients" : 250', '"patients" : 251')
@@ -217,7 +220,7 @@ def test_retention_removes_the_oldest_beyond_the_count(
     env = conn(postgres, database)
     names = [f"dimini-20261202T1{h}0000Z" for h in range(4)]
     for n in names:
-        assert run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": n})[0] == 0
+        take_backup(scripts, target, {**env, "BACKUP_NAME": n})
     code, result, err = run(scripts, "verify.sh", target, {"RETENTION_COUNT": "2"})
     assert code == 0, err
     assert result["count"] == 2
@@ -241,14 +244,10 @@ def test_restore_into_an_empty_database_matches_the_manifest_and_runs_once(
 ) -> None:
     """bootstrap.fromBackup: the newest verified backup is loaded into a new, empty database."""
     env = conn(postgres, database)
-    assert (
-        run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": "dimini-20261202T100000Z"})[0] == 0
-    )
+    take_backup(scripts, target, {**env, "BACKUP_NAME": "dimini-20261202T100000Z"})
     assert run(scripts, "verify.sh", target, {})[0] == 0
     # A newer, unverified backup is not the restore point.
-    assert (
-        run(scripts, "backup.sh", target, {**env, "BACKUP_NAME": "dimini-20261202T110000Z"})[0] == 0
-    )
+    take_backup(scripts, target, {**env, "BACKUP_NAME": "dimini-20261202T110000Z"})
     fresh = postgres.create_database("restored")
     try:
         code, result, err = run(scripts, "restore.sh", target, conn(postgres, fresh))
@@ -272,9 +271,7 @@ def test_restore_of_a_corrupted_dump_fails_and_leaves_the_database_empty(
     postgres: PostgresServer, database: str, target: Path, scripts: Path
 ) -> None:
     name = "dimini-20261202T100000Z"
-    assert (
-        run(scripts, "backup.sh", target, {**conn(postgres, database), "BACKUP_NAME": name})[0] == 0
-    )
+    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
     dump = target / f"{name}.dump"
     flip_bytes(dump, dump.stat().st_size // 2)
     fresh = postgres.create_database("restored")
