@@ -152,6 +152,11 @@ def world(
         base_url=f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}",
         signing_key=signing_key,
     )
+    # The stack's Ingress claims HOST: left behind, Traefik would split a later module's requests
+    # between two stacks (test_tilt's socket was refused by the other stack's backend).
+    kubectl.run(
+        "delete", "namespace", STACK_NAMESPACE, "--wait=true", "--timeout=300s", namespaced=False
+    )  # fmt: skip
 
 
 def since(start: float) -> float:

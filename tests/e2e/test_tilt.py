@@ -9,6 +9,7 @@ Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -85,6 +86,15 @@ def tilt_run(
     images.load(traefik, real_sandbox.containerd_socket)
     ingress.install(real_kube, traefik)
     kubectl = Kubectl(real_sandbox.env(), NAMESPACE)
+    listed = kubectl.run("get", "ingress", "-A", "-o", "json", namespaced=False).stdout
+    claims = [
+        f"{i['metadata']['namespace']}/{i['metadata']['name']}"
+        for i in json.loads(listed)["items"]
+        if i["metadata"]["namespace"] != NAMESPACE
+        and any(r.get("host") == HOST for r in i["spec"].get("rules", []))
+    ]
+    # Two Ingresses for one host: Traefik would send this flow's requests to either stack.
+    assert not claims, f"another stack's Ingress claims {HOST}: {claims}"
     kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     signing_key = f"tilt-{uuid.uuid4().hex}"
     kubectl.apply(
