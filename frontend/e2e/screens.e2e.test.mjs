@@ -46,7 +46,9 @@ const state = {};
 
 async function signedInContext(options) {
   const context = await browser.newContext({ baseURL: stack.baseUrl, reducedMotion: 'no-preference', ...options });
-  context.setDefaultTimeout(15_000);
+  // Four screens run side by side, each under axe-core: on a loaded 2-core machine a page can take
+  // longer than the other files' 15 s to render (seen once at 390 px during a Go build).
+  context.setDefaultTimeout(30_000);
   const login = await context.request.post(`${stack.baseUrl}/api/auth/login`, {
     data: { email: therapist.email, password: therapist.password },
   });
