@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,6 +57,18 @@ MIGRATION_FAILED = Gauge(
     ["namespace", "stack"],
 )
 
+BACKUP_LAST_VERIFIED = Gauge(
+    "dimini_operator_backup_last_verified_timestamp_seconds",
+    "Unix time of the stack's last backup verified by a restore (until the first one: when backups"
+    " were enabled); only for stacks with backups.",
+    ["namespace", "stack"],
+)
+BACKUP_FAILURES = Counter(
+    "dimini_operator_backup_failures",
+    "Backups and verifications that failed, by step (backup or verification).",
+    ["namespace", "stack", "step"],
+)
+
 WRITE_VERBS = ("apply", "patch", "create", "delete")
 
 
@@ -71,6 +84,34 @@ def record_stack(
     MIGRATION_FAILED.labels(namespace, stack).set(1 if migration_failed else 0)
 
 
+def _seconds(stamp: str) -> float:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def record_backup(
+    namespace: str,
+    stack: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    enabled_at: str | None,
+) -> None:
+    """Set the backup gauge from status.backup (`new`; None: backups not configured) and count a
+    failure that `old` did not have yet (the status carries it over restarts, so never twice).
+    `enabled_at`: when backups were enabled (the CronJob's creation), the gauge's value until a
+    backup is verified, so a stack that just enabled backups does not alert at once."""
+    if new is None:
+        with contextlib.suppress(KeyError):
+            BACKUP_LAST_VERIFIED.remove(namespace, stack)
+        return
+    verified = (new.get("lastVerified") or {}).get("verifiedAt") or enabled_at
+    if verified:
+        BACKUP_LAST_VERIFIED.labels(namespace, stack).set(_seconds(str(verified)))
+    failure = new.get("lastFailure")
+    if failure and failure != (old or {}).get("lastFailure"):
+        step = "verification" if str(failure.get("message", "")).startswith("verif") else "backup"
+        BACKUP_FAILURES.labels(namespace, stack, step).inc()
+
+
 def forget_stack(namespace: str, stack: str, condition_types: Iterable[str]) -> None:
     """Drop a deleted stack's series, so alerts do not fire on a stack that is gone."""
     # KeyError: that series was never set (the stack was deleted before its first reconcile).
@@ -79,6 +120,11 @@ def forget_stack(namespace: str, stack: str, condition_types: Iterable[str]) -> 
             STACK_CONDITION.remove(namespace, stack, kind)
     with contextlib.suppress(KeyError):
         MIGRATION_FAILED.remove(namespace, stack)
+    with contextlib.suppress(KeyError):
+        BACKUP_LAST_VERIFIED.remove(namespace, stack)
+    for step in ("backup", "verification"):
+        with contextlib.suppress(KeyError):
+            BACKUP_FAILURES.remove(namespace, stack, step)
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:

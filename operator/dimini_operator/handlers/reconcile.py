@@ -18,7 +18,13 @@ from lightkube import ApiError
 from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.retry import TransientError
-from dimini_operator.metrics import RECONCILE_SECONDS, RECONCILES, TRANSITIONS, record_stack
+from dimini_operator.metrics import (
+    RECONCILE_SECONDS,
+    RECONCILES,
+    TRANSITIONS,
+    record_backup,
+    record_stack,
+)
 from dimini_operator.specs import backend, backup, migration, rotation, status
 from dimini_operator.specs.common import (
     LABEL_COMPONENT,
@@ -405,6 +411,14 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         crd_missing=tuple(kube.crd_missing),
     )
     record_stack(namespace, name, new_status["conditions"], plan.migration.state == "Failed")
+    cronjob = children.get(("CronJob", backup.cronjob_name(stack)))
+    record_backup(
+        namespace,
+        name,
+        old_status.get("backup"),
+        new_status.get("backup") if backup.config(stack) is not None else None,
+        (cronjob or {}).get("metadata", {}).get("creationTimestamp") or _now(),
+    )
     patch = merge_diff(old_status, new_status)
     if patch is not None:
         await kube.merge_patch(STACK_API, crd.KIND, name, namespace, {"status": patch}, status=True)

@@ -5,6 +5,7 @@ against a real Postgres in tests/operator/backup/test_scripts.py."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,14 @@ from tests.operator.integration.support import (
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
+
+
+LAST_VERIFIED = "dimini_operator_backup_last_verified_timestamp_seconds"
+FAILURES = "dimini_operator_backup_failures"
+
+
+def seconds(stamp: str) -> float:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def add_backup_volume(kube: Client, stack_ns: StackNs, claim: str = f"{STACK}-backups") -> None:
@@ -96,6 +105,14 @@ def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
     assert claim is not None and "ownerReferences" not in claim["metadata"]  # Retain
     cond = k.condition("BackupVerified")
     assert cond is not None and (cond["status"], cond["reason"]) == ("False", "NoVerifiedBackup")
+    series = {"namespace": stack_ns.name, "stack": STACK}
+    # Until a backup is verified, the alert's gauge holds the time backups were enabled.
+    enabled = seconds(cron["metadata"]["creationTimestamp"])
+    wait_for(
+        "the last-verified gauge at the CronJob's creation",
+        lambda: operator.gauge(LAST_VERIFIED, **series) == enabled,
+        30,
+    )
 
     first = request_backup(k, "first")
     wait_for(
@@ -105,6 +122,12 @@ def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
     )
     st = backup_status(k)
     assert st["lastVerified"]["job"] == first
+    verified_at = seconds(st["lastVerified"]["verifiedAt"])
+    wait_for(
+        "the last-verified gauge at the verification",
+        lambda: operator.gauge(LAST_VERIFIED, **series) == verified_at,
+        30,
+    )
     assert st["requested"] == "first"
     job = k.get("job", first)
     assert job is not None
@@ -139,9 +162,18 @@ def test_on_demand_backup_is_verified_and_a_failed_one_keeps_the_restore_point(
 
     (event,) = wait_for("Warning Event BackupFailed", warning, 30)
     assert "simulated failure" in event["message"]
+    # A failure is counted once (by step) and does not move the last verified time.
+    assert operator.gauge(FAILURES, step="backup", **series) == 1
+    assert operator.gauge(FAILURES, step="verification", **series) is None
+    assert operator.gauge(LAST_VERIFIED, **series) == verified_at
     # The annotation is acted on once: no second Job for the same value.
     jobs = [j["metadata"]["name"] for j in k.list("jobs") if "backup-now" in j["metadata"]["name"]]
     assert sorted(jobs) == sorted([first, second])
+
+    # Backups turned off: no gauge, so the 26-hour alert cannot fire for this stack.
+    k.run("patch", "diministack", STACK, "--type=json", "-p",
+          '[{"op": "remove", "path": "/spec/postgres/backup"}]')  # fmt: skip
+    wait_for("the gauge gone", lambda: operator.gauge(LAST_VERIFIED, **series) is None, 30)
 
 
 V1 = "registry.local/dimini-backend:0.1.0"
