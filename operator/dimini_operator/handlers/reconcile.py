@@ -416,7 +416,8 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         namespace,
         name,
         old_status.get("backup"),
-        new_status.get("backup") if backup.config(stack) is not None else None,
+        # status.backup is absent until a first backup Job; configured is what counts here.
+        (new_status.get("backup") or {}) if backup.config(stack) is not None else None,
         (cronjob or {}).get("metadata", {}).get("creationTimestamp") or _now(),
     )
     patch = merge_diff(old_status, new_status)
