@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from tests.support.waiting import wait_for  # noqa: E402
+
 INIT = REPO / "backend" / "app" / "__init__.py"
 NAMESPACE = "dimini-dev"
 DEPLOYMENT = "deploy/dimini-backend"
@@ -64,12 +67,8 @@ def kubectl(env: dict[str, str], *args: str, stdin: bytes | None = None) -> byte
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float) -> float:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        time.sleep(interval)
-    return time.monotonic()
+    """When `check` first held (monotonic seconds), through the tests' one poll loop."""
+    return wait_for(what, lambda: time.monotonic() if check() else None, timeout, interval)
 
 
 def save_to_running(
