@@ -11,11 +11,7 @@ Gateway listener to the entrypoint on the listener's port.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,8 @@ import yaml
 from lightkube import Client, codecs
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+
+from sandbox import gomod
 
 Manifest = dict[str, Any]
 
@@ -82,27 +80,13 @@ RBAC_RULES: list[Manifest] = [
 
 def module_dir(version: str = VERSION) -> Path:
     """The module's directory in the Go module cache (downloaded on first use, ~2 MB)."""
-    # Outside any module, so no go.mod around the caller's directory is consulted or changed.
-    with tempfile.TemporaryDirectory() as outside_any_module:
-        out = subprocess.run(
-            ["go", "mod", "download", "-json", f"{MODULE}@{version}"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=outside_any_module,
-            env={**os.environ, "GOFLAGS": "-mod=mod"},
-        )
-    return Path(json.loads(out.stdout)["Dir"])
+    return gomod.module_dir(MODULE, version)
 
 
 def crds(version: str = VERSION) -> list[Manifest]:
     """The standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant,
     BackendTLSPolicy)."""
-    docs: list[Manifest] = []
-    for path in sorted((module_dir(version) / "config" / "crd" / "standard").glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
-    return docs
+    return gomod.yaml_docs(module_dir(version) / "config" / "crd" / "standard")
 
 
 def install_crds(client: Client, version: str = VERSION, timeout: float = 60) -> None:
