@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,51 +20,42 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-import yaml
 from dimini_operator.specs import gateway as stack_gateway
-from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
-from dimini_operator.specs.defaults import parse_spec
-from lightkube import Client, codecs
-from lightkube.models.authentication_v1 import TokenRequestSpec
+from dimini_operator.specs.common import Stack
+from lightkube import Client
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, ServiceAccount
+from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
 from images import traefik
-from sandbox import cluster, gateway, ingress, realnode
-from tests.ingress.test_routing import Upstream, service_and_endpoints, start_traefik
+from sandbox import cluster, gateway, ingress
+from tests.ingress.support import (
+    HOST,
+    STACK,
+    api_server,
+    apply,
+    demo_stack,
+    host_upstreams,
+    start_traefik,
+    token_file,
+    unowned,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
-HOST = "dimini.localhost"
-STACK = "demo"
-FIELD_MANAGER = "dimini-tests"
 HTTPRoute = gateway.HTTPRoute
 GatewayClass = gateway.GatewayClass
 
 
 def stack(namespace: str, name: str, parent: dict[str, Any]) -> Stack:
-    return Stack(
-        name=name,
-        namespace=namespace,
-        uid=str(uuid.uuid4()),
-        generation=1,
-        spec=parse_spec(
-            {
-                "backend": {"image": "unused/backend:1"},
-                "frontend": {"image": "unused/frontend:1"},
-                "gateway": {"parentRefs": [parent], "hostnames": [HOST]},
-            }
-        ),
-    )
+    return demo_stack(namespace, {"gateway": {"parentRefs": [parent], "hostnames": [HOST]}}, name)
 
 
 def route_manifest(s: Stack) -> dict[str, Any]:
     """The operator's HTTPRoute without the owner reference (no DiminiStack exists here)."""
     (manifest,) = stack_gateway.render(s)
-    del manifest["metadata"]["ownerReferences"]
-    return manifest
+    return unowned(manifest)
 
 
 @dataclass(frozen=True)
@@ -82,10 +74,6 @@ class Routed:
         )
 
 
-def apply(kube: Client, manifest: dict[str, Any]) -> None:
-    kube.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
-
-
 @pytest.fixture(scope="module")
 def routed(
     kube: Client, sandbox: cluster.Sandbox, tmp_path_factory: pytest.TempPathFactory
@@ -100,8 +88,8 @@ def routed(
     selector = {"dimini.io/test-gateway": suffix}
     role = f"dimini-traefik-gateway-{suffix}"
     tmp = tmp_path_factory.mktemp("traefik-gateway")
-    upstreams = {name: Upstream(name).start() for name in ("backend", "frontend")}
     process = None
+    resources = ExitStack()
     try:
         for name in (gw_ns, ns):
             kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"dimini.io/test": "1"})))
@@ -121,11 +109,7 @@ def routed(
             },
         )  # fmt: skip
         apply(kube, gateway.gateway_class(class_name, selector))
-        address = realnode.host_ip()
-        for name, port in (("backend", BACKEND_PORT), ("frontend", FRONTEND_PORT)):
-            for m in service_and_endpoints(ns, f"{STACK}-{name}", port, address,
-                                           upstreams[name].port):  # fmt: skip
-                apply(kube, m)
+        resources.enter_context(host_upstreams(kube, ns))
         # The stack's route, and two the Gateways refuse: a listener that admits only routes of
         # its own namespace, and a listener name that does not exist.
         apply(kube, route_manifest(stack(ns, STACK, {"name": "shared", "namespace": gw_ns,
@@ -134,17 +118,8 @@ def routed(
         apply(kube, route_manifest(stack(ns, "nosection", {"name": "shared", "namespace": gw_ns,
                                                            "sectionName": "nope"})))  # fmt: skip
 
-        token = kube.create(
-            ServiceAccount.Token(
-                metadata=ObjectMeta(name="traefik", namespace=gw_ns),
-                spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
-            ),
-            name="traefik",
-            namespace=gw_ns,
-        )
-        assert token.status is not None and token.status.token
-        (tmp / "token").write_text(token.status.token)
-        api = yaml.safe_load(sandbox.kubeconfig.read_text())["clusters"][0]["cluster"]
+        token = token_file(kube, "traefik", gw_ns, tmp / "token")
+        api = api_server(sandbox)
         log = tmp / "traefik.log"
 
         def command(port: int) -> list[str]:
@@ -160,7 +135,7 @@ def routed(
                 "--ping.entryPoint=traefik",
                 *gateway.args(label_selector=f"dimini.io/test-gateway={suffix}"),
                 f"--providers.kubernetesgateway.endpoint={api['server']}",
-                f"--providers.kubernetesgateway.token={tmp / 'token'}",
+                f"--providers.kubernetesgateway.token={token}",
                 f"--providers.kubernetesgateway.certAuthFilePath={api['certificate-authority']}",
                 f"--providers.kubernetesgateway.namespaces={gw_ns},{ns}",
                 "--log.format=json",
@@ -184,8 +159,7 @@ def routed(
         if process is not None:
             process.terminate()
             process.wait(10)
-        for upstream in upstreams.values():
-            upstream.stop()
+        resources.close()
         for name in (gw_ns, ns):
             kube.delete(Namespace, name)
         kube.delete(ClusterRoleBinding, role)

@@ -12,8 +12,6 @@ import asyncio
 import base64
 import datetime
 import ssl
-import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,30 +20,19 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from dimini_operator.specs import ingress as stack_ingress
-from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
-from dimini_operator.specs.defaults import parse_spec
-from lightkube import Client, codecs
-from lightkube.models.authentication_v1 import TokenRequestSpec
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, ServiceAccount
-from lightkube.resources.networking_v1 import IngressClass
-from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
+from lightkube import Client
 
-from images import traefik
-from sandbox import cluster, ingress, realnode
-from tests.ingress.test_routing import Upstream, service_and_endpoints, start_traefik
+from sandbox import cluster, ingress
+from tests.ingress.support import HOST, demo_stack, ingress_controller, unowned
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
-HOST = "dimini.localhost"
-STACK = "demo"
 TLS_SECRET = "demo-tls"
 
 
@@ -75,24 +62,11 @@ def self_signed(host: str) -> tuple[bytes, bytes]:
 
 
 def stack_tls_ingress(namespace: str, class_name: str) -> dict[str, Any]:
-    stack = Stack(
-        name=STACK,
-        namespace=namespace,
-        uid=str(uuid.uuid4()),
-        generation=1,
-        spec=parse_spec(
-            {
-                "backend": {"image": "unused/backend:1"},
-                "frontend": {"image": "unused/frontend:1"},
-                "ingress": {"host": HOST, "className": class_name,
-                            "tls": {"secretName": TLS_SECRET}},
-            }
-        ),
-    )  # fmt: skip
+    ingress_spec = {"host": HOST, "className": class_name, "tls": {"secretName": TLS_SECRET}}
+    stack = demo_stack(namespace, {"ingress": ingress_spec})
     assert stack.url == f"https://{HOST}"
     (manifest,) = stack_ingress.render(stack)
-    del manifest["metadata"]["ownerReferences"]
-    return manifest
+    return unowned(manifest)
 
 
 @dataclass(frozen=True)
@@ -121,91 +95,34 @@ class Served:
 def served(
     kube: Client, sandbox: cluster.Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    binary = traefik.binary()
-    namespace = f"t-tls-{uuid.uuid4().hex[:6]}"
-    class_name = f"traefik-{namespace}"
     tmp = tmp_path_factory.mktemp("traefik-tls")
     cert, key = self_signed(HOST)
     (tmp / "ca.pem").write_bytes(cert)
-    install = [
-        m
-        for m in ingress.render(
-            traefik.IMAGE, namespace=namespace, class_name=class_name, default_class=False
-        )
-        if m["kind"] != "Deployment"
-    ]
-    role = ingress.cluster_role_name(namespace)
-    upstreams = {name: Upstream(name).start() for name in ("backend", "frontend")}
-    process: subprocess.Popen[bytes] | None = None
 
-    def apply(m: dict[str, Any]) -> None:
-        kube.apply(codecs.from_dict(m), field_manager="dimini-tests", force=True)
+    def manifests(namespace: str, class_name: str) -> list[dict[str, Any]]:
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": TLS_SECRET, "namespace": namespace},
+            "data": {
+                "tls.crt": base64.b64encode(cert).decode(),
+                "tls.key": base64.b64encode(key).decode(),
+            },
+        }
+        return [secret, stack_tls_ingress(namespace, class_name)]
 
-    try:
-        for m in install:
-            apply(m)
-        address = realnode.host_ip()
-        for name, port in (("backend", BACKEND_PORT), ("frontend", FRONTEND_PORT)):
-            for m in service_and_endpoints(namespace, f"{STACK}-{name}", port, address,
-                                           upstreams[name].port):  # fmt: skip
-                apply(m)
-        apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "type": "kubernetes.io/tls",
-                "metadata": {"name": TLS_SECRET, "namespace": namespace},
-                "data": {
-                    "tls.crt": base64.b64encode(cert).decode(),
-                    "tls.key": base64.b64encode(key).decode(),
-                },
-            }
-        )
-        apply(stack_tls_ingress(namespace, class_name))
-        token = kube.create(
-            ServiceAccount.Token(
-                metadata=ObjectMeta(name="traefik", namespace=namespace),
-                spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
-            ),
-            name="traefik",
-            namespace=namespace,
-        )
-        assert token.status is not None and token.status.token
-        (tmp / "token").write_text(token.status.token)
-        api = yaml.safe_load(sandbox.kubeconfig.read_text())["clusters"][0]["cluster"]
-        log = tmp / "traefik.log"
-
-        def command(port: int) -> list[str]:
-            return [
-                str(binary),
-                *ingress.args(port, class_name, address="127.0.0.1"),
-                f"--providers.kubernetesingress.endpoint={api['server']}",
-                f"--providers.kubernetesingress.token={tmp / 'token'}",
-                f"--providers.kubernetesingress.certAuthFilePath={api['certificate-authority']}",
-                f"--providers.kubernetesingress.namespaces={namespace}",
-            ]
-
-        process, port = start_traefik(command, log)
-        served = Served(port, tmp / "ca.pem")
+    with ingress_controller(kube, sandbox, tmp, "t-tls", manifests) as on_host:
+        served = Served(on_host.port, tmp / "ca.pem")
 
         def ready() -> httpx.Response | None:
-            assert process is not None and process.poll() is None, log.read_text()
+            assert on_host.process.poll() is None, on_host.log.read_text()
             # Until routed, Traefik answers with its default certificate: verification fails.
             response = served.get("/api/ready")
             return response if response.status_code == 200 else None
 
-        wait_for(f"Traefik serving https (log: {log})", ready, 30)
+        wait_for(f"Traefik serving https (log: {on_host.log})", ready, 30)
         yield served
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(10)
-        for upstream in upstreams.values():
-            upstream.stop()
-        kube.delete(Namespace, namespace)
-        kube.delete(ClusterRoleBinding, role)
-        kube.delete(ClusterRole, role)
-        kube.delete(IngressClass, class_name)
 
 
 def test_https_with_the_stacks_certificate_routes_like_http(served: Served) -> None:
