@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import World, since, stack_manifest
-from tests.e2e.test_stack import PASSWORD, backend_head, client, wait_ready
+from tests.e2e.flow import PASSWORD
+from tests.e2e.test_stack import backend_head, client, wait_ready
 from tests.operator.integration.support import STACK
 from tests.support.waiting import wait_for
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import ssl
 import time
-import uuid
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from lightkube import codecs
 from sandbox import gateway, ingress
 from tests.e2e.conftest import HOST, World, since, stack_manifest
 from tests.e2e.dimini_client import DiminiClient
+from tests.e2e.flow import therapist_flow
 from tests.ingress.test_tls_routing import self_signed
 from tests.operator.integration.support import STACK, stack_ready
 from tests.support.waiting import wait_for
@@ -35,11 +35,6 @@ GATEWAY = "dimini"
 LISTENER = "web"
 TLS_SECRET = "dimini-e2e-tls"
 READY_TIMEOUT = 420
-PASSWORD = "e2e-Passw0rd-long-enough"
-TRANSCRIPT = (
-    "Work has been overwhelming and I barely sleep. I keep worrying about deadlines at night, "
-    "and the stress makes me snap at my family."
-)
 
 
 def gateway_stack(world: World, section: str = LISTENER) -> dict[str, Any]:
@@ -61,27 +56,6 @@ def answers(c: DiminiClient) -> bool:
         return c.ready() == 200
     except Exception:  # not routed yet (or, for https, Traefik's default certificate)
         return False
-
-
-def flow(c: DiminiClient, signing_key: str) -> None:
-    """A therapist's flow as in test_stack.py step 2, through whatever `c` reaches."""
-    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
-    c.register(email, PASSWORD, "Dr Gateway")
-    c.login(email, PASSWORD)
-    patient = c.create_patient("Pat Gateway")
-    session = c.start_session(patient["id"])
-    with c.realtime(session["id"], timeout=30) as live:
-        c.post_transcript(session["id"], TRANSCRIPT)
-        batch = live.wait_for("graph_batch_update", timeout=60)
-    assert batch["nodes"], "graph nodes over the websocket"
-    note = {"content": "Evenings off screens.", "category": "insight"}
-    chat = (f"gw-chat-{session['id']}", f"gw-group-{session['id']}")
-    assert c.bind_chat(session["id"], *chat).status_code == 201
-    assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
-    answer = c.signed_webhook_tool_call(*chat, "save_session_note", signing_key)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "recorded"
-    assert [n["content"] for n in c.session_notes(session["id"])["items"]] == [note["content"]]
 
 
 def test_1_a_gateway_stack_serves_the_flow_through_traefiks_gateway_provider(
@@ -116,7 +90,7 @@ def test_1_a_gateway_stack_serves_the_flow_through_traefiks_gateway_provider(
     with DiminiClient(world.base_url, HOST, timeout=15) as c:
         wait_for("backend /ready through the Gateway", lambda: answers(c), 120, 0.5)
         assert c.page("/").status_code == 200
-        flow(c, world.signing_key)
+        therapist_flow(c, world.signing_key, "Gateway")
 
 
 def test_2_route_ready_goes_false_when_the_gateway_refuses_the_route(world: World) -> None:
@@ -169,7 +143,7 @@ def test_3_a_tls_ingress_serves_the_flow_over_https(world: World) -> None:
         wait_for("backend /ready over https", lambda: answers(c), 120, 0.5)
         health = c.page("/health")
         assert health.headers["strict-transport-security"].startswith("max-age=")
-        flow(c, world.signing_key)
+        therapist_flow(c, world.signing_key, "Gateway")
 
 
 def test_4_the_postgres_exporter_sidecar_exports_pg_up(world: World) -> None:

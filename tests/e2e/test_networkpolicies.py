@@ -27,7 +27,8 @@ from lightkube.resources.core_v1 import Pod
 
 from sandbox import netpol, realnode
 from tests.e2e.conftest import STACK_NAMESPACE, World, stack_manifest
-from tests.e2e.test_stack import PASSWORD, TRANSCRIPT, client, pods, really_running, wait_ready
+from tests.e2e.flow import therapist_flow
+from tests.e2e.test_stack import client, pods, really_running, wait_ready
 from tests.operator.integration.support import STACK
 from tests.support.waiting import wait_for
 
@@ -172,23 +173,10 @@ def test_1_the_stack_is_ready_under_enforcement_in_a_default_deny_namespace(
 
 def test_2_a_therapist_works_through_the_ingress_with_policies_enforced(enforced: World) -> None:
     world = enforced
-    email = f"e2e-np-{uuid.uuid4().hex[:8]}@example.com"
     with client(world) as c:
         assert c.page("/").status_code == 200, "the frontend through the Ingress"
-        c.register(email, PASSWORD, "Dr Policy")
-        c.login(email, PASSWORD)
-        patient = c.create_patient("Pat Policy", email="pat.policy@example.com")
-        session = c.start_session(patient["id"])
-        with c.realtime(session["id"], timeout=30) as live:
-            c.post_transcript(session["id"], TRANSCRIPT)
-            batch = live.wait_for("graph_batch_update", timeout=60)
-        assert batch["nodes"], "graph nodes over the websocket"
-        chat = (f"np-chat-{session['id']}", f"np-group-{session['id']}")
-        assert c.bind_chat(session["id"], *chat).status_code == 201
-        answer = c.signed_webhook_tool_call(*chat, "save_session_note", world.signing_key)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["status"] == "recorded"
-        assert c.get_patient(patient["id"])["name"] == "Pat Policy"
+        done = therapist_flow(c, world.signing_key, "Policy")
+        assert c.get_patient(done.patient)["name"] == "Pat Policy"
 
 
 def test_3_only_backend_and_migration_pods_reach_postgres(enforced: World) -> None:

@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
     stack_manifest,
 )
 from tests.e2e.dimini_client import DiminiClient
+from tests.e2e.flow import PASSWORD, therapist_flow
 from tests.e2e.health_prober import HealthProber
 from tests.operator.integration.support import STACK, stack_ready
 from tests.support.waiting import wait_for
@@ -45,11 +46,6 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 READY_TIMEOUT = 420  # first start pulls nothing, but Postgres initdb + migration + 3 images start
-PASSWORD = "e2e-Passw0rd-long-enough"
-TRANSCRIPT = (
-    "I have been so stressed about work lately. The deadlines keep piling up and my manager "
-    "keeps adding more. I can't sleep at night; I lie awake worrying about work and feel anxious."
-)
 UPGRADE_REVISION = "e2e_upgrade_0002"
 
 
@@ -135,27 +131,9 @@ def test_1_sample_stack_is_ready_with_every_pod_really_running(world: World) -> 
 
 
 def test_2_a_therapist_works_through_the_ingress(world: World) -> None:
-    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
     with client(world) as c:
-        c.register(email, PASSWORD, "Dr E2E")
-        c.login(email, PASSWORD)
-        patient = c.create_patient("Pat E2E", email="pat.e2e@example.com")
-        session = c.start_session(patient["id"])
-        with c.realtime(session["id"], timeout=30) as live:
-            c.post_transcript(session["id"], TRANSCRIPT)
-            batch = live.wait_for("graph_batch_update", timeout=60)
-        assert batch["nodes"], "graph nodes over the websocket"
-        note = {"content": "Sleep is the lever this week.", "category": "insight"}
-        chat = (f"e2e-chat-{session['id']}", f"e2e-group-{session['id']}")
-        assert c.bind_chat(session["id"], *chat).status_code == 201
-        assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
-        # Hume's signed webhook through the Ingress: recorded, and it does not run the tool again.
-        answer = c.signed_webhook_tool_call(*chat, "save_session_note", world.signing_key)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["status"] == "recorded"
-        notes = c.session_notes(session["id"])
-        assert [n["content"] for n in notes["items"]] == [note["content"]]
-    world.facts.update(email=email, patient=patient["id"], session=session["id"])
+        done = therapist_flow(c, world.signing_key, "E2E")
+    world.facts.update(email=done.email, patient=done.patient, session=done.session)
 
 
 LOGIN_BUDGET = 20  # the backend's LOGIN_RATE_LIMIT default, per client address per window

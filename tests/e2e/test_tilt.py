@@ -26,6 +26,7 @@ from bench.devloop import tilt_loop
 from images import traefik as traefik_image
 from sandbox import cluster, ingress, tilt
 from tests.e2e.dimini_client import DiminiClient
+from tests.e2e.flow import therapist_flow
 from tests.operator.integration.support import Kubectl
 from tests.support.waiting import wait_for
 
@@ -35,11 +36,6 @@ NAMESPACE = "dimini-dev"  # the Tiltfile's
 STACK = "dimini"
 HOST = "dimini.localhost"
 HUME_SECRET = "dimini-hume"
-PASSWORD = "tilt-Passw0rd-long-enough"
-TRANSCRIPT = (
-    "I have been so stressed about work lately. The deadlines keep piling up and my manager "
-    "keeps adding more. I can't sleep at night; I lie awake worrying about work and feel anxious."
-)
 TILTFILE_ARGS = ("--builder=buildah", f"--hume-secret={HUME_SECRET}")
 CI_TIMEOUT = "20m"  # cold: the backend, frontend (next dev stage), operator and Postgres images
 
@@ -143,25 +139,10 @@ def test_1_tilt_ci_brings_the_stack_to_ready_on_the_real_node(tilt_run: TiltRun)
 
 
 def test_2_a_therapist_works_through_the_ingress(tilt_run: TiltRun) -> None:
-    email = f"tilt-{uuid.uuid4().hex[:8]}@example.com"
     base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
     with DiminiClient(base_url, HOST, timeout=15) as c:
         wait_for("backend /ready through the Ingress", lambda: _ready(c), 120, interval=0.5)
-        c.register(email, PASSWORD, "Dr Tilt")
-        c.login(email, PASSWORD)
-        patient = c.create_patient("Pat Tilt", email="pat.tilt@example.com")
-        session = c.start_session(patient["id"])
-        with c.realtime(session["id"], timeout=30) as live:
-            c.post_transcript(session["id"], TRANSCRIPT)
-            batch = live.wait_for("graph_batch_update", timeout=60)
-        assert batch["nodes"], "graph nodes over the websocket"
-        note = {"content": "Sleep is the lever this week.", "category": "insight"}
-        chat = (f"tilt-chat-{session['id']}", f"tilt-group-{session['id']}")
-        assert c.bind_chat(session["id"], *chat).status_code == 201
-        assert c.relay_tool_call(session["id"], "save_session_note", note)["isError"] is False
-        answer = c.signed_webhook_tool_call(*chat, "save_session_note", tilt_run.signing_key)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["status"] == "recorded"
+        therapist_flow(c, tilt_run.signing_key, "Tilt")
 
     # `next dev` compiles a page on its first request (tens of seconds here): a patient client.
     with DiminiClient(base_url, HOST, timeout=300) as slow:
