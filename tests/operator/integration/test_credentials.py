@@ -76,30 +76,40 @@ def test_lost_db_secret_stalls_and_recovers(stack_ns: StackNs, operator: Operato
     assert k.secret_value(f"{STACK}-db", "password") == password
 
 
-def test_byo_password_with_reserved_characters(stack_ns: StackNs, operator: Operator) -> None:
-    k = stack_ns.k
-    first, second = "a@b%c/d:e", "n3w@%/:pass"
+FIRST, SECOND = "a@b%c/d:e", "n3w@%/:pass"  # every character a URL reserves
 
-    def byo(password: str) -> None:
-        data = {
-            "username": base64.b64encode(b"dimini").decode(),
-            "password": base64.b64encode(password.encode()).decode(),
-        }
-        # part-of=dimini: the opt-in label that has the operator's Secret watch see a change.
-        meta = {"name": "my-db", "labels": {"app.kubernetes.io/part-of": "dimini"}}
-        k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
 
-    byo(first)
+def byo_secret(k: Kubectl, password: str) -> None:
+    """The user's own database Secret `my-db` (username dimini), created or rotated."""
+    data = {
+        "username": base64.b64encode(b"dimini").decode(),
+        "password": base64.b64encode(password.encode()).decode(),
+    }
+    # part-of=dimini: the opt-in label that has the operator's Secret watch see a change.
+    meta = {"name": "my-db", "labels": {"app.kubernetes.io/part-of": "dimini"}}
+    k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
+
+
+def byo_stack(stack_ns: StackNs, password: str) -> None:
+    """The sample stack on `my-db` with `password`, Ready."""
+    byo_secret(stack_ns.k, password)
     doc = sample(stack_ns.storage_class)
     doc["spec"]["postgres"]["existingSecret"] = "my-db"
-    k.apply(doc)
-    wait_for("stack Ready", lambda: stack_ready(k), 60)
+    stack_ns.k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(stack_ns.k), 60)
+
+
+def test_byo_password_with_reserved_characters(stack_ns: StackNs, operator: Operator) -> None:
+    k = stack_ns.k
+    first, second = FIRST, SECOND
+
+    byo_stack(stack_ns, first)
     assert _database_url(k) == ("dimini", first)
     assert k.get("secret", f"{STACK}-db") is None
     template = (k.get("deployment", f"{STACK}-backend") or {})["spec"]["template"]
     checksum = template["metadata"]["annotations"]["dimini.io/config-checksum"]
 
-    byo(second)
+    byo_secret(k, second)
     wait_for("URL with the new password", lambda: _database_url(k) == ("dimini", second), 30)
     # The backend rolls onto it (the referenced Secret is in the pod checksum) and is Ready.
     wait_for("Ready after the rotation", lambda: stack_ready(k), 60)
@@ -114,28 +124,16 @@ def test_byo_rotation_changes_postgres_first_and_stays_ready(
     Job (ALTER ROLE with the old password; its script is run against a real Postgres by
     tests/operator/unit/test_rotation.py) succeeded; meanwhile the stack stays Ready."""
     k = stack_ns.k
-    first, second = "a@b%c/d:e", "n3w@%/:pass"
+    first, second = FIRST, SECOND
 
-    def byo(password: str) -> None:
-        data = {
-            "username": base64.b64encode(b"dimini").decode(),
-            "password": base64.b64encode(password.encode()).decode(),
-        }
-        meta = {"name": "my-db", "labels": {"app.kubernetes.io/part-of": "dimini"}}
-        k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
-
-    byo(first)
-    doc = sample(stack_ns.storage_class)
-    doc["spec"]["postgres"]["existingSecret"] = "my-db"
-    k.apply(doc)
-    wait_for("stack Ready", lambda: stack_ready(k), 60)
+    byo_stack(stack_ns, first)
     running = [
         p for p in k.list("pods") if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
     ]
     # No room for another pod: the rotation Job is created but cannot run yet.
     hold_pods(k, len(running))
 
-    byo(second)
+    byo_secret(k, second)
 
     def rotate_job() -> dict[str, Any] | None:
         jobs = [j for j in k.list("jobs") if j["metadata"]["name"].startswith(f"{STACK}-rotate-")]
