@@ -12,16 +12,15 @@ Gateway listener to the entrypoint on the listener's port.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
-from lightkube import Client, codecs
+from lightkube import Client
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
-from sandbox import gomod
+from sandbox import gomod, kubeapply
 
 Manifest = dict[str, Any]
 
@@ -91,16 +90,14 @@ def crds(version: str = VERSION) -> list[Manifest]:
 
 def install_crds(client: Client, version: str = VERSION, timeout: float = 60) -> None:
     """Server-side apply the CRDs and wait until each is Established (served)."""
-    names = []
-    for manifest in crds(version):
-        client.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
-        names.append(manifest["metadata"]["name"])
-    deadline = time.monotonic() + timeout
-    for name in names:
-        while not _established(client.get(CustomResourceDefinition, name)):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"CRD {name} not Established after {timeout}s")
-            time.sleep(0.2)
+    manifests = crds(version)
+    kubeapply.apply_all(client, manifests, FIELD_MANAGER)
+    names = [str(m["metadata"]["name"]) for m in manifests]
+    kubeapply.wait_until(
+        f"CRDs {', '.join(names)} not all Established",
+        lambda: all(_established(client.get(CustomResourceDefinition, n)) for n in names),
+        timeout,
+    )
 
 
 def _established(crd: CustomResourceDefinition) -> bool:

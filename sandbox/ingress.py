@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-import time
 from typing import Any
 
 import yaml
-from lightkube import Client, codecs
+from lightkube import Client
 from lightkube.resources.apps_v1 import Deployment
 
-from sandbox import cluster, gateway
+from sandbox import cluster, gateway, kubeapply
 from sandbox.nodes import client as sandbox_client
 
 Manifest = dict[str, Any]
@@ -246,20 +245,21 @@ def install(
     over from the previous pod would not mean the new one serves)."""
     if gateway_api:
         gateway.install_crds(client)
-    for manifest in render(
+    manifests = render(
         image,
         http_port,
         namespace=namespace,
         class_name=class_name,
         default_class=default_class,
         gateway_api=gateway_api,
-    ):
-        client.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
-    deadline = time.monotonic() + timeout
-    while not rolled_out(client.get(Deployment, NAME, namespace=namespace)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"deployment {namespace}/{NAME} not available after {timeout}s")
-        time.sleep(0.5)
+    )
+    kubeapply.apply_all(client, manifests, FIELD_MANAGER)
+    kubeapply.wait_until(
+        f"deployment {namespace}/{NAME} not available",
+        lambda: rolled_out(client.get(Deployment, NAME, namespace=namespace)),
+        timeout,
+        0.5,
+    )
 
 
 def rolled_out(dep: Deployment) -> bool:

@@ -27,16 +27,15 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
-from lightkube import ApiError, Client, codecs
+from lightkube import ApiError, Client
 from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.core_v1 import Pod
 
-from sandbox import cluster, realnode
+from sandbox import cluster, kubeapply, realnode
 from sandbox.nodes import client as sandbox_client
 
 Manifest = dict[str, Any]
@@ -214,13 +213,13 @@ def ready(ds: DaemonSet) -> bool:
 def install(client: Client, paths: realnode.NodePaths, timeout: float = 120) -> None:
     """Import the image, apply the manifests and wait until the engine is ready on the node."""
     ensure_image(paths)
-    for obj in render():
-        client.apply(codecs.from_dict(obj), field_manager=FIELD_MANAGER, force=True)
-    deadline = time.monotonic() + timeout
-    while not ready(client.get(DaemonSet, NAME, namespace=NAMESPACE)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"daemonset {NAMESPACE}/{NAME} not ready after {timeout}s")
-        time.sleep(0.5)
+    kubeapply.apply_all(client, render(), FIELD_MANAGER)
+    kubeapply.wait_until(
+        f"daemonset {NAMESPACE}/{NAME} not ready",
+        lambda: ready(client.get(DaemonSet, NAME, namespace=NAMESPACE)),
+        timeout,
+        0.5,
+    )
 
 
 def uninstall(client: Client, timeout: float = 60) -> None:
@@ -231,12 +230,13 @@ def uninstall(client: Client, timeout: float = 60) -> None:
     except ApiError as err:
         if err.status.code != 404:
             raise
-    deadline = time.monotonic() + timeout
     selector: dict[str, Any] = {"app.kubernetes.io/name": NAME}
-    while list(client.list(Pod, namespace=NAMESPACE, labels=selector)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"pods of {NAMESPACE}/{NAME} still there after {timeout}s")
-        time.sleep(0.5)
+    kubeapply.wait_until(
+        f"pods of {NAMESPACE}/{NAME} still there",
+        lambda: not list(client.list(Pod, namespace=NAMESPACE, labels=selector)),
+        timeout,
+        0.5,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
