@@ -147,7 +147,7 @@ async def check_referenced_secrets(
         missing = [k for k in keys if k not in have]
         if missing:
             problems.append(f'Secret "{name}" ({field}) has no key {", ".join(missing)}')
-        if field != "spec.postgres.existingSecret":
+        if field not in backend.DB_CREDENTIAL_FIELDS:
             # Pods read the BYO password only through `<stack>-connection` (whose identity is in
             # the checksum): a new one must not roll them before Postgres has it (rotation).
             data[name] = digest(have)
@@ -271,7 +271,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
 
     # Generated credentials: read what exists, generate only what never existed, and never a
     # new database password for a data volume that already has one.
-    byo = stack.spec.postgres.existing_secret
+    # An external database's credentials are the user's, like a BYO Secret's (never generated).
+    external = stack.spec.postgres.external is not None
+    byo = stack.spec.postgres.existing_secret or (stack.db_secret_name if external else None)
     db_obj = children.get(("Secret", stack.child("db")))
     pvc: dict[str, Any] | None = None
     if not byo:
@@ -282,7 +284,8 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         children[("Secret", stack.child("db"))] = db_obj
     app_obj = children.get(("Secret", stack.app_secret_name))
     lost = not byo and db_obj is None and pvc is not None
-    password = _decode(db_obj, "password") or ("" if lost else secrets.token_urlsafe(24))
+    generated = "" if lost or external else secrets.token_urlsafe(24)
+    password = _decode(db_obj, "password") or generated
     secret_key = _decode(app_obj, "SECRET_KEY") or secrets.token_urlsafe(48)
 
     problems, checksum, referenced = await check_referenced_secrets(kube, stack)
@@ -294,7 +297,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     # set inside Postgres by a Job first; only then does `<stack>-connection` move to it.
     conn_obj = children.get(("Secret", stack.child("connection")))
     rot: rotation.Rotation | None = None
-    if password and not lost:
+    # External: the user owns the password, changes it on the server and in the Secret; the
+    # operator has no superuser there to rotate it with.
+    if password and not lost and not external:
         cred_identity = _identity(referenced.get(byo) if byo else db_obj)
         job = children.get(("Job", rotation.job_name(stack, cred_identity)))
         job_state, _, job_message = migration.job_state(job)

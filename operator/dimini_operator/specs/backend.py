@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dimini_operator.specs import ingress, observability, postgres
+from dimini_operator.specs import database, ingress, observability, postgres
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
@@ -27,6 +27,9 @@ TMP = "/tmp"  # noqa: S108 - an emptyDir, not a shared directory
 OPENAI_KEYS = ("OPENAI_API_KEY",)
 HUME_KEYS = ("HUME_API_KEY", "HUME_SECRET_KEY")
 HUME_OPTIONAL_KEYS = ("HUME_WEBHOOK_SIGNING_KEY",)
+EXTERNAL_CREDENTIALS = "spec.postgres.external.credentialsSecretRef"
+# Secrets whose password reaches pods only through `<stack>-connection`.
+DB_CREDENTIAL_FIELDS = ("spec.postgres.existingSecret", EXTERNAL_CREDENTIALS)
 
 
 def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
@@ -46,6 +49,8 @@ def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
         out.append(("spec.secretRefs.hume", refs.hume.name, HUME_KEYS))
     if stack.spec.postgres.existing_secret:
         out.append(("spec.postgres.existingSecret", stack.db_secret_name, ("username", "password")))
+    if stack.spec.postgres.external:
+        out.append((EXTERNAL_CREDENTIALS, stack.db_secret_name, ("username", "password")))
     return out
 
 
@@ -85,6 +90,10 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
     out.append({"name": "DB_POOL_SIZE", "value": str(pool_size(stack))})
+    mode = database.ssl_mode(stack)
+    if mode:
+        # asyncpg reads libpq's PGSSLMODE when the URL names no ssl setting.
+        out.append({"name": "PGSSLMODE", "value": mode})
     if ingress.terminates_tls(stack):
         out.append({"name": "HSTS_ENABLED", "value": "true"})
     out += observability.otel_env(stack)

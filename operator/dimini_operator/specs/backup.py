@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from importlib import resources as package_files
 from typing import Any
 
+from dimini_operator.specs import database
 from dimini_operator.specs.common import (
-    POSTGRES_PORT,
     Manifest,
     Stack,
     container_security_context,
@@ -114,15 +114,16 @@ def _env(stack: Stack) -> list[dict[str, Any]]:
 def _db_env(stack: Stack) -> list[dict[str, Any]]:
     secret = stack.db_secret_name
     return [
-        {"name": "PGHOST", "value": stack.child("postgres")},
-        {"name": "PGPORT", "value": str(POSTGRES_PORT)},
-        {"name": "PGDATABASE", "value": stack.spec.postgres.database},
+        {"name": "PGHOST", "value": database.host(stack)},
+        {"name": "PGPORT", "value": str(database.port(stack))},
+        {"name": "PGDATABASE", "value": database.name(stack)},
         {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
         {
             "name": "PGPASSWORD",
             "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
         },
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
+        *([{"name": "PGSSLMODE", "value": mode}] if (mode := database.ssl_mode(stack)) else []),
     ]
 
 

@@ -53,7 +53,10 @@ class Stack:
 
     @property
     def db_secret_name(self) -> str:
-        return self.spec.postgres.existing_secret or self.child("db")
+        pg = self.spec.postgres
+        if pg.external:
+            return pg.external.credentials_secret_ref.name
+        return pg.existing_secret or self.child("db")
 
     @property
     def app_secret_name(self) -> str:

@@ -357,8 +357,57 @@ class Bootstrap(Model):
     )
 
 
+class SecretRef(Model):
+    """A Secret in the stack's namespace."""
+
+    name: str = _secret_name("Name of the Secret in the stack's namespace.")
+
+
+# A DNS name or an IP address (v4, or v6 without brackets).
+HOST = (
+    r"^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
+    r"|[0-9A-Fa-f:.]+)$"
+)
+EXTERNAL_EXCLUSIVE = (
+    "spec.postgres.external replaces the in-cluster Postgres: spec.postgres.existingSecret, "
+    "bootstrap, parameters, resources and majorUpgrade must not be set with it"
+)
+EXTERNAL_SWITCH = (
+    "spec.postgres.external cannot be added to or removed from an existing stack (the data "
+    "would stay behind): back up, and create a new stack from the backup"
+)
+
+
+class ExternalPostgres(Model):
+    """A Postgres outside the cluster (managed service, host database): no StatefulSet, volume
+    or Postgres NetworkPolicy is created; the backend, the migration Job and the backups connect
+    to it with the user's credentials (never generated or rotated by the operator)."""
+
+    host: str = Field(
+        description="Host name or IP address of the server.",
+        min_length=1,
+        max_length=253,
+        pattern=HOST,
+    )
+    port: int = Field(5432, description="TCP port of the server.", ge=1, le=65535)
+    database: str = Field(
+        description="Database name (the role must own it or be able to create its tables).",
+        min_length=1,
+        max_length=63,
+    )
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer", description="libpq sslmode of every connection."
+    )
+    credentials_secret_ref: SecretRef = Field(
+        description="Secret in the stack's namespace with keys `username` and `password` "
+        "(owned by you: the operator never writes it; a missing Secret or key makes the stack "
+        "Degraded until it appears)."
+    )
+
+
 class Postgres(PodOptions):
-    """The Postgres database: a one-replica StatefulSet with a persistent volume."""
+    """The Postgres database: a one-replica StatefulSet with a persistent volume, or an
+    external server (`external`)."""
 
     image: str = Field(
         "postgres:15-alpine",
@@ -434,6 +483,25 @@ class Postgres(PodOptions):
         "used instead of the generated `<stack>-db`.",
         None,
     )
+    external: ExternalPostgres | None = Field(
+        None,
+        description="Use a Postgres outside the cluster instead of the StatefulSet (storage and "
+        "the pod settings are then unused; `image` is still the backup and verify image, its "
+        "major at least the server's). Cannot be added or removed on an existing stack.",
+    )
+
+    @model_validator(mode="after")
+    def _external_exclusive(self) -> Postgres:
+        # Mirrors the CEL rule on spec.postgres, for specs that do not pass the API server.
+        if self.external and (
+            self.existing_secret
+            or self.bootstrap
+            or self.parameters
+            or self.resources
+            or self.major_upgrade
+        ):
+            raise ValueError(EXTERNAL_EXCLUSIVE)
+        return self
 
 
 class IssuerRef(Model):
@@ -709,12 +777,6 @@ class Config(Model):
     )
 
 
-class SecretRef(Model):
-    """A Secret in the stack's namespace."""
-
-    name: str = _secret_name("Name of the Secret in the stack's namespace.")
-
-
 class SecretRefs(Model):
     """Secrets with third-party credentials. A missing Secret or key makes the stack Degraded
     (naming the Secret and key) until it appears."""
@@ -862,6 +924,19 @@ class StackSpec(Model):
                 "directory first and set spec.postgres.majorUpgrade: Manual",
                 "FieldValueForbidden",
                 ".image",
+            ),
+            _rule(
+                "!has(self.external) || (!has(self.existingSecret) && !has(self.bootstrap) && "
+                "!has(self.parameters) && !has(self.resources) && !has(self.majorUpgrade))",
+                EXTERNAL_EXCLUSIVE,
+                "FieldValueForbidden",
+                ".external",
+            ),
+            _rule(
+                "has(self.external) == has(oldSelf.external)",
+                EXTERNAL_SWITCH,
+                "FieldValueForbidden",
+                ".external",
             ),
         ),
     )

@@ -17,13 +17,17 @@ exactly what it talks to (docs/security.md, "Network policies"):
                                   on the node's network)
 
 and with defaultDeny, `<stack>-default-deny` isolates every other pod of the namespace.
+
+With spec.postgres.external there is no Postgres pod and no `<stack>-postgres` policy; the
+clients' egress goes to the external host's port instead: to that address when the host is an
+IP address, else to any address on that port (a NetworkPolicy cannot select a DNS name).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs import tunnel
+from dimini_operator.specs import database, tunnel
 from dimini_operator.specs.common import (
     APP_NAME,
     BACKEND_PORT,
@@ -121,6 +125,17 @@ def _policy(
     }
 
 
+def _database(stack: Stack) -> Rule:
+    """Egress of a Postgres client: to the Postgres pods, or to the external server."""
+    if not database.external(stack):
+        return {"to": [_pods(stack, "postgres")], "ports": _tcp(POSTGRES_PORT)}
+    rule: Rule = {"ports": _tcp(database.port(stack))}
+    cidr = database.host_cidr(stack)
+    if cidr:
+        rule["to"] = [{"ipBlock": {"cidr": cidr}}]
+    return rule
+
+
 def postgres(stack: Stack) -> Manifest:
     ingress = [{"from": [_pods(stack, *POSTGRES_CLIENTS)], "ports": _tcp(POSTGRES_PORT)}]
     # With the set, Postgres opens no connection of its own.
@@ -134,7 +149,7 @@ def backend(stack: Stack) -> Manifest:
         clients.append(_pods(stack, "tunnel"))
     ingress = [{"from": clients, "ports": _tcp(BACKEND_PORT)}]
     egress = [
-        {"to": [_pods(stack, "postgres")], "ports": _tcp(POSTGRES_PORT)},
+        _database(stack),
         _dns(),
         _external(stack, _tcp(HTTPS_PORT)),
     ]
@@ -152,7 +167,7 @@ def frontend(stack: Stack) -> Manifest:
 
 def migration(stack: Stack, component: str = "migration") -> Manifest:
     """A Job that only talks to Postgres: the migration, and the credential rotation."""
-    egress = [{"to": [_pods(stack, "postgres")], "ports": _tcp(POSTGRES_PORT)}, _dns()]
+    egress = [_database(stack), _dns()]
     return _policy(stack, component, [], egress)
 
 
@@ -180,7 +195,7 @@ def default_deny(stack: Stack) -> Manifest:
 
 
 def render(stack: Stack) -> list[Manifest]:
-    objects = [postgres(stack)]
+    objects = [] if database.external(stack) else [postgres(stack)]
     policies = stack.spec.network_policies
     if not policies.enabled:
         return objects

@@ -36,7 +36,9 @@ def otel_env(stack: Stack) -> list[dict[str, Any]]:
 
 
 def exporter_enabled(stack: Stack) -> bool:
-    return stack.spec.observability.postgres_exporter.enabled
+    # An external server has no pod to carry the sidecar; monitor it where it runs.
+    pg = stack.spec.postgres
+    return stack.spec.observability.postgres_exporter.enabled and pg.external is None
 
 
 def exporter_container(stack: Stack) -> dict[str, Any]:

@@ -75,6 +75,8 @@ class Plan:
 
 
 def database_ready(stack: Stack, observed: Observed) -> bool:
+    if stack.spec.postgres.external is not None:
+        return True  # the user's server: the migration Job finds out whether it answers
     sts = observed.get("StatefulSet", stack.child("postgres"))
     return bool(sts and (sts.get("status", {}).get("readyReplicas") or 0) >= 1)
 
@@ -221,7 +223,10 @@ def render(stack: Stack, observed: Observed) -> Plan:
     create_only: list[Manifest] = []
     keep: set[Key] = set()
     connection = stack.child("connection")
-    if observed.credentials_lost:
+    external_unread = stack.spec.postgres.external is not None and not observed.db_password
+    if observed.credentials_lost or external_unread:
+        # No password to build the URL from (lost, or the external Secret is missing): keep
+        # what the pods use.
         keep.add(("Secret", connection))
     else:
         db = secrets.db_secret(stack, observed.db_password)

@@ -200,4 +200,6 @@ def services(stack: Stack) -> list[Manifest]:
 
 
 def render(stack: Stack) -> list[Manifest]:
+    if stack.spec.postgres.external:
+        return []  # the server is the user's: no StatefulSet, volume or Services
     return [statefulset(stack), *services(stack)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+from dimini_operator.specs import database
 from dimini_operator.specs.common import POSTGRES_PORT, Manifest, Stack, metadata, retained
 
 CONNECTION_KEY = "DATABASE_URL"
@@ -22,20 +23,25 @@ def _b64(value: str) -> str:
 def db_uri(stack: Stack, username: str, password: str) -> str:
     """The SQLAlchemy/asyncpg URL; user and password percent-encoded (`@ % / :` and the like
     would otherwise end the user-info part early)."""
-    database = stack.spec.postgres.database
-    host = stack.child("postgres")
+    host = database.host(stack)
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    db = quote(database.name(stack), safe="")
     auth = f"{quote(username, safe='')}:{quote(password, safe='')}"
-    return f"postgresql+asyncpg://{auth}@{host}:{POSTGRES_PORT}/{database}"
+    # No sslmode here: SQLAlchemy's and asyncpg's URL parsers disagree on it; the pods get
+    # PGSSLMODE, which asyncpg reads like libpq.
+    return f"postgresql+asyncpg://{auth}@{host}:{database.port(stack)}/{db}"
 
 
 def db_secret(stack: Stack, password: str) -> Manifest | None:
-    """The generated credentials, or None when `postgres.existingSecret` replaces them.
+    """The generated credentials, or None when `postgres.existingSecret` or an external
+    database's credentials replace them.
 
     With deletionPolicy Retain the Secret has no owner reference, so it outlives the stack and a
     new stack of the same name adopts it (same password, same data volume).
     """
     pg = stack.spec.postgres
-    if pg.existing_secret:
+    if pg.existing_secret or pg.external:
         return None
     username = pg.username
     data = {

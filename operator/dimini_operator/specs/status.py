@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import backup, gateway, tunnel
+from dimini_operator.specs import backup, database, gateway, tunnel
 from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
 from dimini_operator.specs.plan import (
     Migration,
@@ -116,6 +116,12 @@ def derive(
         if db_ok
         else ("postgres StatefulSet not created yet" if sts is None else "waiting for postgres pod")
     )
+    db_reason = "PostgresReady" if db_ok else "PostgresNotReady"
+    ext = stack.spec.postgres.external
+    if ext is not None:
+        # Not probed by the operator: the migration Job is the first to connect and gates rollouts.
+        db_reason = "External"
+        db_msg = f"external Postgres at {database.endpoint(stack)} (sslmode {ext.ssl_mode})"
     be_ok, be_msg = _deployment_ready(backend_obj)
     if be_ok and deployment_image(backend_obj, "backend") != mig.applied_image:
         be_ok, be_msg = False, "rolling out the migrated image"
@@ -210,7 +216,7 @@ def derive(
             "StackReady" if ready else "NotReady",
             "all components are ready" if ready else "waiting for components",
         ),
-        _cond("DatabaseReady", db_ok, "PostgresReady" if db_ok else "PostgresNotReady", db_msg),
+        _cond("DatabaseReady", db_ok, db_reason, db_msg),
         _cond("MigrationsApplied", mig_ok, mig.reason, mig.message),
         _cond(
             "BackendReady",

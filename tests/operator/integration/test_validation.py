@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -130,7 +131,7 @@ def test_invalid_specs_are_refused_naming_the_field(stack_ns: StackNs) -> None:
             "--type",
             "merge",
             "-p",
-            __import__("json").dumps(patch),
+            json.dumps(patch),
             check=False,
         )
         assert proc.returncode != 0, f"{what}: accepted"
@@ -150,3 +151,59 @@ def test_invalid_specs_are_refused_naming_the_field(stack_ns: StackNs) -> None:
         STACK,
         {"spec": {"postgres": {"image": "postgres:16-alpine", "majorUpgrade": "Manual"}}},
     )
+
+
+EXTERNAL = {
+    "host": "db.example.org",
+    "database": "dimini",
+    "credentialsSecretRef": {"name": "pg-ext"},
+}
+
+
+def test_external_postgres_is_exclusive_and_cannot_be_switched(stack_ns: StackNs) -> None:
+    k = stack_ns.k
+    base = sample(stack_ns.storage_class)
+    for what, postgres, text in (
+        (
+            "with bootstrap.fromBackup",
+            {"external": EXTERNAL, "bootstrap": {"fromBackup": {}}},
+            "spec.postgres.external replaces the in-cluster Postgres",
+        ),
+        (
+            "with existingSecret",
+            {"external": EXTERNAL, "existingSecret": "my-db"},
+            "spec.postgres.external replaces the in-cluster Postgres",
+        ),
+        (
+            "unknown sslMode",
+            {"external": {**EXTERNAL, "sslMode": "on"}},
+            "spec.postgres.external.sslMode",
+        ),
+        (
+            "no credentials",
+            {"external": {"host": "db", "database": "d"}},
+            "spec.postgres.external.credentialsSecretRef",
+        ),
+    ):
+        proc = k.apply(_set(base, "spec.postgres", postgres), check=False)
+        assert proc.returncode != 0, f"{what}: accepted"
+        assert text in proc.stderr, f"{what}: {proc.stderr}"
+        assert k.stack() is None, f"{what}: created anyway"
+
+    def patch(body: dict[str, Any]) -> str:
+        proc = k.run(
+            "patch", "diministack", STACK, "--type", "merge", "-p", json.dumps(body), check=False
+        )
+        assert proc.returncode != 0, f"{body}: accepted"
+        return proc.stderr
+
+    switch = "spec.postgres.external cannot be added to or removed from an existing stack"
+    # In-cluster -> external.
+    k.apply(base)
+    assert switch in patch({"spec": {"postgres": {"external": EXTERNAL}}})
+    k.run("delete", "diministack", STACK)
+    # External -> in-cluster.
+    k.apply(_set(base, "spec.postgres", {"external": EXTERNAL}))
+    assert switch in patch({"spec": {"postgres": {"external": None}}})
+    # Another host (a fail-over, a migrated server) is an ordinary change.
+    k.patch("diministack", STACK, {"spec": {"postgres": {"external": {"host": "10.0.0.7"}}}})
