@@ -188,7 +188,7 @@ def digest_webhook(stack_ns: StackNs) -> Iterator[Webhook]:
 def test_digest_pinning_webhook_converges_with_zero_idle_writes(
     stack_ns: StackNs, start_operator: Callable[..., Operator], digest_webhook: Webhook
 ) -> None:
-    """The stack reaches Ready under the webhook, and an idle stack makes no writes."""
+    """Ready under the webhook, 0 writes while idle, and a new tag still rolls."""
     k = stack_ns.k
     operator = start_operator("--resync-seconds", "5")
     # The webhook is live before the stack exists: a probe Pod is pinned at creation.
@@ -242,3 +242,16 @@ def test_digest_pinning_webhook_converges_with_zero_idle_writes(
     assert digest_webhook.mutations == mutations
     assert operator.reconciles() >= reconciles + seconds / 5 - 2
     assert stack_ready(k) is not None
+
+    # A new tag still migrates and rolls, to the new tag's digest.
+    newer = "registry.local/dimini-backend:0.2.0"
+    k.patch("diministack", STACK, {"spec": {"backend": {"image": newer}}})
+
+    def rolled() -> dict[str, Any] | None:
+        obj = stack_ready(k)
+        return obj if obj and obj["status"].get("version") == "0.2.0" else None
+
+    wait_for("Ready on the new tag", rolled, 90)
+    backend = k.get("deployment", f"{STACK}-backend")
+    assert backend is not None
+    assert backend["spec"]["template"]["spec"]["containers"][0]["image"] == pinned(newer)
