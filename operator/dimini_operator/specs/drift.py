@@ -48,6 +48,54 @@ def _same_scalar(desired: Any, actual: Any) -> bool:
     return False
 
 
+def _image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference; docker.io's implicit prefixes dropped."""
+    name, _, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    for prefix in (
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "index.docker.io/",
+    ):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    if "/" not in name:
+        name = f"library/{name}"
+    return name, tag, digest or None
+
+
+def same_image(desired: str, actual: str) -> bool:
+    """True when the live image `actual` satisfies the desired image reference.
+
+    Admission policies (Kyverno verifyImages mutateDigest, ...) pin `repo:tag` to `repo@sha256:..`
+    or `repo:tag@sha256:..`; the digest cannot be checked offline, so the same repository (and
+    tag, when kept) counts as equal. A changed desired tag still rolls: it changes HASH_ANNOTATION.
+    """
+    if desired == actual:
+        return True
+    d_repo, d_tag, d_digest = _image_parts(desired)
+    a_repo, a_tag, a_digest = _image_parts(actual)
+    if d_repo != a_repo:
+        return False
+    if d_digest is not None:
+        return d_digest == a_digest
+    if a_tag is None:
+        return a_digest is not None
+    return a_tag == (d_tag or "latest")
+
+
+def _same_field(key: str, desired: Any, actual: Any) -> bool:
+    if key == "image" and isinstance(desired, str) and isinstance(actual, str):
+        return same_image(desired, actual)
+    return is_subset(desired, actual)
+
+
 # Fields that are ours to set but that the server rewrites or that are not worth comparing.
 _IGNORED_TOP = ("status",)
 
@@ -61,7 +109,7 @@ def is_subset(desired: Any, actual: Any) -> bool:
     if isinstance(desired, dict):
         if not isinstance(actual, dict):
             return False
-        return all(k in actual and is_subset(v, actual[k]) for k, v in desired.items())
+        return all(k in actual and _same_field(k, v, actual[k]) for k, v in desired.items())
     if isinstance(desired, list):
         if not isinstance(actual, list) or len(desired) != len(actual):
             return False
@@ -98,6 +146,8 @@ def repair_patch(desired: Any, actual: Any) -> Any:
         for key, value in desired.items():
             if key not in actual:
                 patch[key] = value
+                continue
+            if _same_field(key, value, actual[key]):
                 continue
             sub = repair_patch(value, actual[key])
             if sub is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from dimini_operator.specs import backup, database, gateway, tunnel
 from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
+from dimini_operator.specs.drift import same_image
 from dimini_operator.specs.plan import (
     Migration,
     Observed,
@@ -123,7 +124,12 @@ def derive(
         db_reason = "External"
         db_msg = f"external Postgres at {database.endpoint(stack)} (sslmode {ext.ssl_mode})"
     be_ok, be_msg = _deployment_ready(backend_obj)
-    if be_ok and deployment_image(backend_obj, "backend") != mig.applied_image:
+    live = deployment_image(backend_obj, "backend")
+    # An admission webhook may have pinned the rolled-out tag to a digest (drift.same_image).
+    if be_ok and not (
+        live == mig.applied_image
+        or (live and mig.applied_image and same_image(mig.applied_image, live))
+    ):
         be_ok, be_msg = False, "rolling out the migrated image"
     fe_ok, fe_msg = _deployment_ready(frontend_obj)
     if stack.spec.gateway:

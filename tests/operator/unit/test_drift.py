@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from dimini_operator.specs.backend import service
+from dimini_operator.specs.backend import deployment, service
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, with_hash
-from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
+from dimini_operator.specs.drift import (
+    is_subset,
+    merge_diff,
+    repair_patch,
+    same_image,
+    up_to_date,
+)
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _pin(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a digest-pinning admission webhook leaves of `manifest` (every image by digest)."""
+    out: dict[str, Any] = json.loads(json.dumps(manifest))
+    for c in out["spec"]["template"]["spec"]["containers"]:
+        c["image"] = c["image"].rsplit(":", 1)[0] + "@" + DIGEST
+    return out
 
 
 def test_subset_allows_server_defaults() -> None:
@@ -59,3 +76,39 @@ def test_merge_diff_removes_vanished_keys() -> None:
     new = {"phase": "Ready", "backend": {}}
     assert merge_diff(old, new) == {"backend": {"image": None, "replicas": None}, "x": None}
     assert merge_diff(new, new) is None
+
+
+def test_a_digest_pinned_image_satisfies_its_tag() -> None:
+    assert same_image(
+        "registry.local/dimini-backend:0.1.0", f"registry.local/dimini-backend@{DIGEST}"
+    )
+    assert same_image("registry.local/b:1", f"registry.local/b:1@{DIGEST}")
+    assert same_image("postgres:16-alpine", f"docker.io/library/postgres@{DIGEST}")
+    assert same_image("localhost:5000/b", f"localhost:5000/b:latest@{DIGEST}")
+    assert not same_image("registry.local/b:1", f"registry.local/other@{DIGEST}")
+    assert not same_image("registry.local/b:1", f"registry.local/b:2@{DIGEST}")
+    assert not same_image("registry.local/b:1", "registry.local/b:2")
+    assert not same_image("registry.local/b:1", "registry.local/b")
+    assert same_image("registry.local/b", "registry.local/b:latest")
+    # A desired digest is compared as such.
+    assert same_image(f"registry.local/b@{DIGEST}", f"registry.local/b:1@{DIGEST}")
+    assert not same_image(f"registry.local/b@{DIGEST}", "registry.local/b@sha256:" + "cd" * 32)
+
+
+def test_a_pinned_deployment_is_up_to_date_and_needs_no_repair(stack: Stack) -> None:
+    desired = with_hash(deployment(stack, stack.spec.backend.image, "c"))
+    live = _pin(desired)
+    assert "@sha256:" in live["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert is_subset(desired, live)
+    assert up_to_date(desired, live)
+    assert repair_patch(desired["spec"], live["spec"]) is None
+
+
+def test_a_new_desired_tag_still_rolls_a_pinned_deployment(stack: Stack) -> None:
+    live = _pin(with_hash(deployment(stack, "registry.local/dimini-backend:0.1.0", "c")))
+    newer = with_hash(deployment(stack, "registry.local/dimini-backend:0.2.0", "c"))
+    # The repository matches, but the render's hash changed: the operator applies it.
+    assert not up_to_date(newer, live)
+    other_repo = with_hash(deployment(stack, "registry.local/other-backend:0.1.0", "c"))
+    assert not is_subset(other_repo, live)
+    assert repair_patch(other_repo["spec"], live["spec"]) is not None

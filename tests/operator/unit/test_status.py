@@ -187,3 +187,15 @@ def test_status_never_contains_secrets(stack: Stack) -> None:
     for secret in ("hunter2-password", "very-secret-key"):
         assert secret not in text
         assert base64.b64encode(secret.encode()).decode() not in text
+
+
+def test_a_digest_pinned_backend_is_ready(stack: Stack) -> None:
+    """An admission webhook pinned the rolled-out tag to a digest: still the migrated image."""
+    obs = converged(stack)
+    dep = obs.children[("Deployment", "demo-backend")]
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].rsplit(":", 1)[0] + "@sha256:" + "ab" * 32
+    st = derive(stack, obs, plan_migration(stack, obs), old_status={}, now=T0, paused=False)
+    assert st["phase"] == "Ready"
+    assert _conds(st)["BackendReady"]["status"] == "True"
+    assert st["version"] == "0.1.0"
