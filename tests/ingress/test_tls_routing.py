@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,45 +19,17 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from dimini_operator.specs import ingress as stack_ingress
 from lightkube import Client
 
 from sandbox import cluster, ingress
 from tests.ingress.support import HOST, demo_stack, ingress_controller, unowned
+from tests.support.tls import self_signed
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
 
 TLS_SECRET = "demo-tls"
-
-
-def self_signed(host: str) -> tuple[bytes, bytes]:
-    """(certificate PEM, key PEM) for `host`, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def stack_tls_ingress(namespace: str, class_name: str) -> dict[str, Any]:

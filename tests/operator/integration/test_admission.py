@@ -7,9 +7,7 @@ verifyImages/mutateDigest it rewrites every `name:tag` of a pod template to `nam
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
-import ipaddress
 import json
 import ssl
 import tempfile
@@ -20,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.operator.integration.conftest import StackNs
 from tests.operator.integration.support import STACK, Operator, holds_for, sample, stack_ready
+from tests.support.tls import self_signed
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -88,33 +83,6 @@ class Webhook:
         }
 
 
-def self_signed() -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "digest-webhook")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @pytest.fixture
 def digest_webhook(stack_ns: StackNs) -> Iterator[Webhook]:
     """The webhook served on 127.0.0.1 and registered for the test namespace only."""
@@ -133,7 +101,7 @@ def digest_webhook(stack_ns: StackNs) -> Iterator[Webhook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    cert, key = self_signed()
+    cert, key = self_signed("127.0.0.1", hours=2)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "tls.crt").write_bytes(cert)
         (Path(tmp) / "tls.key").write_bytes(key)
