@@ -181,6 +181,9 @@ function startIngress(port, backendPort, nextPort) {
         port: target,
         method: request.method,
         path: request.url,
+        // A fresh upstream connection per request: reusing a keep-alive socket that uvicorn closes
+        // after 5 idle seconds races into ECONNRESET, a 502 here, and a page stuck on its error.
+        agent: false,
         headers: { ...request.headers, 'x-forwarded-proto': 'http', 'x-forwarded-host': request.headers.host ?? '' },
       },
       (upstreamResponse) => {
