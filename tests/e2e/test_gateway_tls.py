@@ -25,8 +25,8 @@ from sandbox import gateway, ingress
 from tests.e2e.conftest import HOST, World, since, stack_manifest
 from tests.e2e.dimini_client import DiminiClient
 from tests.e2e.flow import therapist_flow
-from tests.ingress.test_tls_routing import self_signed
 from tests.operator.integration.support import STACK, stack_ready
+from tests.support.tls import self_signed
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
