@@ -27,7 +27,12 @@ def old_crd(stack_ns: StackNs) -> Iterator[Kubectl]:
     """The CRD as an older release had it (no spec.postgres.parameters); restored afterwards."""
     old = copy.deepcopy(crd.crd())
     schema = old["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    del schema["properties"]["spec"]["properties"]["postgres"]["properties"]["parameters"]
+    postgres = schema["properties"]["spec"]["properties"]["postgres"]
+    del postgres["properties"]["parameters"]
+    # Rules that name the field would not compile without it (that release had none of them).
+    postgres["x-kubernetes-validations"] = [
+        r for r in postgres.get("x-kubernetes-validations", []) if "parameters" not in r["rule"]
+    ]
     k = stack_ns.k
     k.run("replace", "-f", "-", stdin=yaml.safe_dump(old), namespaced=False)
     try:
