@@ -60,7 +60,9 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(error).__name__)
+    # The class with its module, never the message (a DBAPI error's text carries the statement and
+    # its parameters): sqlalchemy.exc.TimeoutError is an exhausted pool, builtins' a slow server.
+    logger.warning("database unavailable: %s.%s", type(error).__module__, type(error).__name__)
     return JSONResponse(
         {"detail": "Database unavailable"}, status_code=503, headers={"Retry-After": "5"}
     )
