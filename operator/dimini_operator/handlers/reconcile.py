@@ -25,7 +25,7 @@ from dimini_operator.metrics import (
     record_backup,
     record_stack,
 )
-from dimini_operator.specs import backend, backup, migration, rotation, status
+from dimini_operator.specs import backend, backup, database, migration, rotation, status
 from dimini_operator.specs.common import (
     LABEL_COMPONENT,
     LABEL_INSTANCE,
@@ -272,7 +272,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     # Generated credentials: read what exists, generate only what never existed, and never a
     # new database password for a data volume that already has one.
     # An external database's credentials are the user's, like a BYO Secret's (never generated).
-    external = stack.spec.postgres.external is not None
+    external = database.external(stack)
     byo = stack.spec.postgres.existing_secret or (stack.db_secret_name if external else None)
     db_obj = children.get(("Secret", stack.child("db")))
     pvc: dict[str, Any] | None = None

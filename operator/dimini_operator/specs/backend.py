@@ -49,7 +49,7 @@ def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
         out.append(("spec.secretRefs.hume", refs.hume.name, HUME_KEYS))
     if stack.spec.postgres.existing_secret:
         out.append(("spec.postgres.existingSecret", stack.db_secret_name, ("username", "password")))
-    if stack.spec.postgres.external:
+    if database.external(stack):
         out.append((EXTERNAL_CREDENTIALS, stack.db_secret_name, ("username", "password")))
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dimini_operator.specs import database
 from dimini_operator.specs.common import (
     POSTGRES_PORT,
     Manifest,
@@ -37,8 +38,7 @@ def otel_env(stack: Stack) -> list[dict[str, Any]]:
 
 def exporter_enabled(stack: Stack) -> bool:
     # An external server has no pod to carry the sidecar; monitor it where it runs.
-    pg = stack.spec.postgres
-    return stack.spec.observability.postgres_exporter.enabled and pg.external is None
+    return stack.spec.observability.postgres_exporter.enabled and not database.external(stack)
 
 
 def exporter_container(stack: Stack) -> dict[str, Any]:

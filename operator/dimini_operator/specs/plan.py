@@ -10,6 +10,7 @@ from dimini_operator.specs import (
     availability,
     backend,
     backup,
+    database,
     frontend,
     gateway,
     ingress,
@@ -75,7 +76,7 @@ class Plan:
 
 
 def database_ready(stack: Stack, observed: Observed) -> bool:
-    if stack.spec.postgres.external is not None:
+    if database.external(stack):
         return True  # the user's server: the migration Job finds out whether it answers
     sts = observed.get("StatefulSet", stack.child("postgres"))
     return bool(sts and (sts.get("status", {}).get("readyReplicas") or 0) >= 1)
@@ -223,7 +224,7 @@ def render(stack: Stack, observed: Observed) -> Plan:
     create_only: list[Manifest] = []
     keep: set[Key] = set()
     connection = stack.child("connection")
-    external_unread = stack.spec.postgres.external is not None and not observed.db_password
+    external_unread = database.external(stack) and not observed.db_password
     if observed.credentials_lost or external_unread:
         # No password to build the URL from (lost, or the external Secret is missing): keep
         # what the pods use.

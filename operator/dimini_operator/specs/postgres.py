@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs import observability
+from dimini_operator.specs import database, observability
 from dimini_operator.specs.common import (
     POSTGRES_PORT,
     Manifest,
@@ -200,6 +200,6 @@ def services(stack: Stack) -> list[Manifest]:
 
 
 def render(stack: Stack) -> list[Manifest]:
-    if stack.spec.postgres.external:
+    if database.external(stack):
         return []  # the server is the user's: no StatefulSet, volume or Services
     return [statefulset(stack), *services(stack)]

@@ -41,7 +41,7 @@ def db_secret(stack: Stack, password: str) -> Manifest | None:
     new stack of the same name adopts it (same password, same data volume).
     """
     pg = stack.spec.postgres
-    if pg.existing_secret or pg.external:
+    if pg.existing_secret or database.external(stack):
         return None
     username = pg.username
     data = {
