@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 MYPY_CACHE_DIR ?= $(HOME)/.cache/dimini-stack/mypy
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images bench
+.PHONY: help venv lint test test-python test-frontend e2e sandbox sandbox-down sandbox-build manifests dev images publish bench
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ dev: venv ## tilt up: on kind with Docker; without Docker (Linux, root) on the s
 
 images: venv ## backend, frontend, operator, postgres images (buildah; cold ~10 min); loaded into the sandbox's containerd if it runs
 	$(PY) -m images load --if-running
+
+publish: venv ## push the four images, then the operator's chart with their digests, to REGISTRY=host:port[/prefix] (docs/images.md)
+	$(PY) -m images.publish "$(REGISTRY)" $(if $(HELM),--helm "$(HELM)")
 
 bench: venv ## the backend benches, briefly: every figure beside its floor and the ratio (asserts nothing)
 	$(PY) bench/backend/run_bench.py --duration 3 --rounds 3 --clients 100 --events 3

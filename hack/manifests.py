@@ -10,7 +10,9 @@ chart's RBAC rules from `dimini_operator.kinds` (the registry of kinds); the ope
   charts/dimini-operator/templates/crd.yaml         the same CRD as a chart template: Helm never
                                                     upgrades `crds/`, it does upgrade templates
   charts/dimini-operator/templates/rbac.yaml        the rules between the BEGIN/END markers
-  manifests/operator/dimini-operator.yaml           `helm template` with default values
+  charts/dimini-operator/Chart.yaml                 Artifact Hub's crds and crdsExamples
+                                                    annotations, between BEGIN/END markers
+  manifests/operator/dimini-operator.yaml           `helm template --set rbac.scope=cluster`
 """
 
 from __future__ import annotations
@@ -71,6 +73,54 @@ def rbac_template(text: str) -> str:
     return head + BEGIN + marker + "\n" + rbac_rules_yaml() + END + tail
 
 
+CHART_YAML = CHART / "Chart.yaml"
+SAMPLE = REPO / "manifests" / "samples" / "diministack.yaml"
+ANNOTATIONS_BEGIN = "  # BEGIN generated from"
+ANNOTATIONS_END = "  # END generated\n"
+
+
+def _block(key: str, value: object) -> str:
+    """An annotation whose value is a YAML document, as a literal block (Artifact Hub parses it)."""
+    import yaml
+
+    body = yaml.safe_dump(value, sort_keys=False, width=100)
+    return f"  {key}: |\n" + "".join(f"    {line}\n" for line in body.splitlines())
+
+
+def chart_annotations(text: str) -> str:
+    """Chart.yaml with Artifact Hub's `images` (the default operator image: values.yaml and the
+    appVersion), `crds` (from the CRD module) and `crdsExamples` (the sample stack) between the
+    markers."""
+    import yaml
+    from dimini_operator import crd
+
+    chart = yaml.safe_load(text)
+    image = yaml.safe_load((CHART / "values.yaml").read_text())["image"]
+    images = [{"name": "dimini-operator", "image": f"{image['repository']}:{chart['appVersion']}"}]
+
+    doc = crd.crd()
+    schema = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    crds = [
+        {
+            "kind": crd.KIND,
+            "version": crd.VERSION,
+            "name": crd.CRD_NAME,
+            "displayName": "Dimini Stack",
+            "description": schema["description"],
+        }
+    ]
+    examples = [yaml.safe_load(SAMPLE.read_text())]
+    head, sep, rest = text.partition(ANNOTATIONS_BEGIN)
+    marker, _, _ = rest.partition("\n")
+    _, sep2, tail = rest.partition(ANNOTATIONS_END)
+    if not sep or not sep2:
+        raise SystemExit(f"{CHART_YAML}: BEGIN/END annotation markers are missing")
+    generated = _block("artifacthub.io/images", images)
+    generated += _block("artifacthub.io/crds", crds)
+    generated += _block("artifacthub.io/crdsExamples", examples)
+    return head + ANNOTATIONS_BEGIN + marker + "\n" + generated + ANNOTATIONS_END + tail
+
+
 def render(helm: str | None = None) -> dict[Path, str]:
     """Every generated file's path and the content it should have."""
     from dimini_operator.crd import crd_yaml
@@ -89,6 +139,9 @@ def render(helm: str | None = None) -> dict[Path, str]:
             # The plain install keeps the CRD in manifests/crds/ (applied first, by itself).
             "--set",
             "crds.install=false",
+            # Cluster-wide, as a plain install is used (README); the chart defaults to namespace.
+            "--set",
+            "rbac.scope=cluster",
         ],
         check=True,
         capture_output=True,
@@ -101,6 +154,7 @@ def render(helm: str | None = None) -> dict[Path, str]:
     operator = HEADER.format(source="charts/dimini-operator") + "---\n" + namespace + chart
     return {
         RBAC: rbac_template(RBAC.read_text()),
+        CHART_YAML: chart_annotations(CHART_YAML.read_text()),
         REPO / "manifests" / "crds" / CRD_FILE: crd,
         CHART_CRD: chart_crd_template(),
         REPO / "manifests" / "operator" / "dimini-operator.yaml": operator,
@@ -117,6 +171,7 @@ def main() -> int:
     expected = render()
     if command == "generate":
         RBAC.write_text(expected[RBAC])
+        CHART_YAML.write_text(expected[CHART_YAML])
         expected = render()  # the install is templated from the regenerated rules
         for path, text in expected.items():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,16 @@ have_all() {
   helm_current && k8s_versioned
 }
 if have_all; then echo "$BIN"; exit 0; fi
+
+# One build per version at a time: two at once (a CI run and a test, or two terminals) wrote the
+# same `.tmp` outputs and one failed on a vanished file. A waiter finds the binaries done.
+mkdir -p "$CACHE"
+exec 9>"$DEST.lock"
+if ! flock -n 9; then
+  printf '[sandbox build] waiting for another build of %s\n' "$(basename "$DEST")" >&2
+  flock 9
+fi
+if have_all; then echo "$BIN"; exit 0; fi
 if [ -x "$BIN/kube-apiserver" ] && ! k8s_versioned; then
   rm -f "$BIN/kube-apiserver" "$BIN/kube-controller-manager" "$BIN/kube-scheduler" "$BIN/kubectl"
 fi

@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 from lightkube import Client
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from sandbox import gomod, kubeapply
 
@@ -90,19 +89,7 @@ def crds(version: str = VERSION) -> list[Manifest]:
 
 def install_crds(client: Client, version: str = VERSION, timeout: float = 60) -> None:
     """Server-side apply the CRDs and wait until each is Established (served)."""
-    manifests = crds(version)
-    kubeapply.apply_all(client, manifests, FIELD_MANAGER)
-    names = [str(m["metadata"]["name"]) for m in manifests]
-    kubeapply.wait_until(
-        f"CRDs {', '.join(names)} not all Established",
-        lambda: all(_established(client.get(CustomResourceDefinition, n)) for n in names),
-        timeout,
-    )
-
-
-def _established(crd: CustomResourceDefinition) -> bool:
-    conditions = (crd.status.conditions if crd.status else None) or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
+    kubeapply.install_crds(client, crds(version), FIELD_MANAGER, timeout)
 
 
 def args(label_selector: str = "", status_ip: str = "127.0.0.1") -> list[str]:

@@ -18,9 +18,11 @@ from typing import Any
 
 import yaml
 from lightkube import Client
+from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
 
-from sandbox import cluster, gateway, kubeapply
+from images import traefik as traefik_image
+from sandbox import cluster, gateway, gomod, kubeapply
 from sandbox.nodes import client as sandbox_client
 
 Manifest = dict[str, Any]
@@ -63,6 +65,47 @@ RBAC_RULES: list[Manifest] = [
 ]
 
 
+# Traefik's kubernetescrd provider (the Middlewares the operator renders with spec.ingress.
+# controller Traefik): informers (list + watch) on every traefik.io kind, on ConfigMaps, and on
+# Nodes (its cluster-scope informer: without it the provider never syncs and loads nothing).
+CRD_RBAC_RULES: list[Manifest] = [
+    {"apiGroups": [""], "resources": ["configmaps", "nodes"], "verbs": ["list", "watch"]},
+    {
+        "apiGroups": ["traefik.io"],
+        "resources": [
+            "middlewares",
+            "middlewaretcps",
+            "ingressroutes",
+            "ingressroutetcps",
+            "ingressrouteudps",
+            "traefikservices",
+            "tlsoptions",
+            "tlsstores",
+            "serverstransports",
+            "serverstransporttcps",
+        ],
+        "verbs": ["list", "watch"],
+    },
+]
+# Traefik's own CRD definitions, as published in its Go module (fetched when Traefik is built).
+TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
+TRAEFIK_CRDS = "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+
+
+# The lightkube class for the one traefik.io kind the tests write (so `codecs.from_dict` knows it).
+Middleware = create_namespaced_resource("traefik.io", "v1alpha1", "Middleware", "middlewares")
+
+
+def traefik_crds() -> list[Manifest]:
+    """Traefik's CRDs (traefik.io: Middleware, IngressRoute, ...) at the version the image runs."""
+    path = gomod.module_dir(TRAEFIK_MODULE, traefik_image.VERSION) / TRAEFIK_CRDS
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def install_crds(client: Client, timeout: float = 60) -> None:
+    kubeapply.install_crds(client, traefik_crds(), FIELD_MANAGER, timeout)
+
+
 def health_port_for(http_port: int) -> int:
     return http_port + 1
 
@@ -80,7 +123,8 @@ def args(
 ) -> list[str]:
     """Traefik's command line: entrypoint `web` on http_port, /ping on the next port, `websecure`
     (for Ingresses with spec.tls) on the one after (all on every interface unless address is
-    given), only Ingresses of class_name, JSON logs, no access log, no calls home; with
+    given), only Ingresses of class_name, Traefik's own CRDs (Middlewares), JSON logs, no access
+    log, no calls home; with
     gateway_api also the Gateway API provider (sandbox/gateway.py)."""
     return [
         f"--entryPoints.web.address={address}:{http_port}",
@@ -96,6 +140,9 @@ def args(
         f"--providers.kubernetesingress.ingressEndpoint.ip={STATUS_IP}",
         # Prefix paths per the Ingress spec (path elements): /health must not match /healthz.
         "--providers.kubernetesingress.strictPrefixMatching=true",
+        # Middlewares (traefik.io/v1alpha1) for the Ingresses' router.middlewares annotation and
+        # HTTPRoutes' ExtensionRef filters; its CRDs must be installed (`install_crds`).
+        "--providers.kubernetescrd=true",
         "--log.format=json",
         "--log.level=INFO",
         "--global.checkNewVersion=false",
@@ -118,11 +165,12 @@ def render(
     gateway_api: bool = False,
 ) -> list[Manifest]:
     """Namespace, ServiceAccount, ClusterRole + binding, IngressClass and the Deployment; with
-    gateway_api the Gateway provider's grants and the GatewayClass `class_name` too (the
-    Gateway API CRDs must be installed: `gateway.install_crds`)."""
+    gateway_api the Gateway provider's grants and the GatewayClass `class_name` too (Traefik's
+    CRDs must be installed, `install_crds`, and with gateway_api the Gateway API's too:
+    `gateway.install_crds`)."""
     meta = {"name": NAME, "namespace": namespace, "labels": dict(LABELS)}
     role = cluster_role_name(namespace)
-    rules = RBAC_RULES + (gateway.RBAC_RULES if gateway_api else [])
+    rules = RBAC_RULES + CRD_RBAC_RULES + (gateway.RBAC_RULES if gateway_api else [])
     classes = [gateway.gateway_class(class_name, LABELS)] if gateway_api else []
     return [
         {
@@ -204,6 +252,8 @@ def deployment(
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # The buffering Middleware spills request bodies over 1 MiB to a temporary file.
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - its own emptyDir
     }
     return {
         "apiVersion": "apps/v1",
@@ -223,6 +273,7 @@ def deployment(
                     "dnsPolicy": "ClusterFirstWithHostNet",
                     "terminationGracePeriodSeconds": 30,
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
                 },
             },
         },
@@ -243,6 +294,7 @@ def install(
     """Server-side apply everything, then wait until the Deployment has rolled out: its current
     generation observed and every replica updated and available (an `Available` condition left
     over from the previous pod would not mean the new one serves)."""
+    install_crds(client)
     if gateway_api:
         gateway.install_crds(client)
     manifests = render(

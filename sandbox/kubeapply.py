@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lightkube import Client, codecs
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 
 def apply_all(client: Client, manifests: Iterable[dict[str, Any]], field_manager: str) -> None:
@@ -23,3 +24,21 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: f
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} after {timeout}s")
         time.sleep(interval)
+
+
+def install_crds(
+    client: Client, manifests: list[dict[str, Any]], field_manager: str, timeout: float = 60
+) -> None:
+    """Server-side apply CRDs and wait until each is Established (served)."""
+    apply_all(client, manifests, field_manager)
+    names = [str(m["metadata"]["name"]) for m in manifests]
+    wait_until(
+        f"CRDs {', '.join(names)} not all Established",
+        lambda: all(_established(client.get(CustomResourceDefinition, n)) for n in names),
+        timeout,
+    )
+
+
+def _established(crd: CustomResourceDefinition) -> bool:
+    conditions = (crd.status.conditions if crd.status else None) or []
+    return any(c.type == "Established" and c.status == "True" for c in conditions)

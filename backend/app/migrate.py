@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import URL
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import load_settings_or_exit
 from app.core.logging import configure_logging
@@ -44,9 +48,24 @@ def schema_is_compatible(revision: str | None) -> bool:
     """At the head, or ahead of it: during a rolling upgrade the migration Job has already moved
     the schema on while pods of the previous release still serve. Migrations are expand-only
     (backward compatible) for exactly this reason; a schema behind the head is not compatible."""
-    if revision is None:
-        return False
-    return revision == head_revision() or revision not in known_revisions()
+    return revision == head_revision() or is_ahead(revision)
+
+
+def is_ahead(revision: str | None) -> bool:
+    """A revision written by a newer release: an image rollback onto a migrated database."""
+    return revision is not None and revision not in known_revisions()
+
+
+async def current_revision(url: URL) -> str | None:
+    """The database's Alembic revision, or None before the first migration."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
 
 
 def upgrade_to_head() -> None:
@@ -57,6 +76,16 @@ def main() -> None:
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.secret_values())
     logger = logging.getLogger("app.migrate")
+    current = asyncio.run(current_revision(settings.database_url_object))
+    if is_ahead(current):
+        # Rolled back onto a schema a newer release migrated: migrations are expand-only, so this
+        # release runs on it (/ready agrees); Alembic itself would fail on the unknown revision.
+        logger.warning(
+            "database schema at %s, ahead of this release's head %s: left as it is",
+            current,
+            head_revision(),
+        )
+        return
     logger.info("migrating database to %s", head_revision())
     upgrade_to_head()
     logger.info("database at %s", head_revision())

@@ -35,6 +35,7 @@ def main() -> None:
             forwarded_allow_ips=settings.forwarded_allow_ips,
             log_config=None,  # the app installs JSON logging with secret redaction
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     finally:
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

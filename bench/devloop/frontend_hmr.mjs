@@ -51,6 +51,14 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  // What the page saw, printed when a save never shows: the HMR socket and the console.
+  const seen = [];
+  page.on('console', (msg) => seen.push(`console.${msg.type()}: ${msg.text()}`));
+  page.on('websocket', (ws) => {
+    seen.push(`websocket opened: ${ws.url()}`);
+    ws.on('close', () => seen.push(`websocket closed: ${ws.url()}`));
+    ws.on('socketerror', (error) => seen.push(`websocket error: ${ws.url()}: ${error}`));
+  });
   // The first request compiles the page: wait for it without timing it.
   for (let tries = 0; ; tries++) {
     try {
@@ -68,7 +76,13 @@ try {
     const heading = `About Dimini ${i + 1}`;
     const started = performance.now();
     writeFileSync(page_file, original.replace('<h1>About Dimini</h1>', `<h1>${heading}</h1>`));
-    await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: 30_000 });
+    try {
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: 30_000 });
+    } catch (error) {
+      const shown = await page.locator('h1').allTextContents();
+      console.error(`"${heading}" not shown within 30 s; the page's h1: ${JSON.stringify(shown)}\n${seen.slice(-30).join('\n')}`);
+      throw error;
+    }
     times.push((performance.now() - started) / 1000);
   }
   const reloaded = !(await page.evaluate(() => window.__notReloaded === true));

@@ -5,7 +5,7 @@ backend/app -> the new code answers through the Ingress, with the pod unchanged 
 
 Each run rewrites backend/app/__init__.py's __version__ (restored afterwards) and times:
   sync    save -> the file's new text is in the pod (Tilt: file watch, kubectl exec + tar)
-  reload  sync -> GET /health through the Ingress answers the new version (uvicorn --reload)
+  reload  sync -> GET /health through the Ingress answers the new version (app.devserve)
   total   save -> new version answers (the figure with the 1.5 s target)
 beside the floor: one `kubectl exec` tar of the file + importing the app in the pod + one request
 through the Ingress — what any sync-and-reload loop must spend.

@@ -1,5 +1,5 @@
 // Session records in Chromium against the real stack (stack.mjs): the live transcript of a
-// 50-minute fixture session (tests/fixtures/therapy_session_50min.txt, 31 paragraphs, both
+// 50-minute fixture session (tests/fixtures/therapy_session_50min.txt, 155 turns, both
 // speakers), the SOAP note prefilled / edited / saved / reloaded / exported (Markdown and print →
 // PDF), the patient's history with an earlier session's summary, and search. Screenshots and the
 // exported files go to test-results/records/.
@@ -109,9 +109,12 @@ describe('session records in Chromium', () => {
     await page.getByLabel('Who said it').selectOption(first.speaker);
     await page.getByLabel(first.speaker === 'patient' ? 'What the patient said' : 'What you said').fill(first.text);
     await page.getByRole('button', { name: 'Add', exact: true }).click();
+    // The page's queue posts on its own schedule: a line posted by the test before the form's line
+    // has landed would take an earlier id and come first (the CI failure of stop 21).
+    const entries = panel.getByTestId('transcript-entry');
+    await waitFor("the form's line on the page", async () => (await entries.count()) === 1);
     for (const line of rest) await post(`/api/sessions/${session.id}/transcript`, line);
 
-    const entries = panel.getByTestId('transcript-entry');
     await waitFor(`${LINES.length} transcript lines on the page`, async () => (await entries.count()) === LINES.length);
     const shown = await entries.evaluateAll((items) =>
       items.map((item) => ({

@@ -51,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from dimini_operator import yamlout
     from dimini_operator.specs.common import Stack
     from dimini_operator.specs.defaults import parse_spec
     from dimini_operator.specs.migration import render as render_job
@@ -78,7 +79,7 @@ def _render(args: argparse.Namespace) -> int:
             docs.extend(plan.apply)
             if args.with_job:
                 docs.append(render_job(stack, stack.spec.backend.image))
-    yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
+    yamlout.dump_all(docs, sys.stdout)
     return 0
 
 

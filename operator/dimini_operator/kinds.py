@@ -59,6 +59,8 @@ CHILDREN: tuple[Kind, ...] = (
     Kind("batch/v1", "Job", "jobs", ("list", "watch", "create")),
     Kind("networking.k8s.io/v1", "Ingress", "ingresses", APPLIED, pruned=True),
     Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", APPLIED, True, optional=True),
+    # Traefik's body limit (specs/body_limit.py), with spec.ingress.controller Traefik.
+    Kind("traefik.io/v1alpha1", "Middleware", "middlewares", APPLIED, True, optional=True),
     Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", APPLIED, pruned=True),
     Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", APPLIED, pruned=True),
     Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", APPLIED, True),
@@ -75,9 +77,14 @@ CHILDREN: tuple[Kind, ...] = (
     Kind("batch/v1", "CronJob", "cronjobs", APPLIED, pruned=True),
 )
 # The data volume claim (created by the StatefulSet controller): read to tell a lost `-db`
-# Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain; the
+# Secret from a new stack, patched for Argo-safe metadata under deletionPolicy Retain and to
+# grow it (specs/storage.py); the
 # backup claim `<stack>-backups` is created once (specs/backup.py).
 VOLUME = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("get", "create", "patch"))
+# The data claim's StorageClass, read only to grow the claim (specs/storage.py): cluster-scoped,
+# so granted by the chart's `<release>-crd` ClusterRole, bound cluster-wide whatever rbac.scope
+# (a RoleBinding cannot grant it); not in RBAC_KINDS, which are granted per namespace.
+STORAGE_CLASS = Kind("storage.k8s.io/v1", "StorageClass", "storageclasses", ("get",))
 # Backup pods: their containers' termination messages carry the backup's and the verification's
 # result (specs/backup.py). Read per reconcile of a stack with backups, not watched (the Job is).
 POD = Kind("v1", "Pod", "pods", ("list",))
@@ -91,10 +98,14 @@ BY_KIND: dict[str, Kind] = {k.kind: k for k in (*CHILDREN, VOLUME, POD, LEASE, S
 PRUNED: frozenset[str] = frozenset(k.kind for k in CHILDREN if k.pruned)
 
 
+# Every kind the operator's role grants verbs on (rbac.yaml; `helm test` checks them: selfcheck).
+RBAC_KINDS: tuple[Kind, ...] = (STACK, STACK_STATUS, *CHILDREN, VOLUME, POD, EVENT, LEASE)
+
+
 def rbac_rules() -> list[dict[str, list[str]]]:
     """The ClusterRole's rules: one rule per (API group, verbs), in registry order."""
     rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for k in (STACK, STACK_STATUS, *CHILDREN, VOLUME, POD, EVENT, LEASE):
+    for k in RBAC_KINDS:
         rules.setdefault((k.group, k.verbs), []).append(k.plural)
     return [
         {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from app.api import deps
+from app.api.routes import auth as auth_routes
+from app.api.routes import hume, patients, records, sessions, system, webhooks
 from app.core.config import Settings
+from app.core.db import create_engine, create_session_factory
 from app.core.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from app.models import User
+from app.models.enums import UserRole
+from app.services import auth
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlalchemy import inspect
 
 from tests.backend.helpers import PASSWORD, api_client, make_settings, register_therapist
 from tests.support.postgres import PostgresServer
@@ -264,3 +274,44 @@ async def test_cookie_authentication_needs_the_csrf_header_for_unsafe_requests(
     assert logout.status_code == 204
     client.cookies.clear()
     assert (await client.get("/api/auth/me")).status_code == 401
+
+
+async def test_the_user_of_a_token_is_the_stored_user_outside_any_session(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """user_for_claims builds the User from the driver's row, not through the ORM's loading."""
+    therapist = await register_therapist(client)
+    engine = create_engine(settings)
+    try:
+        factory = create_session_factory(engine)
+        async with factory() as db:
+            claims = auth.read_token(therapist.token, settings)
+            user = await auth.user_for_claims(db, claims)
+            assert inspect(user).transient and user not in db
+            stored = await db.get(User, claims.user_id)
+            assert stored is not None and stored is not user
+            for column in User.__table__.columns:
+                assert getattr(user, column.key) == getattr(stored, column.key), column.key
+            assert type(user.role) is UserRole
+    finally:
+        await engine.dispose()
+
+
+def test_no_route_authenticates_twice() -> None:
+    """`authenticated` and `current_user` each run the whole check (one node each, not one over
+    the other): a route depending on both would read the token's user twice."""
+
+    def calls(dependant: Dependant) -> set[object]:
+        found: set[object] = {dependant.call}
+        for sub in dependant.dependencies:
+            found |= calls(sub)
+        return found
+
+    modules = (auth_routes, hume, patients, records, sessions, system, webhooks)
+    routes = [
+        route for module in modules for route in module.router.routes if isinstance(route, APIRoute)
+    ]
+    assert any(deps.current_user in calls(route.dependant) for route in routes)
+    assert any(deps.authenticated in calls(route.dependant) for route in routes)
+    for route in routes:
+        assert {deps.authenticated, deps.current_user} - calls(route.dependant), route.path

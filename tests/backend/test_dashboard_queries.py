@@ -32,6 +32,7 @@ from tests.backend.workers import Served, serve
 from tests.monitoring.promql import RULES, dashboard_expressions, grafana_to_promql, metric_names
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresServer
+from tests.support.processes import stop
 from tests.support.waiting import wait_for as sync_wait_for
 
 pytestmark = pytest.mark.postgres
@@ -49,15 +50,6 @@ def _start(
             f"{args[0]} not found: apt-get install prometheus prometheus-postgres-exporter"
         )
     return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +100,8 @@ def prometheus(
     try:
         yield f"http://127.0.0.1:{prometheus_port}"
     finally:
-        _stop(server)
-        _stop(exporter)
+        stop(server, grace=15)
+        stop(exporter, grace=15)
 
 
 async def feed_every_panel(backend: Served) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 from app.migrate import head_revision
 
@@ -152,3 +155,39 @@ async def test_openapi_documents_every_route(migrated_url: str) -> None:
     }
     assert expected <= set(spec["paths"])
     assert docs.status_code == 200
+
+
+async def test_a_connection_lost_on_the_raw_driver_path_is_503(postgres: PostgresServer) -> None:
+    """The patient list runs on the raw asyncpg connection (webperf): a connection killed under it
+    (failover, admin shutdown) is "Database unavailable" with Retry-After, as on the ORM path,
+    not a 500."""
+    database = postgres.create_database("rawlost")
+    database_url = postgres.url(database)
+    run_migrations(database_url)
+    async with api_client(make_settings(database_url)) as client:
+        therapist = await register_therapist(client)
+        await create_patient(client, therapist, name="Locked Out")
+        holder = await asyncpg.connect(postgres.url(database, driver="postgresql"))
+        try:
+            lock = holder.transaction()
+            await lock.start()
+            await holder.execute("LOCK TABLE patients IN ACCESS EXCLUSIVE MODE")
+            listing = asyncio.ensure_future(client.get("/api/patients", headers=therapist.headers))
+
+            async def blocked_backend() -> int | None:
+                pid = await holder.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1"
+                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                    database,
+                )
+                return int(pid) if pid is not None else None
+
+            pid = await wait_for(blocked_backend, within=15)
+            await holder.execute("SELECT pg_terminate_backend($1)", pid)
+            response = await asyncio.wait_for(listing, 15)
+            await lock.rollback()
+        finally:
+            await holder.close()
+    assert response.status_code == 503, response.text
+    assert response.json() == {"detail": "Database unavailable"}
+    assert response.headers["retry-after"] == "5"

@@ -66,3 +66,21 @@ def test_migrations_match_the_models_and_downgrade_cleanly(postgres: PostgresSer
         assert _python(env, "-c", COMPARE).stdout.strip() == "[]"
     finally:
         postgres.drop_database(database)
+
+
+def test_migrate_leaves_a_schema_written_by_a_newer_release(postgres: PostgresServer) -> None:
+    """An image rollback: the database was migrated by a newer release (a revision this code
+    does not ship). Migrations are expand-only, so the older code runs on it: the Job succeeds and
+    changes nothing, instead of failing on a revision Alembic cannot locate."""
+    database = postgres.create_database("rollback")
+    env = backend_env(postgres.url(database))
+    newer = "f00dfeedbeef"  # also in the UPDATE below
+    try:
+        _python(env, "-m", "app.migrate")
+        postgres.psql("UPDATE alembic_version SET version_num = 'f00dfeedbeef'", database)
+        result = _python(env, "-m", "app.migrate")
+        assert postgres.psql("SELECT version_num FROM alembic_version", database) == newer
+        assert newer in result.stdout + result.stderr
+        assert "ahead" in result.stdout + result.stderr
+    finally:
+        postgres.drop_database(database)

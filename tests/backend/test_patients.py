@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
+import pydantic
+import pytest
+from app.api.routes import patients as patient_routes
+from app.core.config import Settings
+from app.core.db import create_engine, create_read_session_factory
+from app.schemas.common import READ_BACK, Page
+from app.schemas.patients import Demographics, PatientOut
+from app.services import patients
+from fastapi.routing import APIRoute, serialize_response
 
 from tests.backend.helpers import create_patient, register_therapist, start_session
 from tests.support.postgres import PostgresServer
@@ -239,3 +249,111 @@ async def test_list_items_are_the_detail_responses_on_every_page_and_search(
         "/api/patients", params={"search": "listed", "page": 9}, headers=therapist.headers
     )
     assert past_the_end.json() == {"items": [], "total": 3, "page": 9, "pageSize": 20}
+
+
+# Text JSON writers disagree on: non-ASCII, astral characters, HTML, quotes and backslashes, the
+# JavaScript line separators, control characters.
+AWKWARD_TEXTS = [
+    "Zoë Ångström",
+    "李小龙 🙂",
+    '</script><b>"q"</b> \\ back',
+    "line\u2028sep\u2029para",
+    "tab\there\nnewline \x7f\x1f",
+]
+
+
+async def test_the_list_is_the_bytes_fastapi_renders_for_its_response_model(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The route writes its page itself. FastAPI's own rendering of the page the route returned
+    before (items validated one by one, then the page validated against response_model and
+    dumped) must give the same bytes, for every page and search."""
+    therapist = await register_therapist(client)
+    for index, text in enumerate(AWKWARD_TEXTS):
+        await create_patient(
+            client,
+            therapist,
+            name=text,
+            email=f"awkward{index}@example.org",
+            phone=f" +44 (0)20 {index} ",
+            demographics={
+                "age": index,
+                "gender": "female",
+                "occupation": text,
+                "referralSource": text,
+                "initialConcerns": [text, "sleep"],
+            },
+        )
+    await create_patient(client, therapist, name="Bare")  # no email, phone or demographics
+    user_id = uuid.UUID((await client.get("/api/auth/me", headers=therapist.headers)).json()["id"])
+    route = next(
+        route
+        for route in patient_routes.router.routes
+        if isinstance(route, APIRoute)
+        and route.path == "/api/patients"
+        and "GET" in (route.methods or ())
+    )
+    engine = create_engine(settings)
+    try:
+        reads = create_read_session_factory(engine)
+        pages: list[dict[str, str | int]] = [
+            {},
+            {"pageSize": 2, "page": 2},
+            {"search": "ö"},
+            {"page": 9},
+        ]
+        for params in pages:
+            listed = await client.get("/api/patients", params=params, headers=therapist.headers)
+            assert listed.status_code == 200
+            assert listed.headers["content-type"] == "application/json"
+            page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
+            async with reads() as db:
+                items, total = await patients.list_patients(
+                    db, user_id, str(params.get("search", "")) or None, (page - 1) * size, size
+                )
+            before = Page[PatientOut](
+                items=[PatientOut.model_validate(item) for item in items],
+                total=total,
+                page=page,
+                page_size=size,
+            )
+            rendered = await serialize_response(
+                field=route.response_field, response_content=before, dump_json=True
+            )
+            assert listed.content == rendered, params
+            assert int(listed.headers["content-length"]) == len(rendered)
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_read_back_skip_the_nul_check_because_postgres_cannot_hold_nul(
+    client: httpx.AsyncClient, migrated_url: str
+) -> None:
+    """The list validates its rows with READ_BACK, which skips the input models' NUL check: safe
+    only while Postgres refuses NUL in the columns the rows come from, and input still checks."""
+    therapist = await register_therapist(client)
+    patient = await create_patient(client, therapist, demographics={"occupation": "teacher"})
+    refused = await client.post(
+        "/api/patients",
+        json={"name": "Nul", "demographics": {"occupation": "a\x00b"}},
+        headers=therapist.headers,
+    )
+    assert refused.status_code == 422
+    with pytest.raises(pydantic.ValidationError):
+        Demographics.model_validate({"occupation": "a\x00b"}, context={"read_back": True})
+    assert Demographics.model_validate({"occupation": "a\x00b"}, context=READ_BACK)
+    connection = await asyncpg.connect(
+        migrated_url.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    try:
+        for statement in (
+            "UPDATE patients SET demographics = $2::jsonb WHERE id = $1",
+            "UPDATE patients SET name = $2 WHERE id = $1",
+            "UPDATE patients SET email = $2 WHERE id = $1",
+            "UPDATE patients SET phone = $2 WHERE id = $1",
+        ):
+            value = '{"occupation": "a\\u0000b"}' if "jsonb" in statement else "a\x00b"
+            with pytest.raises(asyncpg.exceptions.DataError):
+                await connection.execute(statement, uuid.UUID(patient["id"]), value)
+    finally:
+        await connection.close()

@@ -13,14 +13,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from app.application import build_socket_app, create_app
 from app.core.config import Settings
 from app.services.hume import evi_url
 from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for
+from fastapi import FastAPI
 from hume.empathic_voice import (
     WebhookEventChatEnded,
     WebhookEventChatStarted,
     WebhookEventToolCall,
 )
+from sqlalchemy import event as sqlalchemy_event
 
 from tests.backend.fakes import (
     HUME_KEY,
@@ -170,6 +173,40 @@ async def test_webhooks_are_refused_without_a_signing_key(migrated_url: str) -> 
         response = await client.post("/api/webhooks/hume", content=raw)
         assert response.status_code == 200
         assert response.json() == {"status": "ignored"}
+
+
+async def test_no_database_connection_is_taken_before_the_signature_holds(
+    migrated_url: str,
+) -> None:
+    """Unsigned traffic costs no pool connection: a flood of forged webhooks cannot exhaust the
+    pool that authenticated requests need (the route opens no session; the service connects)."""
+    settings = make_settings(migrated_url, hume_webhook_signing_key=HUME_SIGNING_KEY)
+    app, sio = create_app(settings)
+    transport = httpx.ASGITransport(app=build_socket_app(app, sio))
+    event = tool_call("pool-chat", "pool-group", tool_call_message("pool-call"), at_ms=NOW_MS)
+    raw, headers = signed_event(event, HUME_SIGNING_KEY)
+    checkouts: list[object] = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        _count_checkouts(app, checkouts)
+        forged = {**headers, SIGNATURE_HEADER: "0" * 64}
+        for path in ("/api/webhooks/hume", "/api/webhooks/hume/tool_call"):
+            assert (await client.post(path, content=raw, headers=forged)).status_code == 401
+            unsigned = {TIMESTAMP_HEADER: headers[TIMESTAMP_HEADER]}
+            assert (await client.post(path, content=raw, headers=unsigned)).status_code == 401
+        assert checkouts == []
+        # The counter sees the signed one's connection (an unbound chat: recorded and ignored).
+        signed = await client.post("/api/webhooks/hume", content=raw, headers=headers)
+        assert signed.json() == {"status": "ignored"}
+        assert checkouts
+
+
+def _count_checkouts(app: FastAPI, into: list[object]) -> None:
+    sqlalchemy_event.listen(
+        app.state.engine.sync_engine.pool, "checkout", lambda *args: into.append(args[0])
+    )
 
 
 async def test_hume_token_retries_then_returns_a_browser_token(voice: Voice) -> None:

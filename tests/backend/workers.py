@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.backend.helpers import BACKEND_DIR, wait_for
 from tests.support.ports import free_port
+from tests.support.processes import stop
 
 
 @dataclass
@@ -85,12 +85,7 @@ def serve(env: dict[str, str], tmp: Path, workers: int = 2) -> Iterator[Served]:
         asyncio.run(wait_for(ready, within=60, interval=0.1))
         yield served
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

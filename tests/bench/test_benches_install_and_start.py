@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON_BENCHES = ["bench/backend/run_bench.py", "bench/backend/graph_bench.py"]
+PYTHON_BENCHES = [
+    "bench/backend/run_bench.py",
+    "bench/backend/graph_bench.py",
+    "bench/backend/profile_bench.py",
+]
 
 
 @pytest.mark.parametrize("bench", PYTHON_BENCHES)

@@ -197,6 +197,15 @@ def test_cluster_mode_installs_the_operator_from_the_chart_with_tilts_image(
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("dimini-operator")
     assert result.manifests["dimini"]["ResourceDependencies"] == ["dimini-operator"]
+    # One CRD in all: twice in one apply to a new cluster, the second is a create that fails.
+    crds = [
+        d["metadata"]["name"]
+        for m in result.manifests.values()
+        if m.get("DeployTarget")
+        for d in yaml.safe_load_all(m["DeployTarget"].get("yaml") or "")
+        if d and d["kind"] == "CustomResourceDefinition"
+    ]
+    assert crds == ["diministacks.dimini.io"], crds
 
 
 def test_host_mode_runs_the_operator_on_the_host_after_pausing_the_cluster_one(

@@ -22,8 +22,9 @@ from lightkube import Client
 
 import images
 from images import traefik as traefik_image
-from sandbox import cluster, ingress
+from sandbox import cluster, ingress, kubeapply
 from tests.operator.integration.support import SAMPLE, Kubectl
+from tests.support import prometheus_crds
 
 HOST = "dimini.localhost"
 STACK_NAMESPACE = "dimini-e2e"
@@ -35,6 +36,20 @@ HUME_SECRET = "dimini-hume"
 FIGURES = Path(os.environ.get("DIMINI_E2E_FIGURES", cluster.REPO / ".sandbox-e2e" / "figures.json"))
 LOGIN_WINDOW_SECONDS = 3600
 APP_IMAGES = ("backend", "frontend", "operator", "postgres")
+SCRAPE_INTERVAL = "2s"
+
+
+# Modules that bring up a real node of their own, in this order before every other test: one real
+# node per host, and the others share .sandbox-e2e's, which stays up until the session ends.
+OWN_REAL_NODE = ("tests/sandbox/test_sandbox_cleanup.py", "tests/e2e/test_publish.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0]
+        return OWN_REAL_NODE.index(module) if module in OWN_REAL_NODE else len(OWN_REAL_NODE)
+
+    items.sort(key=rank)  # stable: file order otherwise
 
 
 @dataclass
@@ -64,7 +79,14 @@ def stack_manifest(refs: dict[str, str]) -> dict[str, Any]:
     spec["frontend"]["image"] = refs["frontend"]
     spec["postgres"]["image"] = refs["postgres"]
     spec["ingress"]["host"] = HOST
+    # The sandbox's Traefik serves its CRDs: the body limit is enforced there too, so every
+    # e2e request crosses the operator's buffering Middleware.
+    spec["ingress"]["controller"] = "Traefik"
     spec["secretRefs"] = {"hume": {"name": HUME_SECRET}}
+    spec["observability"] = {
+        "serviceMonitor": {"enabled": True, "interval": SCRAPE_INTERVAL},
+        "postgresExporter": {"enabled": True},
+    }
     # The login budget's fixed window (epoch-aligned) is an hour here, so that the budget step
     # can start well inside one window (a window boundary mid-step would refill the budget).
     spec["backend"]["env"] = [
@@ -87,6 +109,11 @@ def install_operator(sb: cluster.Sandbox, helm: str, operator_ref: str) -> None:
             "--set", f"image.repository={repository}",
             "--set", f"image.tag={tag}",
             "--set", "image.pullPolicy=Never",
+            # Every module's stack has a fresh namespace of its own.
+            "--set", "rbac.scope=cluster",
+            # Scraped by the host's Prometheus (tests/e2e/prometheus.py) in test_stack.py.
+            "--set", "monitoring.operator.serviceMonitor=true",
+            "--set", f"monitoring.interval={SCRAPE_INTERVAL}",
             "--wait", "--timeout", "5m",
         ],
         env=sb.env(),
@@ -114,6 +141,9 @@ def world(
     # With the Gateway API CRDs and Traefik's Gateway provider, before the operator starts (it
     # watches HTTPRoutes only if their CRD was there at its start): tests/e2e/test_gateway_tls.py.
     ingress.install(real_kube, e2e_images["traefik"], gateway_api=True)
+    # The ServiceMonitor CRD likewise (the chart renders its monitor only when it is served).
+    crds = [yaml.safe_load(f.read_text()) for f in prometheus_crds.crd_files().values()]
+    kubeapply.install_crds(real_kube, crds, "dimini-e2e")
     install_operator(real_sandbox, helm, e2e_images["operator"])
     kubectl = Kubectl(real_sandbox.env(), STACK_NAMESPACE)
     # A clean namespace per run (a kept sandbox may hold the previous run's stack).

@@ -3,7 +3,9 @@
 1. the sample stack reaches Ready with every pod really running;
 2. a therapist's flow through the Ingress, realtime over a real websocket, a signed webhook;
    two clients with different source addresses have separate login budgets, and a spoofed
-   X-Forwarded-For does not change a client's budget;
+   X-Forwarded-For does not change a client's budget; a body over the limit gets 413 from
+   Traefik (the operator's Middleware) before it reaches the backend; a real Prometheus scrapes
+   the operator, the backend and the postgres_exporter, and every dashboard query has data;
 3. the backend and Postgres pods are killed: the app comes back with its data;
 4. a backend image with a new migration: the Job migrates, then the Deployment rolls, and no
    request to /health fails meanwhile;
@@ -15,10 +17,12 @@ Each step needs the previous ones (pytest runs a module's tests in file order).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,9 +33,11 @@ from lightkube.resources.core_v1 import Pod
 
 import images
 from sandbox import realnode
+from tests.e2e import prometheus
 from tests.e2e.conftest import (
     HOST,
     LOGIN_WINDOW_SECONDS,
+    RELEASE,
     STACK_NAMESPACE,
     World,
     since,
@@ -40,6 +46,7 @@ from tests.e2e.conftest import (
 from tests.e2e.dimini_client import DiminiClient
 from tests.e2e.flow import PASSWORD, therapist_flow
 from tests.e2e.health_prober import HealthProber
+from tests.monitoring.promql import dashboard_expressions, grafana_to_promql
 from tests.operator.integration.support import STACK, stack_ready
 from tests.support.waiting import wait_for
 
@@ -175,6 +182,54 @@ def test_2_each_client_behind_the_ingress_has_its_own_login_budget(world: World)
     assert _wrong_logins(world, second, LOGIN_BUDGET) == [401] * LOGIN_BUDGET
 
 
+def test_2_a_body_over_the_limit_is_refused_at_the_ingress(world: World) -> None:
+    limit = 1024 * 1024  # spec.ingress.maxBodySize's default
+
+    def login(size: int) -> httpx.Response:
+        body = b"{" + b" " * (size - 2) + b"}"
+        headers = {"Host": HOST, "Content-Type": "application/json"}
+        with httpx.Client(base_url=world.base_url, timeout=30) as http:
+            return http.post("/api/auth/login", content=body, headers=headers)
+
+    over = login(limit + 1)
+    # Traefik's answer, not the backend's (whose errors are JSON): the body never crossed.
+    assert over.status_code == 413, over.text
+    assert not over.headers.get("content-type", "").startswith("application/json"), over.text
+    # At the limit it reaches the backend, which judges it (a login without fields).
+    at = login(limit)
+    assert at.status_code == 422 and at.headers["content-type"].startswith("application/json")
+
+
+def test_2_prometheus_scrapes_the_stack_and_every_dashboard_query_has_data(
+    world: World, tmp_path: Path
+) -> None:
+    monitors = json.loads(world.kubectl.run("get", "servicemonitors", "-A", "-o", "json").stdout)
+    names = sorted(m["metadata"]["name"] for m in monitors["items"])
+    # The chart's for the operator, the stack's for its backend and postgres_exporter.
+    assert names == sorted([RELEASE, f"{STACK}-backend", f"{STACK}-postgres"]), names
+    with prometheus.running(monitors["items"], world.kubectl, tmp_path) as prom:
+
+        def every_target_up() -> bool:
+            targets = prom.targets()
+            up = [t for t in targets if t["health"] == "up"]
+            return len(up) == len(targets) and len({t["labels"].get("job") for t in up}) == 3
+
+        wait_for(f"every target scraped (log: {prom.log})", every_target_up, 60, interval=1)
+        # Traffic while scraped: rates, histograms, websocket events, webhooks, graph stages.
+        with client(world) as c:
+            therapist_flow(c, world.signing_key, "Metrics")
+        for panel, expr in dashboard_expressions().items():
+            query = grafana_to_promql(expr)
+
+            def has_data(query: str = query) -> bool:
+                return bool(prom.query(query))
+
+            wait_for(f"{panel}: {query} returns data", has_data, 60, 1)
+        # Series carry the labels the dashboard's variables and the alerts group by.
+        (up,) = prom.query(f'up{{job="{STACK}-backend"}}')
+        assert up["metric"]["namespace"] == STACK_NAMESPACE and up["metric"]["stack"] == STACK
+
+
 def test_3_killed_backend_and_postgres_pods_come_back_with_the_data(world: World) -> None:
     victims = pods(world, "backend") + pods(world, "postgres")
     before = {p.metadata.uid for p in victims if p.metadata}
@@ -223,6 +278,51 @@ def downgrade() -> None:
 '''
 
 
+def backend_image(world: World) -> str:
+    dep = world.kubectl.get("deployment", f"{STACK}-backend") or {}
+    return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def migration_jobs(world: World, image: str) -> list[dict[str, Any]]:
+    jobs = world.kubectl.list("job", f"app.kubernetes.io/instance={STACK}")
+    return [j for j in jobs if job_image(j) == image]
+
+
+def set_backend_image(world: World, prober: HealthProber, ref: str) -> tuple[float, float]:
+    """Set spec.backend.image; (seconds until its migration Job succeeded, until every backend
+    pod runs it). Fails if the Deployment got the image before its Job completed."""
+    started = time.monotonic()
+    world.kubectl.patch("diministack", STACK, {"spec": {"backend": {"image": ref}}})
+    rolled_early: list[float] = []
+
+    def migrated_first() -> bool:
+        mine = migration_jobs(world, ref)
+        if not mine:
+            return False
+        done = bool(mine[0]["status"].get("succeeded") == 1)
+        if not done and backend_image(world) == ref:
+            rolled_early.append(time.monotonic())
+        return done
+
+    wait_for("the migration Job of " + ref, migrated_first, 300, interval=0.5)
+    assert not rolled_early, "the Deployment had the new image before its Job completed"
+    migrated_at = since(started)
+    wait_for(
+        "the stack Ready on " + ref,
+        lambda: backend_image(world) == ref and stack_ready(world.kubectl) is not None,
+        300,
+        interval=1,
+    )
+    wait_for("every backend pod on " + ref,
+             lambda: all(p.spec and p.spec.containers[0].image == ref and really_running(p)
+                         for p in pods(world, "backend")), 180, interval=0.5)  # fmt: skip
+    rolled_at = since(started)
+    # Keep probing a little after the roll: the old pods drain and go in this window.
+    seen = prober.report().ok
+    prober.wait_until(lambda r: r.ok >= seen + 40, timeout=60)
+    return migrated_at, rolled_at
+
+
 def test_4_upgrade_migrates_first_then_rolls_without_a_failed_request(world: World) -> None:
     new_ref = images.build(
         "backend",
@@ -231,42 +331,9 @@ def test_4_upgrade_migrates_first_then_rolls_without_a_failed_request(world: Wor
     assert new_ref != world.refs["backend"]
     images.load(new_ref, world.sandbox.containerd_socket)
 
-    def backend_image() -> str:
-        dep = world.kubectl.get("deployment", f"{STACK}-backend") or {}
-        return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
-
     with HealthProber(world.base_url, HOST) as prober:
         prober.wait_until(lambda r: r.ok >= 5, timeout=30)
-        started = time.monotonic()
-        world.kubectl.patch("diministack", STACK, {"spec": {"backend": {"image": new_ref}}})
-
-        def migrated_first() -> bool:
-            jobs = world.kubectl.list("job", f"app.kubernetes.io/instance={STACK}")
-            mine = [j for j in jobs if job_image(j) == new_ref]
-            if not mine:
-                return False
-            done = bool(mine[0]["status"].get("succeeded") == 1)
-            if not done and backend_image() == new_ref:
-                rolled_early.append(time.monotonic())
-            return done
-
-        rolled_early: list[float] = []
-        wait_for("the upgrade's migration Job", migrated_first, 300, interval=0.5)
-        assert not rolled_early, "the Deployment had the new image before its Job completed"
-        migrated_at = since(started)
-        wait_for(
-            "the stack Ready on the new image",
-            lambda: backend_image() == new_ref and stack_ready(world.kubectl) is not None,
-            300,
-            interval=1,
-        )
-        wait_for("every backend pod on the new image",
-                 lambda: all(p.spec and p.spec.containers[0].image == new_ref and really_running(p)
-                             for p in pods(world, "backend")), 180, interval=0.5)  # fmt: skip
-        rolled_at = since(started)
-        # Keep probing a little after the roll: the old pods drain and go in this window.
-        seen = prober.report().ok
-        prober.wait_until(lambda r: r.ok >= seen + 40, timeout=60)
+        migrated_at, rolled_at = set_backend_image(world, prober, new_ref)
     report = prober.report()
     world.record("upgrade_migration_seconds", migrated_at)
     world.record("upgrade_total_seconds", rolled_at)
@@ -274,7 +341,25 @@ def test_4_upgrade_migrates_first_then_rolls_without_a_failed_request(world: Wor
     world.record("upgrade_failed_requests", report.failed)
     assert report.failed == 0, report.summary()
     assert schema_revision(world) == UPGRADE_REVISION
+    world.facts["backend_before_upgrade"] = world.refs["backend"]
     world.refs["backend"] = new_ref
+
+
+def test_4_b_rolling_back_the_image_keeps_the_newer_schema_without_a_failed_request(
+    world: World,
+) -> None:
+    old_ref: str = world.facts["backend_before_upgrade"]
+    # As after the Job's TTL: the old image's first Job is gone, so its migration runs again, now
+    # against a schema the newer release wrote, which it must leave alone and succeed.
+    for job in migration_jobs(world, old_ref):
+        world.kubectl.run("delete", "job", job["metadata"]["name"], "--wait=true")
+    with HealthProber(world.base_url, HOST) as prober:
+        prober.wait_until(lambda r: r.ok >= 5, timeout=30)
+        set_backend_image(world, prober, old_ref)
+    report = prober.report()
+    assert report.failed == 0, report.summary()
+    assert schema_revision(world) == UPGRADE_REVISION, "the rollback left the newer schema"
+    world.refs["backend"] = old_ref
 
 
 def test_5_retained_data_survives_deleting_and_recreating_the_stack(world: World) -> None:

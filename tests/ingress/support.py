@@ -62,12 +62,14 @@ def unowned(manifest: Manifest) -> Manifest:
 
 
 class Upstream:
-    """An HTTP + WebSocket server on 0.0.0.0 in its own thread: answers `<name> <path>`, and
-    echoes WebSocket text messages as `<name>: <text>`."""
+    """An HTTP + WebSocket server on 0.0.0.0 in its own thread: answers `<name> <path>` (and a
+    request with a body `<name> <path> <n> bytes`, recording n in `bodies`), and echoes
+    WebSocket text messages as `<name>: <text>`."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.port = 0
+        self.bodies: list[int] = []
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -80,6 +82,10 @@ class Upstream:
                 if msg.type == WSMsgType.TEXT:
                     await ws.send_str(f"{self.name}: {msg.data}")
             return ws
+        if request.can_read_body:
+            size = len(await request.read())
+            self.bodies.append(size)
+            return web.Response(text=f"{self.name} {request.path} {size} bytes")
         return web.Response(text=f"{self.name} {request.path}")
 
     async def _start(self) -> None:
@@ -211,6 +217,20 @@ def token_file(kube: Client, account: str, namespace: str, path: Path) -> Path:
     return path
 
 
+def outside_cluster(
+    provider: str, sandbox: cluster.Sandbox, token: Path, namespace: str
+) -> list[str]:
+    """Arguments pointing a Traefik Kubernetes provider at the sandbox's API server from the host,
+    as the token's account, watching one namespace."""
+    api = api_server(sandbox)
+    return [
+        f"--providers.{provider}.endpoint={api['server']}",
+        f"--providers.{provider}.token={token}",
+        f"--providers.{provider}.certAuthFilePath={api['certificate-authority']}",
+        f"--providers.{provider}.namespaces={namespace}",
+    ]
+
+
 def api_server(sandbox: cluster.Sandbox) -> dict[str, str]:
     """The sandbox API server's address and CA file, from its kubeconfig."""
     cluster_entry: dict[str, str] = yaml.safe_load(sandbox.kubeconfig.read_text())["clusters"][0][
@@ -228,6 +248,7 @@ class OnHost:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    upstreams: dict[str, Upstream]
 
 
 @contextmanager
@@ -246,32 +267,29 @@ def ingress_controller(
     role = ingress.cluster_role_name(namespace)
     process: subprocess.Popen[bytes] | None = None
     try:
+        ingress.install_crds(kube)
         for m in ingress.render(
             traefik.IMAGE, namespace=namespace, class_name=class_name, default_class=False
         ):
             if m["kind"] != "Deployment":
                 apply(kube, m)
-        with host_upstreams(kube, namespace):
+        with host_upstreams(kube, namespace) as upstreams:
             for m in manifests(namespace, class_name):
                 apply(kube, m)
             token = token_file(kube, "traefik", namespace, tmp / "token")
-            api = api_server(sandbox)
             binary = traefik.binary()
 
             def command(port: int) -> list[str]:
                 return [
                     str(binary),
                     *ingress.args(port, class_name, address="127.0.0.1"),
-                    f"--providers.kubernetesingress.endpoint={api['server']}",
-                    f"--providers.kubernetesingress.token={token}",
-                    "--providers.kubernetesingress.certAuthFilePath="
-                    + api["certificate-authority"],
-                    f"--providers.kubernetesingress.namespaces={namespace}",
+                    *outside_cluster("kubernetesingress", sandbox, token, namespace),
+                    *outside_cluster("kubernetescrd", sandbox, token, namespace),
                 ]
 
             log = tmp / "traefik.log"
             process, port = start_traefik(command, log)
-            yield OnHost(namespace, class_name, port, process, log)
+            yield OnHost(namespace, class_name, port, process, log, upstreams)
     finally:
         if process is not None:
             process.terminate()

@@ -32,10 +32,12 @@ from sandbox import cluster, gateway, ingress
 from tests.ingress.support import (
     HOST,
     STACK,
+    Upstream,
     api_server,
     apply,
     demo_stack,
     host_upstreams,
+    outside_cluster,
     start_traefik,
     token_file,
     unowned,
@@ -48,14 +50,23 @@ HTTPRoute = gateway.HTTPRoute
 GatewayClass = gateway.GatewayClass
 
 
-def stack(namespace: str, name: str, parent: dict[str, Any]) -> Stack:
-    return demo_stack(namespace, {"gateway": {"parentRefs": [parent], "hostnames": [HOST]}}, name)
+# The backend's rule carries Traefik's body limit (spec.ingress.controller Traefik).
+LIMIT = 64 * 1024
 
 
-def route_manifest(s: Stack) -> dict[str, Any]:
-    """The operator's HTTPRoute without the owner reference (no DiminiStack exists here)."""
-    (manifest,) = stack_gateway.render(s)
-    return unowned(manifest)
+def stack(namespace: str, name: str, parent: dict[str, Any], https: bool = False) -> Stack:
+    spec = {
+        "gateway": {"parentRefs": [parent], "hostnames": [HOST], "https": https},
+        "ingress": {"controller": "Traefik", "maxBodySize": "64Ki"},
+    }
+    return demo_stack(namespace, spec, name)
+
+
+def apply_stack(kube: Client, s: Stack) -> None:
+    """The operator's Middleware and HTTPRoute without the owner reference (no DiminiStack
+    exists here)."""
+    for manifest in stack_gateway.render(s):
+        apply(kube, unowned(manifest))
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class Routed:
     namespace: str
     port: int
     log: Path
+    upstreams: dict[str, Upstream]
 
     def get(self, path: str, host: str = HOST) -> httpx.Response:
         return httpx.get(
@@ -80,6 +92,7 @@ def routed(
 ) -> Iterator[Routed]:
     binary = traefik.binary()
     gateway.install_crds(kube)
+    ingress.install_crds(kube)
     suffix = uuid.uuid4().hex[:6]
     gw_ns, ns = f"t-gw-{suffix}", f"t-gwstack-{suffix}"
     class_name = f"traefik-{suffix}"
@@ -96,7 +109,8 @@ def routed(
         apply(kube, {"apiVersion": "v1", "kind": "ServiceAccount",
                      "metadata": {"name": "traefik", "namespace": gw_ns}})  # fmt: skip
         apply(kube, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                     "metadata": {"name": role}, "rules": gateway.RBAC_RULES})  # fmt: skip
+                     "metadata": {"name": role},
+                     "rules": gateway.RBAC_RULES + ingress.CRD_RBAC_RULES})  # fmt: skip
         apply(
             kube,
             {
@@ -109,14 +123,14 @@ def routed(
             },
         )  # fmt: skip
         apply(kube, gateway.gateway_class(class_name, selector))
-        resources.enter_context(host_upstreams(kube, ns))
+        upstreams = resources.enter_context(host_upstreams(kube, ns))
         # The stack's route, and two the Gateways refuse: a listener that admits only routes of
         # its own namespace, and a listener name that does not exist.
-        apply(kube, route_manifest(stack(ns, STACK, {"name": "shared", "namespace": gw_ns,
-                                                     "sectionName": "web"})))  # fmt: skip
-        apply(kube, route_manifest(stack(ns, "closed", {"name": "closed", "namespace": gw_ns})))
-        apply(kube, route_manifest(stack(ns, "nosection", {"name": "shared", "namespace": gw_ns,
-                                                           "sectionName": "nope"})))  # fmt: skip
+        apply_stack(kube, stack(ns, STACK, {"name": "shared", "namespace": gw_ns,
+                                            "sectionName": "web"}))  # fmt: skip
+        apply_stack(kube, stack(ns, "closed", {"name": "closed", "namespace": gw_ns}))
+        apply_stack(kube, stack(ns, "nosection", {"name": "shared", "namespace": gw_ns,
+                                                  "sectionName": "nope"}))  # fmt: skip
 
         token = token_file(kube, "traefik", gw_ns, tmp / "token")
         api = api_server(sandbox)
@@ -138,18 +152,22 @@ def routed(
                 f"--providers.kubernetesgateway.token={token}",
                 f"--providers.kubernetesgateway.certAuthFilePath={api['certificate-authority']}",
                 f"--providers.kubernetesgateway.namespaces={gw_ns},{ns}",
+                # The Middleware of the ExtensionRef filter.
+                "--providers.kubernetescrd=true",
+                *outside_cluster("kubernetescrd", sandbox, token, ns),
                 "--log.format=json",
                 "--global.checkNewVersion=false",
                 "--global.sendAnonymousUsage=false",
             ]
 
         process, port = start_traefik(command, log)
-        routed = Routed(gw_ns, ns, port, log)
+        routed = Routed(gw_ns, ns, port, log, upstreams)
 
         def ready() -> bool:
             assert process is not None and process.poll() is None, log.read_text()
             try:
-                return routed.get("/api/ready").status_code == 200
+                # Served by the backend only once Traefik has loaded the filter's Middleware.
+                return routed.get("/api/ready").text == "backend /api/ready"
             except httpx.TransportError:
                 return False
 
@@ -185,6 +203,21 @@ def test_api_paths_go_to_the_backend_and_the_rest_to_the_frontend(routed: Routed
     # PathPrefix matches whole path elements: /healthz is not /health.
     assert routed.get("/healthz").text == "frontend /healthz"
     assert routed.get("/api/patients", host="elsewhere.example").status_code == 404
+
+
+def test_the_backend_rule_refuses_a_body_over_the_limit(routed: Routed) -> None:
+    def post(path: str, size: int) -> httpx.Response:
+        url = f"http://127.0.0.1:{routed.port}{path}"
+        headers = {"Host": HOST}
+        return httpx.post(url, headers=headers, content=b"x" * size, timeout=30, trust_env=False)
+
+    backend = routed.upstreams["backend"]
+    seen = len(backend.bodies)
+    assert post("/api/auth/token", LIMIT + 1).status_code == 413
+    assert len(backend.bodies) == seen  # refused by Traefik, never forwarded
+    assert post("/api/auth/token", LIMIT).text == f"backend /api/auth/token {LIMIT} bytes"
+    # The frontend's rule has no filter.
+    assert post("/upload", 2 * LIMIT).text == f"frontend /upload {2 * LIMIT} bytes"
 
 
 async def test_websocket_upgrade_round_trips_on_socket_io(routed: Routed) -> None:
@@ -229,3 +262,28 @@ def test_route_not_ready_when_the_gateway_refuses_it(
     ok, got, message = wait_for(f"a verdict on {name}", refused, 30)
     assert not ok and got == reason, message
     assert routed.get("/api/ready", host=HOST).status_code == 200  # the stack's route still serves
+
+
+def test_an_https_route_sets_hsts_on_every_response(kube: Client, routed: Routed) -> None:
+    """spec.gateway.https: Traefik applies the route's ResponseHeaderModifier on both rules (the
+    backend's beside its body-limit ExtensionRef). The filter does not depend on the listener's
+    protocol, so the plain `web` listener shows it; the stack's route is put back afterwards."""
+    parent = {"name": "shared", "namespace": routed.gw_namespace, "sectionName": "web"}
+
+    def hsts(path: str) -> str | None:
+        value: str | None = routed.get(path).headers.get("strict-transport-security")
+        return value
+
+    apply_stack(kube, stack(routed.namespace, STACK, parent, https=True))
+    try:
+        wait_for(
+            "HSTS on the backend's and the frontend's responses",
+            lambda: all(hsts(p) == stack_gateway.HSTS for p in ("/api/ready", "/")),
+            30,
+        )
+        assert routed.get("/api/ready").text == "backend /api/ready"
+    finally:
+        apply_stack(kube, stack(routed.namespace, STACK, parent))
+    wait_for(
+        "no HSTS once https is off", lambda: hsts("/") is None and hsts("/api/ready") is None, 30
+    )

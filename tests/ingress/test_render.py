@@ -105,9 +105,13 @@ def test_cluster_role_grants_only_reads_and_the_ingress_status() -> None:
             ("discovery.k8s.io", "endpointslices"),
             ("networking.k8s.io", "ingresses"),
             ("networking.k8s.io", "ingressclasses"),
+            # The CRD provider: Traefik's own kinds, and ConfigMaps.
+            ("", "configmaps"),
+            *(("traefik.io", r) for r in ingress.CRD_RBAC_RULES[1]["resources"]),
         ]
         for verb in ("list", "watch")
     }
+    assert "middlewares" in ingress.CRD_RBAC_RULES[1]["resources"]
     assert grants == reads | {("networking.k8s.io", "ingresses/status", "update")}
     assert all("resourceNames" not in r and "nonResourceURLs" not in r for r in role["rules"])
 
@@ -121,8 +125,8 @@ def test_the_gateway_api_provider_adds_its_grants_class_and_flag_only_when_asked
     assert cls["metadata"]["name"] == "traefik"
     assert cls["spec"]["controllerName"] == "traefik.io/gateway-controller"
     role = _by_kind(objs)["ClusterRole"]["rules"]
-    assert role == ingress.RBAC_RULES + gateway.RBAC_RULES
-    assert plain["ClusterRole"]["rules"] == ingress.RBAC_RULES
+    assert role == ingress.RBAC_RULES + ingress.CRD_RBAC_RULES + gateway.RBAC_RULES
+    assert plain["ClusterRole"]["rules"] == ingress.RBAC_RULES + ingress.CRD_RBAC_RULES
     args = _by_kind(objs)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--providers.kubernetesgateway=true" in args
     assert not any("kubernetesgateway" in a for a in ingress.args(18080))

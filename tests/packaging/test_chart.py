@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -102,7 +103,7 @@ class TestAdmission:
         documents = [d for d in yaml.safe_load_all(text) if d]
         assert len(applied) == len(documents), result.stdout
 
-    @pytest.mark.parametrize("values", [[], ["--set", "rbac.scope=namespace"]])
+    @pytest.mark.parametrize("values", [[], ["--set", "rbac.scope=cluster"]])
     def test_helm_template_is_admitted(
         self, sandbox: Sandbox, helm: str, namespace: str, values: list[str]
     ) -> None:
@@ -117,6 +118,11 @@ class TestAdmission:
             *values,
         )
         assert rendered.returncode == 0, rendered.stderr
+        # The `helm test` pod runs as the operator's ServiceAccount, which Helm has created by
+        # then; a dry run creates nothing, so it must exist for the pod's admission.
+        sa = run("kubectl", "create", "serviceaccount", "dimini-operator", "-n", namespace,
+                 env=sandbox.env())  # fmt: skip
+        assert sa.returncode == 0, sa.stderr
         self.dry_run(sandbox, rendered.stdout, namespace)
 
     @pytest.mark.parametrize(
@@ -143,3 +149,115 @@ def test_one_replica_has_no_disruption_budget(helm: str) -> None:
     assert rendered.returncode == 0, rendered.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(rendered.stdout) if d]
     assert "Deployment" in kinds and "PodDisruptionBudget" not in kinds
+
+
+def test_default_install_watches_and_is_granted_only_its_own_namespace(helm: str) -> None:
+    """Least privilege by default: without values the operator watches the release's namespace,
+    with a RoleBinding there; only reading its own CRD and StorageClasses (cluster-scoped) is
+    granted cluster-wide."""
+    rendered = run(helm, "template", "x", str(CHART), "--namespace", "team-a")
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    cluster_bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert [b["roleRef"]["name"] for b in cluster_bindings] == ["x-dimini-operator-crd"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert [(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in bindings] == [
+        ("team-a", "x-dimini-operator")
+    ]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=team-a" in args
+
+
+def test_cluster_scope_is_one_value_away(helm: str) -> None:
+    rendered = run(helm, "template", "x", str(CHART), "--set", "rbac.scope=cluster")
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert not [d for d in docs if d["kind"] == "RoleBinding"]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith("--namespace")]
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _docs(helm: str, *values: str) -> list[dict[str, Any]]:
+    rendered = run(helm, "template", "x", str(CHART), "--namespace", "ops", *values)
+    assert rendered.returncode == 0, rendered.stderr
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def _operator_image(docs: list[dict[str, Any]]) -> str:
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return str(container["image"])
+
+
+def _test_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (pod,) = [d for d in docs if d["kind"] == "Pod"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    return pod
+
+
+def test_a_digest_pins_the_operator_image(helm: str) -> None:
+    repo = "registry.example.com/dimini-operator"
+    plain = _docs(helm, "--set", f"image.repository={repo}")
+    assert _operator_image(plain) == f"{repo}:0.1.0"
+    pinned = _docs(helm, "--set", f"image.repository={repo}", "--set", f"image.digest={DIGEST}")
+    assert _operator_image(pinned) == f"{repo}@{DIGEST}"
+    refused = run(helm, "template", "x", str(CHART), "--set", "image.digest=latest")
+    assert refused.returncode != 0 and "digest" in refused.stderr
+
+
+def test_helm_test_runs_the_selfcheck_in_the_operator_image(helm: str) -> None:
+    docs = _docs(helm, "--set", f"image.digest={DIGEST}")
+    pod = _test_pod(docs)
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == _operator_image(docs)
+    assert container["command"] == ["python", "-m", "dimini_operator.selfcheck"]
+    assert container["args"] == [
+        "--liveness-url=http://x-dimini-operator-metrics:8081/healthz",
+        "--namespace=ops",
+    ]
+    # With the operator's ServiceAccount: its permissions are what is checked.
+    (sa,) = [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert pod["spec"]["serviceAccountName"] == sa["metadata"]["name"]
+    assert "busybox" not in run(helm, "template", "x", str(CHART)).stdout
+
+
+def test_the_test_image_is_configurable_and_checks_the_watched_namespaces(helm: str) -> None:
+    docs = _docs(
+        helm,
+        "--set", "tests.image.repository=mirror.example/dimini-operator",
+        "--set-string", "tests.image.tag=9",
+        "--set", "rbac.scope=namespace",
+        "--set", "watchNamespaces={team-a,team-b}",
+        "--set", "metrics.service.enabled=false",
+    )  # fmt: skip
+    (container,) = _test_pod(docs)["spec"]["containers"]
+    assert container["image"] == "mirror.example/dimini-operator:9"
+    # No Service, no liveness URL to ask.
+    assert container["args"] == ["--namespace=team-a", "--namespace=team-b"]
+
+
+def test_artifact_hub_annotations_describe_the_operator_its_crd_and_example() -> None:
+    from dimini_operator import crd
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    annotations = chart["annotations"]
+    assert annotations["artifacthub.io/operator"] == "true"
+    assert annotations["artifacthub.io/operatorCapabilities"] in (
+        "Basic Install", "Seamless Upgrades", "Full Lifecycle", "Deep Insights", "Auto Pilot",
+    )  # fmt: skip
+    assert annotations["artifacthub.io/license"]
+    (described,) = yaml.safe_load(annotations["artifacthub.io/crds"])
+    assert (described["kind"], described["version"], described["name"]) == (
+        crd.KIND,
+        crd.VERSION,
+        crd.CRD_NAME,
+    )
+    sample = yaml.safe_load((REPO / "manifests" / "samples" / "diministack.yaml").read_text())
+    assert yaml.safe_load(annotations["artifacthub.io/crdsExamples"]) == [sample]
+    images = yaml.safe_load(annotations["artifacthub.io/images"])
+    assert [i["image"] for i in images] == ["ghcr.io/dimini/dimini-operator:0.1.0"]

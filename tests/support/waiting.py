@@ -29,3 +29,11 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def holds_for(what: str, check: Callable[[], bool], seconds: float, interval: float = 0.25) -> None:
+    """Assert that `check` stays true during an observation window of `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), f"stopped holding: {what}"
+        time.sleep(interval)

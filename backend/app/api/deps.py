@@ -31,9 +31,13 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-async def get_settings(request: Request) -> Settings:
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_settings(request: Request) -> Settings:
+    return _settings(request)
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -73,13 +77,17 @@ class Authenticated:
     claims: TokenClaims
 
 
-async def authenticated(
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
+SessionCookie = Annotated[str | None, Security(cookie_scheme)]
+
+
+async def _authenticate(
     request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    cookie: Annotated[str | None, Security(cookie_scheme)],
+    db: AsyncSession,
+    bearer: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
 ) -> Authenticated:
+    settings = _settings(request)
     if request.headers.get("authorization"):
         if bearer is None or not bearer.credentials:
             raise AuthenticationError(auth.CREDENTIALS_REJECTED)
@@ -96,13 +104,22 @@ async def authenticated(
     return Authenticated(await auth.user_for_claims(db, claims), claims)
 
 
+# Two dependencies over one check, each resolved directly: FastAPI's per-request cost grows with
+# every node of a route's dependency graph (a `current_user` over `authenticated`, or settings as
+# a dependency of its own, were two more on every authenticated request).
+async def authenticated(
+    request: Request, db: DbDep, bearer: BearerCredentials, cookie: SessionCookie
+) -> Authenticated:
+    return await _authenticate(request, db, bearer, cookie)
+
+
+async def current_user(
+    request: Request, db: DbDep, bearer: BearerCredentials, cookie: SessionCookie
+) -> User:
+    return (await _authenticate(request, db, bearer, cookie)).user
+
+
 AuthenticatedDep = Annotated[Authenticated, Depends(authenticated)]
-
-
-async def current_user(session: AuthenticatedDep) -> User:
-    return session.user
-
-
 CurrentUser = Annotated[User, Depends(current_user)]
 
 # Fetch Metadata values a browser sends for a navigation or request started by this origin itself.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -46,7 +47,8 @@ async def _integrity_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _sqlstate(error: Exception) -> str:
-    original = getattr(error, "orig", None)
+    # SQLAlchemy's errors carry the driver's as `orig`; the raw asyncpg paths raise it bare.
+    original = getattr(error, "orig", error)
     return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
 
 
@@ -90,5 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # The hot reads and the webhook's write run on the raw asyncpg connection (core/db.Prepared).
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.exceptions.ConnectionDoesNotExistError, _database_unavailable)
     for unavailable in (PoolTimeoutError, OSError, TimeoutError):
         app.add_exception_handler(unavailable, _database_unavailable)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
 
     log_level: LogLevel = "INFO"
     web_concurrency: int = Field(default=2, ge=1, le=64)
+    # Idle client connections stay open longer than the proxy in front keeps its idle upstream
+    # connections (Traefik 90 s, ingress-nginx 60 s), so the proxy always closes first: a request
+    # sent on a connection uvicorn had just closed (its default is 5 s) is a 502 the proxy does
+    # not retry for a POST.
+    keep_alive_seconds: int = Field(default=120, ge=1, le=3600)
 
     # Per-IP login attempts allowed per window (shared by all processes through Postgres).
     login_rate_limit: int = Field(default=20, ge=1, le=10_000)

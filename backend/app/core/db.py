@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import ClauseElement, text
+from sqlalchemy import ClauseElement, event, text
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util.concurrency import await_
 
 from app.core.config import Settings
 
@@ -36,17 +38,28 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # the idle rest age until they are pinged or closed.
         pool_use_lifo=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        # A connection that died with a Postgres restart is replaced, not handed out. Kept on
-        # every checkout: the hot reads run on the raw asyncpg connection, whose failures
-        # SQLAlchemy's disconnect detection never sees, so only this check catches a dead one.
-        pool_pre_ping=True,
+        # No pool_pre_ping: SQLAlchemy's asyncpg ping wraps `;` in BEGIN/ROLLBACK (for
+        # pgbouncer's transaction mode, not used here): three round trips per request. The
+        # checkout listener below pings with the `;` alone.
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": 30,
             "server_settings": {"application_name": "dimini-backend"},
         },
     )
+    event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
     return engine
+
+
+def _ping_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A connection that died with a Postgres restart is replaced, not handed out. Kept on every
+    checkout: the hot reads run on the raw asyncpg connection, whose failures SQLAlchemy's
+    disconnect detection never sees, so only this check catches a dead one."""
+    try:
+        await_(dbapi_connection.driver_connection.fetchrow(";"))
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another.
+        raise DisconnectionError("pooled connection failed its ping") from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -139,12 +152,27 @@ class Prepared:
         return rows
 
     async def fetchrow(self, db: AsyncSession, **values: Any) -> asyncpg.Record | None:
-        connection = await driver_connection(db)
+        return await self.fetchrow_on(await driver_connection(db), **values)
+
+    async def fetchrow_on(
+        self, connection: asyncpg.Connection, **values: Any
+    ) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await connection.fetchrow(self.sql, *self.arguments(values))
         return row
 
 
 _ASYNCPG = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def pooled_driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, checked out (and pinged) without an ORM session:
+    for a request whose one statement needs no session, transaction or ORM state. Statements on
+    it run in autocommit."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        yield driver
 
 
 async def driver_connection(db: AsyncSession) -> asyncpg.Connection:

@@ -152,6 +152,7 @@ def read_token(token: str, settings: Settings) -> TokenClaims:
 
 # Every authenticated request runs this: compiled once, read straight from the driver.
 _USER_BY_ID = Prepared.of(select(User).where(User.id == bindparam("id")))
+_USER_MANAGER = User.__mapper__.class_manager
 
 
 async def user_for_claims(db: AsyncSession, claims: TokenClaims) -> User:
@@ -162,9 +163,13 @@ async def user_for_claims(db: AsyncSession, claims: TokenClaims) -> User:
     row = await _USER_BY_ID.fetchrow(db, id=claims.user_id)
     if row is None or row["token_version"] != claims.token_version:
         raise AuthenticationError(CREDENTIALS_REJECTED)
-    values = dict(row)
+    user: User = _USER_MANAGER.new_instance()
+    # Set as loaded values, as the ORM does when it loads a row: User(**values) ran the
+    # instrumented __init__ and an attribute event per column, ~5% of an authenticated read.
+    values = dict(row.items())
     values["role"] = UserRole(values["role"])
-    return User(**values)
+    user.__dict__.update(values)
+    return user
 
 
 async def user_for_token(db: AsyncSession, token: str, settings: Settings) -> User:

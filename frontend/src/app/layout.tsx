@@ -17,10 +17,18 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
     <html lang="en">
       <body>
         {children}
+        {/* No prefetch for links on every page: each prefetch of these per-request pages is a
+            server render plus client work during the page's own load (Lighthouse TBT, issue 18). */}
         <footer className="site-footer">
-          <Link href="/about">About</Link>
-          <Link href="/privacy">Privacy</Link>
-          <Link href="/terms">Terms</Link>
+          <Link href="/about" prefetch={false}>
+            About
+          </Link>
+          <Link href="/privacy" prefetch={false}>
+            Privacy
+          </Link>
+          <Link href="/terms" prefetch={false}>
+            Terms
+          </Link>
         </footer>
       </body>
     </html>

@@ -4,7 +4,7 @@ export default function NotFound() {
   return (
     <main>
       <h1>Page not found</h1>
-      <Link href="/">Go to the home page</Link>
+      <Link href="/" prefetch={false}>Go to the home page</Link>
     </main>
   );
 }

@@ -38,11 +38,11 @@ export function AppShell({ children }: { children: React.ReactNode }) {
   return (
     <CurrentUserContext.Provider value={me.data}>
       <header className="site-header">
-        <Link href="/dashboard" className="brand">
+        <Link href="/dashboard" className="brand" prefetch={false}>
           Dimini
         </Link>
-        <nav aria-label="Account" className="row">
-          {me.data && <span className="muted">{me.data.name}</span>}
+        <nav aria-label="Account" className="row account">
+          {me.data && <span className="muted account-name">{me.data.name}</span>}
           <button type="button" className="button secondary" onClick={logout} disabled={loggingOut}>
             Log out
           </button>
@@ -51,7 +51,8 @@ export function AppShell({ children }: { children: React.ReactNode }) {
       <div className="app-layout">
         <nav className="app-nav" aria-label="App">
           {NAV_LINKS.map((link) => (
-            <Link key={link.href} href={link.href} aria-current={pathname.startsWith(link.href) ? 'page' : undefined}>
+            // Not prefetched: see the footer in app/layout.tsx.
+            <Link key={link.href} href={link.href} prefetch={false} aria-current={pathname.startsWith(link.href) ? 'page' : undefined}>
               {link.label}
             </Link>
           ))}

@@ -21,17 +21,17 @@ export function DashboardView() {
         <div className="card">
           <h2>Patients</h2>
           <p className="timer">{patients.data?.total ?? '…'}</p>
-          <Link href="/patients">Manage patients</Link>
+          <Link href="/patients" prefetch={false}>Manage patients</Link>
         </div>
         <div className="card">
           <h2>Active sessions</h2>
           <p className="timer">{active.data?.total ?? '…'}</p>
-          <Link href="/sessions">Quick start a session</Link>
+          <Link href="/sessions" prefetch={false}>Quick start a session</Link>
         </div>
         <div className="card">
           <h2>Search</h2>
           <p>Find what was said in any of your sessions.</p>
-          <Link href="/search">Search sessions</Link>
+          <Link href="/search" prefetch={false}>Search sessions</Link>
         </div>
       </div>
       {active.data && active.data.items.length > 0 && (

@@ -6,7 +6,7 @@ export function NotFoundMessage({ what }: { what: string }) {
     <section className="card stack" aria-labelledby="not-found-title">
       <h1 id="not-found-title">{what} not found</h1>
       <p className="muted">It may have been deleted, or the link is wrong.</p>
-      <Link href="/patients">Back to patients</Link>
+      <Link href="/patients" prefetch={false}>Back to patients</Link>
     </section>
   );
 }

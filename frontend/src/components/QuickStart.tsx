@@ -34,13 +34,13 @@ export function QuickStart() {
       </div>
       {patients.data?.items.length === 0 && (
         <p className="muted">
-          No patients found. <Link href="/patients">Add a patient</Link> first.
+          No patients found. <Link href="/patients" prefetch={false}>Add a patient</Link> first.
         </p>
       )}
       <ul className="stack" style={{ listStyle: 'none', padding: 0 }}>
         {patients.data?.items.map((patient) => (
           <li key={patient.id} className="card row spread">
-            <Link href={`/patients/${patient.id}`}>{patient.name}</Link>
+            <Link href={`/patients/${patient.id}`} prefetch={false}>{patient.name}</Link>
             <StartSessionButton patientId={patient.id} label={`Start session with ${patient.name}`} />
           </li>
         ))}

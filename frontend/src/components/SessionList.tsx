@@ -35,7 +35,7 @@ export function SessionList({ sessions, patientNames }: SessionListProps) {
               <span className={`badge ${session.status}`}>{humanise(session.status)}</span>
             </td>
             <td>
-              <Link href={sessionPath(session)}>{session.status === 'active' ? 'Resume' : 'View'}</Link>
+              <Link href={sessionPath(session)} prefetch={false}>{session.status === 'active' ? 'Resume' : 'View'}</Link>
             </td>
           </tr>
         ))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -13,6 +13,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
 from dimini_operator import crd, kinds
@@ -158,22 +159,35 @@ class Kube:
         res = _res(api_version, kind)
         if status:
             res = res.Status
-        self._count("patch", kind + ("/status" if status else ""))
+        label = kind + ("/status" if status else "")
+        return await self._patch(res, label, name, namespace, patch, PatchType.MERGE)
+
+    async def json_patch(
+        self, api_version: str, kind: str, name: str, namespace: str, ops: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        # `list` in this signature would name the method above, hence Sequence.
+        res = _res(api_version, kind)
+        return await self._patch(res, kind, name, namespace, list(ops), PatchType.JSON)
+
+    async def _patch(
+        self, res: Any, label: str, name: str, namespace: str, body: Any, patch_type: PatchType
+    ) -> dict[str, Any]:
+        self._count("patch", label)
         try:
             obj = await with_retries(
                 "patch",
-                kind,
+                label.partition("/")[0],
                 lambda: self.client.patch(
                     res,
                     name,
-                    patch,
+                    body,
                     namespace=namespace,
-                    patch_type=PatchType.MERGE,
+                    patch_type=patch_type,
                     field_manager=FIELD_MANAGER,
                 ),
             )
         except ApiError as exc:
-            self._error("patch", kind, exc)
+            self._error("patch", label.partition("/")[0], exc)
             raise
         return _to_dict(obj)
 
@@ -265,6 +279,22 @@ class Kube:
             self._error("get", "CustomResourceDefinition", exc)
             raise
         return _to_dict(obj)
+
+    async def storage_class(self, name: str) -> tuple[dict[str, Any] | None, str]:
+        """(the StorageClass or None when it does not exist, why it could not be read)."""
+        self._count("get", "StorageClass")
+        try:
+            obj = await with_retries(
+                "get", "StorageClass", lambda: self.client.get(StorageClass, name)
+            )
+        except ApiError as exc:
+            if is_not_found(exc):
+                return None, ""
+            self._error("get", "StorageClass", exc)
+            if exc.status.code == 403:
+                return None, f"forbidden: {exc.status.message}"
+            raise
+        return _to_dict(obj), ""
 
     async def close(self) -> None:
         await self.client.close()

@@ -25,7 +25,7 @@ from dimini_operator.metrics import (
     record_backup,
     record_stack,
 )
-from dimini_operator.specs import backend, backup, database, migration, rotation, status
+from dimini_operator.specs import backend, backup, database, migration, rotation, status, storage
 from dimini_operator.specs.common import (
     LABEL_COMPONENT,
     LABEL_INSTANCE,
@@ -36,7 +36,13 @@ from dimini_operator.specs.common import (
     retained_patch,
 )
 from dimini_operator.specs.defaults import parse_spec
-from dimini_operator.specs.drift import is_subset, merge_diff, repair_patch, up_to_date
+from dimini_operator.specs.drift import (
+    is_subset,
+    merge_diff,
+    repair_patch,
+    up_to_date,
+    update_entry_removal,
+)
 from dimini_operator.specs.plan import Key, Observed, Plan, prunable, render
 from dimini_operator.specs.postgres import pvc_name
 from dimini_operator.specs.secrets import CONNECTION_KEY
@@ -66,13 +72,16 @@ def _decode(secret: dict[str, Any] | None, key: str) -> str | None:
     return base64.b64decode(raw).decode()
 
 
-def _connection_password(conn: dict[str, Any] | None) -> str | None:
-    """The password in `<stack>-connection`'s DATABASE_URL (what the pods use), or None."""
+def _connection_credentials(conn: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(username, password) in `<stack>-connection`'s DATABASE_URL (what the pods use)."""
     url = _decode(conn, CONNECTION_KEY)
     if not url:
-        return None
+        return None, None
     userinfo = urlsplit(url).netloc.rpartition("@")[0]
-    return unquote(userinfo.partition(":")[2]) if userinfo else None
+    if not userinfo:
+        return None, None
+    user, _, password = userinfo.partition(":")
+    return unquote(user), unquote(password)
 
 
 def _now() -> str:
@@ -154,6 +163,39 @@ async def check_referenced_secrets(
     return tuple(problems), digest(data), found
 
 
+async def _data_claim(kube: Kube, stack: Stack) -> dict[str, Any] | None:
+    if database.external(stack):
+        return None
+    return await kube.get("v1", "PersistentVolumeClaim", pvc_name(stack), stack.namespace)
+
+
+async def observe_growth(kube: Kube, stack: Stack, pvc: dict[str, Any] | None) -> storage.Growth:
+    """The data claim's growth; its StorageClass is read only when the spec asks for more."""
+    if not storage.wants_growth(stack, pvc):
+        return storage.plan(stack, pvc)
+    assert pvc is not None
+    name = storage.class_name(pvc)
+    sc, problem = await kube.storage_class(name) if name else (None, "")
+    return storage.plan(stack, pvc, sc, problem)
+
+
+async def grow_claim(
+    kube: Kube, stack: Stack, pvc: dict[str, Any], growth: storage.Growth
+) -> tuple[storage.Growth, int]:
+    """Patch the claim's request; the API server's refusal (its resize admission) is reported."""
+    assert growth.patch is not None
+    try:
+        patched = await kube.merge_patch(
+            "v1", "PersistentVolumeClaim", pvc_name(stack), stack.namespace, growth.patch
+        )
+    except ApiError as exc:
+        if exc.status.code not in (403, 422):
+            raise
+        return storage.patch_refused(stack, pvc, str(exc.status.message)), 1
+    log.info("stack %s/%s: %s", stack.namespace, stack.name, growth.message)
+    return storage.progress(stack, patched), 1
+
+
 def _identity(obj: dict[str, Any] | None) -> str:
     """uid and resourceVersion: they change when a generated Secret is recreated or edited,
     without putting anything derived from its values into the pod template."""
@@ -230,7 +272,29 @@ async def ensure(
             if result is None:
                 writes += 1
                 current = await kube.apply(desired)
+            current, removed = await drop_update_entries(kube, current)
+            writes += removed
     return current, writes
+
+
+async def drop_update_entries(kube: Kube, obj: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Leave the operator only its Apply entry in `obj`'s managedFields (see
+    drift.update_entry_removal); returns (object, write calls)."""
+    ops = update_entry_removal(obj)
+    if ops is None:
+        return obj, 0
+    meta = obj["metadata"]
+    try:
+        patched = await kube.json_patch(
+            obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"], ops
+        )
+    except ApiError as exc:
+        # A failed `test`: the object changed in between. The entry is only a leftover; the next
+        # repair removes it.
+        if exc.status.code != 422:
+            raise
+        return obj, 1
+    return patched, 1
 
 
 async def reconcile(kube: Kube, namespace: str, name: str) -> Result:
@@ -303,16 +367,21 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         cred_identity = _identity(referenced.get(byo) if byo else db_obj)
         job = children.get(("Job", rotation.job_name(stack, cred_identity)))
         job_state, _, job_message = migration.job_state(job)
+        in_use_user, in_use_password = _connection_credentials(conn_obj)
         rot = rotation.plan(
             stack,
-            in_use=_connection_password(conn_obj),
+            in_use=in_use_password,
             desired=password,
+            # Only a BYO Secret names a username (the generated one's is immutable by CEL).
+            in_use_user=in_use_user if username is not None else None,
+            desired_user=username,
             secret_name=byo or stack.child("db"),
             secret_identity=cred_identity,
             job_state=job_state,
             job_message=job_message,
         )
         password = rot.connection_password
+        username = rot.connection_user if username is not None else None
     # The connection's identity too: pods read DATABASE_URL at start, so they roll onto a
     # rotated password once `<stack>-connection` carries it.
     checksum = digest([checksum, _identity(db_obj), _identity(app_obj), _identity(conn_obj)])
@@ -320,6 +389,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     backup_request = (meta.get("annotations") or {}).get(backup.BACKUP_NOW_ANNOTATION) or None
     backup_requested = (old_status.get("backup") or {}).get("requested")
     backup_reports = await observe_backups(kube, stack, children)
+    # Read above unless the credentials are BYO; with an external database there is none.
+    data_pvc = await _data_claim(kube, stack) if byo and not external else pvc
+    growth = await observe_growth(kube, stack, data_pvc)
     observed = Observed(
         db_password=password,
         secret_key=secret_key,
@@ -392,6 +464,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             await kube.delete(kinds.BY_KIND[kind].api_version, kind, child, namespace)
             children.pop((kind, child), None)
             writes += 1
+        if growth.patch is not None and data_pvc is not None:
+            growth, n = await grow_claim(kube, stack, data_pvc, growth)
+            writes += n
     observed = Observed(
         db_password=password,
         secret_key=secret_key,
@@ -404,6 +479,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         backup_request=backup_request,
         backup_requested=backup_requested,
         backup_reports=backup_reports,
+        storage_growth=growth,
     )
     new_status = status.derive(
         stack,
@@ -446,4 +522,6 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             )
     # `<stack>-db` too: a Secret recreated by hand (CredentialsLost recovery) carries no labels.
     refs = (*(n for _, n, _ in backend.referenced_secrets(stack)), stack.child("db"))
-    return Result(referenced_secrets=refs, writes=writes, recheck=bool(problems) or lost)
+    # A running resize is not watched (the claim is not a listed child): look again soon.
+    recheck = bool(problems) or lost or growth.in_progress
+    return Result(referenced_secrets=refs, writes=writes, recheck=recheck)

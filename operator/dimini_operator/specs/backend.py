@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dimini_operator.specs import database, ingress, observability, postgres
+from dimini_operator.specs import body_limit, database, ingress, observability, postgres
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     CHECKSUM_ANNOTATION,
@@ -86,6 +86,7 @@ def env(stack: Stack) -> list[dict[str, Any]]:
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         # The ingress hop(s): without them every client shares the ingress's address budget.
         {"name": "FORWARDED_ALLOW_IPS", "value": ",".join(spec.ingress.trusted_proxies)},
+        {"name": "MAX_REQUEST_BODY_BYTES", "value": str(body_limit.max_bytes(stack))},
     ]
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
@@ -142,16 +143,19 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
 
 def command(stack: Stack) -> list[str]:
     """production: `python -m app.serve` (validates settings, WEB_CONCURRENCY uvicorn workers,
-    multiprocess metrics); development: uvicorn with --reload."""
+    multiprocess metrics); development: `python -m app.devserve`, which reloads the app on every
+    change under /app/app (where Tilt syncs it) by forking a warm parent."""
     if stack.spec.mode == "development":
         return [
-            "uvicorn",
-            "app.main:socket_app",
+            "python",
+            "-m",
+            "app.devserve",
             "--host",
             "0.0.0.0",  # noqa: S104 - the container's interface
             "--port",
             str(BACKEND_PORT),
-            "--reload",
+            "--reload-dir",
+            "/app/app",
         ]
     return ["python", "-m", "app.serve"]
 

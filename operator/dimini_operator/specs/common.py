@@ -65,8 +65,9 @@ class Stack:
     @property
     def url(self) -> str:
         if self.spec.gateway:
-            # TLS, if any, is the Gateway listener's business, which the operator does not read.
-            return f"http://{self.spec.gateway.hostnames[0]}"
+            # TLS is the Gateway listener's business: spec.gateway.https says it serves https.
+            scheme = "https" if self.spec.gateway.https else "http"
+            return f"{scheme}://{self.spec.gateway.hostnames[0]}"
         ingress = self.spec.ingress
         if ingress.enabled:
             scheme = "https" if ingress.tls else "http"

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dimini_operator.specs.common import HASH_ANNOTATION
+from dimini_operator.specs.common import FIELD_MANAGER, HASH_ANNOTATION
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _FACTORS = {
@@ -156,6 +156,30 @@ def repair_patch(desired: Any, actual: Any) -> Any:
     if is_subset(desired, actual):
         return None
     return desired
+
+
+def update_entry_removal(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A JSON patch removing the operator's `Update` managedFields entries (left by a repair's
+    merge patch), or None when there are none.
+
+    Kubernetes advises against one manager using both Apply and Update: fields the Update entry
+    owns stay when a later apply drops them. Everything a repair writes is also in the applied
+    configuration, so the Apply entry keeps owning it. Each removal is guarded by `test`
+    operations (highest index first, so earlier indices stay valid).
+    """
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    ops: list[dict[str, Any]] = []
+    for i in reversed(range(len(entries))):
+        entry = entries[i]
+        if entry.get("manager") != FIELD_MANAGER or entry.get("operation") != "Update":
+            continue
+        path = f"/metadata/managedFields/{i}"
+        ops += [
+            {"op": "test", "path": f"{path}/manager", "value": FIELD_MANAGER},
+            {"op": "test", "path": f"{path}/operation", "value": "Update"},
+            {"op": "remove", "path": path},
+        ]
+    return ops or None
 
 
 def merge_diff(old: Any, new: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs import ingress
+from dimini_operator.specs import body_limit, ingress
 from dimini_operator.specs.common import (
     BACKEND_PORT,
     FRONTEND_PORT,
@@ -33,6 +33,21 @@ def _parent_ref(ref: ParentRef) -> dict[str, Any]:
     return out
 
 
+# What the backend sends behind an https Ingress (backend/app/core/middleware.py HSTS): a year,
+# subdomains included. The operator cannot import the backend; test_gateway holds them equal.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def hsts_filters(stack: Stack) -> list[dict[str, Any]]:
+    """Behind an https Gateway every response, the frontend's too, carries HSTS (`set`, so the
+    header is there once whatever the backend sends)."""
+    gw = stack.spec.gateway
+    if gw is None or not gw.https:
+        return []
+    header = {"name": "Strict-Transport-Security", "value": HSTS}
+    return [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {"set": [header]}}]
+
+
 def _match(path: str, path_type: str) -> dict[str, Any]:
     return {"path": {"type": PATH_TYPES[path_type], "value": path}}
 
@@ -46,7 +61,23 @@ def render(stack: Stack) -> list[Manifest]:
     to_backend += [_match(e.path, "Prefix") for e in extra if e.service == "backend"]
     to_frontend = [_match(e.path, "Prefix") for e in extra if e.service == "frontend"]
     to_frontend.append(_match("/", "Prefix"))
+    backend_rule: dict[str, Any] = {
+        "matches": to_backend,
+        "backendRefs": [{"name": stack.child("backend"), "port": BACKEND_PORT}],
+    }
+    hsts = hsts_filters(stack)
+    filters = body_limit.route_filters(stack) + hsts
+    if filters:
+        backend_rule["filters"] = filters
+    frontend_rule: dict[str, Any] = {
+        "matches": to_frontend,
+        "backendRefs": [{"name": stack.child("frontend"), "port": FRONTEND_PORT}],
+    }
+    if hsts:
+        frontend_rule["filters"] = hsts
+    middleware = [body_limit.middleware(stack)] if body_limit.uses_middleware(stack) else []
     return [
+        *middleware,
         {
             "apiVersion": API_VERSION,
             "kind": KIND,
@@ -54,18 +85,9 @@ def render(stack: Stack) -> list[Manifest]:
             "spec": {
                 "parentRefs": [_parent_ref(r) for r in gw.parent_refs],
                 "hostnames": list(gw.hostnames),
-                "rules": [
-                    {
-                        "matches": to_backend,
-                        "backendRefs": [{"name": stack.child("backend"), "port": BACKEND_PORT}],
-                    },
-                    {
-                        "matches": to_frontend,
-                        "backendRefs": [{"name": stack.child("frontend"), "port": FRONTEND_PORT}],
-                    },
-                ],
+                "rules": [backend_rule, frontend_rule],
             },
-        }
+        },
     ]
 
 

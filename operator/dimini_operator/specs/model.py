@@ -63,8 +63,9 @@ def _cel(*rules: dict[str, str]) -> dict[str, Any]:
 
 def _major(image: str) -> str:
     """CEL: ':<major>' of an image's tag ('' without a numeric tag), e.g. ':15' of
-    'registry:5000/postgres:15-alpine' (the last path segment, so a registry port is skipped)."""
-    return f"{image}.find('[^/]*$').find(':[0-9]+')"
+    'registry:5000/postgres:15-alpine' (the last path segment, so a registry port is skipped;
+    before any '@', so 'postgres@sha256:1...' has none)."""
+    return f"{image}.find('^[^@]*').find('[^/]*$').find(':[0-9]+')"
 
 
 def _immutable(field: str, path: str) -> dict[str, str]:
@@ -274,7 +275,9 @@ class Storage(Model):
 
     size: str = Field(
         "1Gi",
-        description="Requested size as a quantity, e.g. 1Gi. Immutable (resize the PVC).",
+        description="Requested size as a quantity, e.g. 1Gi. May grow, never shrink: a larger "
+        "size expands the claim if its StorageClass has allowVolumeExpansion (condition "
+        "StorageResized).",
         pattern=QUANTITY,
     )
     storage_class_name: str | None = Field(
@@ -444,10 +447,14 @@ class Postgres(PodOptions):
                 "FieldValueForbidden",
                 ".storageClassName",
             ),
+            # quantity() (Kubernetes 1.29+) compares 2Gi with 2048Mi right; isQuantity guards
+            # a malformed value, which the pattern reports.
             _rule(
-                "!has(oldSelf.size) || (has(self.size) && self.size == oldSelf.size)",
-                "spec.postgres.storage.size is immutable "
-                "(resize the PersistentVolumeClaim directly)",
+                "!has(oldSelf.size) || (has(self.size) && (!isQuantity(self.size) ||"
+                " !isQuantity(oldSelf.size) ||"
+                " quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0))",
+                "spec.postgres.storage.size cannot shrink (a volume claim only grows; set at "
+                "least the current size)",
                 "FieldValueForbidden",
                 ".size",
             ),
@@ -545,6 +552,19 @@ class ExtraPath(Model):
     )
 
 
+# spec.ingress.maxBodySize: the backend's own bounds of MAX_REQUEST_BODY_BYTES.
+BODY_SIZE = r"^[1-9][0-9]{0,8}(Ki|Mi)?$"
+MIN_BODY_SIZE, MAX_BODY_SIZE = "1Ki", "64Mi"
+BODY_SIZE_RANGE = f"spec.ingress.maxBodySize must be between {MIN_BODY_SIZE} and {MAX_BODY_SIZE}"
+_BINARY_SUFFIXES = {"Ki": 1024, "Mi": 1024 * 1024}
+
+
+def quantity_bytes(size: str) -> int:
+    """Bytes of a BODY_SIZE quantity, e.g. 1048576 for '1Mi'."""
+    factor = _BINARY_SUFFIXES.get(size[-2:], 1)
+    return int(size[:-2] if factor > 1 else size) * factor
+
+
 class Ingress(Model):
     """The Ingress `<stack>` routing /api, /socket.io, /docs, /openapi.json and /health to the
     backend and / to the frontend."""
@@ -582,6 +602,31 @@ class Ingress(Model):
             )
         },
     )
+    max_body_size: str = Field(
+        "1Mi",
+        description="Largest request body the stack accepts (1Ki to 64Mi): the backend refuses "
+        "a larger one with 413 (MAX_REQUEST_BODY_BYTES), and so does the ingress controller "
+        "before the body crosses it when spec.ingress.controller says how.",
+        pattern=BODY_SIZE,
+        json_schema_extra=_cel(
+            _rule(
+                f"quantity(self).compareTo(quantity('{MIN_BODY_SIZE}')) >= 0 && "
+                f"quantity(self).compareTo(quantity('{MAX_BODY_SIZE}')) <= 0",
+                BODY_SIZE_RANGE,
+                "FieldValueInvalid",
+            )
+        ),
+    )
+    controller: Literal["Traefik", "IngressNginx", "Other"] = Field(
+        "Other",
+        description="The controller serving the Ingress (or the HTTPRoute), for what the "
+        "Ingress API cannot say: Traefik: a Middleware `<stack>-body-limit` (traefik.io/"
+        "v1alpha1; needs Traefik's kubernetescrd provider) limits the backend's request bodies "
+        "to maxBodySize, on the Ingress `<stack>` (the frontend's paths then move to the Ingress "
+        "`<stack>-frontend`, whose responses stay unbuffered) or as an ExtensionRef filter of "
+        "the HTTPRoute; IngressNginx: the proxy-body-size annotation; Other: only the backend "
+        "enforces maxBodySize.",
+    )
     trusted_proxies: list[str] = Field(
         PRIVATE_RANGES,
         description="Addresses or CIDR ranges of the proxies in front of the backend (the "
@@ -595,6 +640,18 @@ class Ingress(Model):
             "x-items": {"description": "An IP address or CIDR range.", "pattern": IP_OR_CIDR}
         },
     )
+
+    @field_validator("max_body_size")
+    @classmethod
+    def _body_size_range(cls, value: str) -> str:
+        # Mirrors the CEL rule, for specs that skip the API server.
+        if (
+            not quantity_bytes(MIN_BODY_SIZE)
+            <= quantity_bytes(value)
+            <= quantity_bytes(MAX_BODY_SIZE)
+        ):
+            raise ValueError(BODY_SIZE_RANGE)
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -666,6 +723,12 @@ class Gateway(Model):
                 "pattern": DNS1123_SUBDOMAIN,
             }
         },
+    )
+    https: bool = Field(
+        False,
+        description="The Gateway listeners the route attaches to serve https (they terminate "
+        "TLS: protocol HTTPS with certificateRefs). Then status.url is https and the HTTPRoute "
+        "sets Strict-Transport-Security on every response (a ResponseHeaderModifier filter).",
     )
 
 
@@ -898,8 +961,8 @@ class StackSpec(Model):
 
     mode: Literal["production", "development"] = Field(
         "production",
-        description="production: several uvicorn workers, no reload. development: backend "
-        "--reload and the frontend dev server (for Tilt).",
+        description="production: several uvicorn workers, no reload. development: the backend "
+        "reloading on save (app.devserve) and the frontend dev server (for Tilt).",
     )
     paused: bool = Field(
         False, description="Stop reconciling the children; the Paused condition is set."

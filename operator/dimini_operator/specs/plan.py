@@ -20,6 +20,7 @@ from dimini_operator.specs import (
     postgres,
     secrets,
     serviceaccounts,
+    storage,
     tunnel,
 )
 from dimini_operator.specs.common import Manifest, Stack, with_hash
@@ -34,6 +35,8 @@ class Observed:
     db_password: str
     secret_key: str
     children: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    # The data claim's growth (specs/storage.py), decided by the handler from the claim it read.
+    storage_growth: storage.Growth | None = None
     # The role the backend connects as (spec.postgres.username, or the BYO Secret's).
     db_username: str | None = None
     # `<stack>-db` is gone while the data volume exists: its password is in the database only.
@@ -237,7 +240,7 @@ def render(stack: Stack, observed: Observed) -> Plan:
         objects.append(secrets.connection_secret(stack, username, observed.db_password))
     create_only.append(secrets.app_secret(stack, observed.secret_key))
     objects += serviceaccounts.render(stack)
-    objects += postgres.render(stack)
+    objects += postgres.render(stack, observed.get("StatefulSet", stack.child("postgres")))
     objects += networkpolicies.render(stack)
     backend_name = stack.child("backend")
     if observed.secret_problems or observed.credentials_lost:

@@ -64,14 +64,26 @@ def db_env(stack: Stack) -> list[dict[str, Any]]:
     ]
 
 
-def statefulset(stack: Stack) -> Manifest:
+def claim_size(stack: Stack, live: dict[str, Any] | None) -> str:
+    """The claim template's size: the live StatefulSet's (claim templates are immutable, a larger
+    spec.postgres.storage.size patches the claim: specs/storage.py), else the spec's."""
+    for tmpl in ((live or {}).get("spec") or {}).get("volumeClaimTemplates") or []:
+        if (tmpl.get("metadata") or {}).get("name") == VOLUME_NAME:
+            size = ((tmpl.get("spec") or {}).get("resources") or {}).get("requests", {})
+            if size.get("storage"):
+                return str(size["storage"])
+    return stack.spec.postgres.storage.size
+
+
+def statefulset(stack: Stack, live: dict[str, Any] | None = None) -> Manifest:
+    """`live`: the StatefulSet as it is (its claim template is kept)."""
     pg = stack.spec.postgres
     uid = pg.run_as_user
     name = stack.child("postgres")
     probe_cmd = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": pg.storage.size}},
+        "resources": {"requests": {"storage": claim_size(stack, live)}},
     }
     if pg.storage.storage_class_name:
         claim_spec["storageClassName"] = pg.storage.storage_class_name
@@ -199,7 +211,7 @@ def services(stack: Stack) -> list[Manifest]:
     ]
 
 
-def render(stack: Stack) -> list[Manifest]:
+def render(stack: Stack, live: dict[str, Any] | None = None) -> list[Manifest]:
     if database.external(stack):
         return []  # the server is the user's: no StatefulSet, volume or Services
-    return [statefulset(stack), *services(stack)]
+    return [statefulset(stack, live), *services(stack)]

@@ -33,8 +33,14 @@ COMPONENT = "credentials"
 # text; log_statement is switched off for the session so the server log does not keep it.
 SCRIPT = r"""set -eu
 if PGPASSWORD="$NEW_PASSWORD" psql -v ON_ERROR_STOP=1 -tAc 'select 1' >/dev/null 2>&1; then
-  echo "the new password already works: nothing to do"
+  echo "the new credentials already work: nothing to do"
   exit 0
+fi
+if [ "${USERNAME_CHANGED:-}" = 1 ]; then
+  echo "role \"$PGUSER\" cannot log in with the Secret's password, and the operator changes" \
+       "passwords only, never roles: create the role (docs/operator.md, Credential rotation)" \
+       "or put the username in use back" >&2
+  exit 1
 fi
 old_url=$(printf '%s' "$DATABASE_URL" | sed 's|^postgresql+asyncpg://|postgresql://|')
 printf '%s\n' "SET log_statement = 'none';" 'ALTER ROLE :"role" PASSWORD :'"'"'new'"'"';' \
@@ -53,6 +59,8 @@ class Rotation:
     job: Manifest | None
     state: str  # Current | Rotating | Failed
     message: str
+    # The username `<stack>-connection` should carry (None: the stack's postgres.username).
+    connection_user: str | None = None
 
 
 def job_name(stack: Stack, secret_identity: str) -> str:
@@ -61,7 +69,9 @@ def job_name(stack: Stack, secret_identity: str) -> str:
     return stack.child(f"rotate-{digest(secret_identity, 10)}")
 
 
-def render(stack: Stack, secret_name: str, secret_identity: str) -> Manifest:
+def render(
+    stack: Stack, secret_name: str, secret_identity: str, *, username_changed: bool = False
+) -> Manifest:
     pg = stack.spec.postgres
     user_key, password_key = "username", "password"
     env: list[dict[str, Any]] = [
@@ -77,6 +87,7 @@ def render(stack: Stack, secret_name: str, secret_identity: str) -> Manifest:
             "name": "NEW_PASSWORD",
             "valueFrom": {"secretKeyRef": {"name": secret_name, "key": password_key}},
         },
+        *([{"name": "USERNAME_CHANGED", "value": "1"}] if username_changed else []),
         # The password in use: the pods' own URL, which moves only after this Job succeeded.
         {
             "name": "DATABASE_URL",
@@ -123,22 +134,38 @@ def plan(
     secret_identity: str,
     job_state: str,
     job_message: str = "",
+    in_use_user: str | None = None,
+    desired_user: str | None = None,
 ) -> Rotation:
     """The rotation step. `in_use`: the password `<stack>-connection` carries (None: not
     created yet, so nothing runs on an old one); `desired`: the credentials Secret's; `job_state`
-    of the Job for this Secret version (migration.job_state: Missing/Running/Succeeded/Failed)."""
-    if in_use is None or in_use == desired:
-        return Rotation(desired, None, "Current", "credentials in use")
+    of the Job for this Secret version (migration.job_state: Missing/Running/Succeeded/Failed).
+    `in_use_user`/`desired_user`: the usernames, when a BYO Secret names one: a changed username
+    is never handed to the pods before the Job saw that it logs in (it creates no roles)."""
+    user_changed = None not in (in_use_user, desired_user) and in_use_user != desired_user
+    if in_use is None or (in_use == desired and not user_changed):
+        return Rotation(desired, None, "Current", "credentials in use", desired_user)
     name = job_name(stack, secret_identity)
+    what = "the new username's login" if user_changed else "the password inside Postgres"
     if job_state == "Succeeded":
-        return Rotation(desired, None, "Current", f"password changed inside Postgres by {name}")
+        done = (
+            f"credentials checked by {name}"
+            if user_changed
+            else (f"password changed inside Postgres by {name}")
+        )
+        return Rotation(desired, None, "Current", done, desired_user)
     if job_state == "Failed":
         return Rotation(
             in_use,
             None,
             "Failed",
-            f"Job {name} could not change the password inside Postgres ({job_message}); "
-            "the pods keep the old one: kubectl logs job/" + name,
+            f"Job {name} could not move to {what} ({job_message}); "
+            "the pods keep the credentials in use: kubectl logs job/" + name,
+            in_use_user,
         )
-    job = render(stack, secret_name, secret_identity) if job_state == "Missing" else None
-    return Rotation(in_use, job, "Rotating", f"changing the password inside Postgres ({name})")
+    job = (
+        render(stack, secret_name, secret_identity, username_changed=user_changed)
+        if job_state == "Missing"
+        else None
+    )
+    return Rotation(in_use, job, "Rotating", f"checking {what} ({name})", in_use_user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import backup, database, gateway, tunnel
+from dimini_operator.specs import backup, database, gateway, ingress, storage, tunnel
 from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
 from dimini_operator.specs.drift import same_image
 from dimini_operator.specs.plan import (
@@ -28,11 +28,14 @@ CONDITION_TYPES = (
     "TunnelReady",
     # Informational: does not gate Ready (a stack serves without backups).
     "BackupVerified",
+    # The data volume has spec.postgres.storage.size (specs/storage.py); does not gate Ready.
+    storage.CONDITION,
     # kstatus (Helm 4 --wait, Flux, kpt) reads these two: Reconciling=True is InProgress,
     # Stalled=True is Failed, neither (with status.observedGeneration current) is Current.
     "Reconciling",
     "Stalled",
-    # Kept for readers of the earlier status: Progressing mirrors Reconciling, Degraded Stalled.
+    # Kept for readers of the earlier status: Progressing mirrors Reconciling, Degraded Stalled
+    # for the app's problems (a refused storage growth stalls but degrades nothing).
     "Progressing",
     "Degraded",
     "Paused",
@@ -137,7 +140,7 @@ def derive(
             stack, observed.get(gateway.KIND, stack.name)
         )
     elif stack.spec.ingress.enabled:
-        ing_ok = observed.get("Ingress", stack.name) is not None
+        ing_ok = all(observed.get("Ingress", n) is not None for n in ingress.names(stack))
         ing_reason, ing_msg = (
             ("Created", f"serving {stack.url}")
             if ing_ok
@@ -191,6 +194,12 @@ def derive(
         problems.append(("ApplyFailed", "; ".join(apply_errors)))
     degraded = bool(problems)
     ready = db_ok and mig_ok and be_ok and fe_ok and ing_ok and tun_ok and not degraded
+    # A storage growth leaves the app serving (Ready, phase and Degraded untouched) but counts
+    # for kstatus: a running resize is Reconciling (helm --wait, Flux wait for it), a refused one
+    # Stalled (Failed: the spec asks for a size the operator cannot reach until the class or the
+    # claim changes, and saying Current would tell GitOps the change was made).
+    growth = observed.storage_growth or storage.plan(stack, None)
+    stalls = [*problems, *([(growth.reason, growth.message)] if growth.refused else [])]
     if paused:
         phase = "Paused"
     elif degraded:
@@ -204,16 +213,20 @@ def derive(
     else:
         phase = "Provisioning"
     # Paused is neither progressing nor stalled: nothing is being changed on purpose.
-    reconciling = not ready and not degraded and not paused
+    reconciling = (not ready or growth.in_progress) and not stalls and not paused
     rec_reason, rec_msg = (
-        (phase, _progress_message(phase, mig, db_msg, be_msg, fe_msg))
+        (growth.reason, growth.message)
+        if reconciling and ready
+        else (phase, _progress_message(phase, mig, db_msg, be_msg, fe_msg))
         if reconciling
         else ("Paused", "spec.paused is true: children are not changed")
         if paused
         else ("Idle", "nothing to do")
     )
-    stalled_reason = problems[0][0] if problems else "AsExpected"
-    stalled_msg = "; ".join(m for _, m in problems) if problems else "no problems"
+    stalled_reason = stalls[0][0] if stalls else "AsExpected"
+    stalled_msg = "; ".join(m for _, m in stalls) if stalls else "no problems"
+    degraded_reason = problems[0][0] if problems else "AsExpected"
+    degraded_msg = "; ".join(m for _, m in problems) if problems else "no problems"
 
     conditions = [
         _cond(
@@ -240,10 +253,11 @@ def derive(
         _cond("RouteReady", ing_ok, ing_reason, ing_msg),
         _cond("TunnelReady", tun_ok, tun_reason, tun_msg),
         _cond("BackupVerified", bk_ok, bk_reason, bk_msg),
+        _cond(storage.CONDITION, growth.ok, growth.reason, growth.message),
         _cond("Reconciling", reconciling, rec_reason, rec_msg),
-        _cond("Stalled", degraded, stalled_reason, stalled_msg),
+        _cond("Stalled", bool(stalls), stalled_reason, stalled_msg),
         _cond("Progressing", reconciling, rec_reason, rec_msg),
-        _cond("Degraded", degraded, stalled_reason, stalled_msg),
+        _cond("Degraded", degraded, degraded_reason, degraded_msg),
         _cond(
             "Paused",
             paused,
@@ -344,6 +358,7 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
         elif mig.state == "Pending":
             out.append(Event("Normal", "MigrationStarted", mig.message))
     out += backup_events(old_status.get("backup") or {}, new_status.get("backup") or {})
+    out += storage_events(old_status, new_status)
     old_phase = old_status.get("phase")
     new_phase = new_status["phase"]
     if old_phase != new_phase:
@@ -369,3 +384,21 @@ def backup_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
         name = verified.get("name") or verified.get("job")
         out.append(Event("Normal", "BackupVerified", f"backup {name} restored and verified"))
     return out
+
+
+def storage_events(old_status: dict[str, Any], new_status: dict[str, Any]) -> list[Event]:
+    """On a new StorageResized reason: the resize starting, its steps, its end, a refusal."""
+    old = {c.get("type"): c for c in old_status.get("conditions") or []}.get(storage.CONDITION)
+    new = {c["type"]: c for c in new_status["conditions"]}[storage.CONDITION]
+    reason, message = new["reason"], new["message"]
+    if old is not None and old.get("reason") == reason:
+        return []
+    if reason in storage.REFUSED:
+        return [Event("Warning", reason, message)]
+    if reason == "Resizing":
+        return [Event("Normal", "StorageResizing", message)]
+    if reason == "FileSystemResizePending":
+        return [Event("Normal", reason, message)]
+    if reason == "AsRequested" and old is not None and old.get("reason") in storage.IN_PROGRESS:
+        return [Event("Normal", "StorageResized", message)]
+    return []

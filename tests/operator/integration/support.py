@@ -10,9 +10,7 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -30,14 +28,6 @@ LOGS = ROOT / ".sandbox" / "operator-test-logs"
 T = TypeVar("T")
 
 
-def holds_for(what: str, check: Callable[[], bool], seconds: float, interval: float = 0.25) -> None:
-    """Assert that `check` stays true during an observation window of `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert check(), f"stopped holding: {what}"
-        time.sleep(interval)
-
-
 class Kubectl:
     def __init__(self, env: dict[str, str], namespace: str, *extra_args: str) -> None:
         self.env = env
@@ -45,7 +35,12 @@ class Kubectl:
         self.extra_args = list(extra_args)
 
     def run(
-        self, *args: str, stdin: str | None = None, check: bool = True, namespaced: bool = True
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        namespaced: bool = True,
+        timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         cmd = ["kubectl", *(["-n", self.namespace] if namespaced else []), *args]
         proc = subprocess.run(
@@ -54,7 +49,7 @@ class Kubectl:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if check and proc.returncode != 0:

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from tests.operator.integration.conftest import StackNs
-from tests.operator.integration.support import STACK, Operator, holds_for, sample, stack_ready
+from tests.operator.integration.support import STACK, Operator, sample, stack_ready
 from tests.support.tls import self_signed
-from tests.support.waiting import wait_for
+from tests.support.waiting import holds_for, wait_for
 
 pytestmark = pytest.mark.sandbox
 

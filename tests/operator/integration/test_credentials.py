@@ -20,11 +20,10 @@ from tests.operator.integration.support import (
     Kubectl,
     Operator,
     hold_pods,
-    holds_for,
     sample,
     stack_ready,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import holds_for, wait_for
 
 pytestmark = pytest.mark.sandbox
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from dimini_operator import selfcheck
+from dimini_operator.crd import CRD_NAME
+from lightkube import Client, KubeConfig
 
 from sandbox.cluster import Sandbox
 from tests.operator.integration.conftest import StackNs
@@ -104,3 +107,95 @@ def test_operator_works_with_only_its_rbac(
         assert "forbidden" not in op.log_tail(400)
     finally:
         op.stop()
+
+
+def test_selfcheck_passes_with_the_operators_rbac_and_names_what_is_missing(
+    stack_ns: StackNs, sa_kubeconfig: pathlib.Path
+) -> None:
+    """`helm test`'s checks (dimini_operator.selfcheck) against the real API server, as the
+    operator's ServiceAccount: every namespaced verb is granted by the role; the CRD `get` comes
+    from the `-crd` role, which this fixture leaves out, and then is bound."""
+    client = Client(KubeConfig.from_file(sa_kubeconfig))
+    lines: list[str] = []
+    assert not selfcheck.run_checks(client, [stack_ns.name], None, say=lines.append)
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert failed == [
+        f"FAIL  can get customresourcedefinitions.apiextensions.k8s.io {CRD_NAME}: denied",
+        "FAIL  can get storageclasses.storage.k8s.io: denied",
+    ], lines
+    assert f"ok    {CRD_NAME} served in {stack_ns.name}" in lines
+    assert f"ok    can patch diministacks/status.dimini.io in {stack_ns.name}" in lines
+
+    k = stack_ns.k
+    (crd_role,) = [
+        d
+        for d in _docs()
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator-crd"
+    ]
+    k.apply(crd_role)
+    k.run(
+        "create", "clusterrolebinding", f"dimini-operator-crd-{stack_ns.name}",
+        "--clusterrole=dimini-operator-crd", f"--serviceaccount={stack_ns.name}:dimini-operator",
+        namespaced=False,
+    )  # fmt: skip
+    try:
+        lines.clear()
+        assert selfcheck.run_checks(client, [stack_ns.name], None, say=lines.append), lines
+        # A namespace the role is not bound in: the list and every verb there are refused.
+        lines.clear()
+        assert not selfcheck.run_checks(client, ["default"], None, say=lines.append)
+        assert any(line.startswith(f"FAIL  {CRD_NAME} served in default: 403") for line in lines)
+    finally:
+        k.run(
+            "delete", "clusterrolebinding", f"dimini-operator-crd-{stack_ns.name}",
+            namespaced=False,
+        )  # fmt: skip
+
+
+def test_an_unreadable_storage_class_refuses_growth_until_the_crd_role_is_bound(
+    sandbox: Sandbox, stack_ns: StackNs, sa_kubeconfig: pathlib.Path
+) -> None:
+    """StorageClasses are cluster-scoped: the namespaced role cannot grant them. Without the
+    `-crd` ClusterRole a larger storage.size is refused saying so; bound (and the class allowing
+    expansion), the next reconcile grows the claim."""
+    k = stack_ns.k
+    claim = f"data-{STACK}-postgres-0"
+    k.patch("storageclass", stack_ns.storage_class, {"allowVolumeExpansion": True})
+    env = {**sandbox.env(), "KUBECONFIG": str(sa_kubeconfig)}
+    op = Operator(env, stack_ns.name, "--resync-seconds", "5").start()
+    binding = f"dimini-operator-crd-{stack_ns.name}"
+    try:
+        k.apply(sample(stack_ns.storage_class))
+        wait_for("Ready as the ServiceAccount", lambda: stack_ready(k), 60)
+        k.patch("diministack", STACK, {"spec": {"postgres": {"storage": {"size": "2Gi"}}}})
+
+        def resized() -> dict[str, Any]:
+            return k.condition("StorageResized") or {}
+
+        wait_for(
+            "StorageClassUnreadable",
+            lambda: resized().get("reason") == "StorageClassUnreadable",
+            30,
+        )
+        assert "forbidden" in resized()["message"], resized()
+        assert (k.condition("Stalled") or {}).get("reason") == "StorageClassUnreadable"
+        claim_obj = k.get("pvc", claim) or {}
+        assert claim_obj["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+        (crd_role,) = [
+            d
+            for d in _docs()
+            if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator-crd"
+        ]
+        k.apply(crd_role)
+        k.run(
+            "create", "clusterrolebinding", binding, "--clusterrole=dimini-operator-crd",
+            f"--serviceaccount={stack_ns.name}:dimini-operator", namespaced=False,
+        )  # fmt: skip
+        wait_for("Resizing", lambda: resized().get("reason") == "Resizing", 30)
+        claim_obj = k.get("pvc", claim) or {}
+        assert claim_obj["spec"]["resources"]["requests"]["storage"] == "2Gi"
+        assert (k.condition("Stalled") or {}).get("status") == "False"
+    finally:
+        op.stop()
+        k.run("delete", "clusterrolebinding", binding, "--ignore-not-found", namespaced=False)

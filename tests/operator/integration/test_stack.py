@@ -14,12 +14,11 @@ from tests.operator.integration.support import (
     Kubectl,
     Operator,
     env_flag,
-    holds_for,
     sample,
     stack_ready,
 )
 from tests.operator.pss import pod_spec_of, restricted_violations
-from tests.support.waiting import wait_for
+from tests.support.waiting import holds_for, wait_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -225,6 +224,12 @@ def test_drift_is_put_back(stack_ns: StackNs, operator: Operator) -> None:
         return bool(svc and [p["port"] for p in svc["spec"]["ports"]] == [8000])
 
     wait_for("Service port put back", port_back, 10)
+    # The repair's merge patch leaves the operator no Update entry beside its Apply one: fields
+    # that entry owned would outlive the operator dropping them from its applied configuration.
+    shown = k.run("get", "service", f"{STACK}-backend", "--show-managed-fields", "-o", "json")
+    entries = json.loads(shown.stdout)["metadata"]["managedFields"]
+    managed = [e["operation"] for e in entries if e["manager"] == "dimini-operator"]
+    assert managed == ["Apply"], managed
 
     k.run("delete", "ingress", STACK, "--wait=false")
     wait_for("Ingress recreated", lambda: k.get("ingress", STACK), 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -86,9 +87,9 @@ INVALID_UPDATES = [
         "spec.postgres.storage.storageClassName",
     ),
     (
-        "storage size is immutable",
-        {"spec": {"postgres": {"storage": {"size": "2Gi"}}}},
-        "spec.postgres.storage.size",
+        "storage size cannot shrink",
+        {"spec": {"postgres": {"storage": {"size": "512Mi"}}}},
+        "spec.postgres.storage.size cannot shrink",
     ),
     (
         "username is immutable",
@@ -142,15 +143,44 @@ def test_invalid_specs_are_refused_naming_the_field(stack_ns: StackNs) -> None:
     assert after["metadata"]["generation"] == stack["metadata"]["generation"]
     assert len(refused) >= 10
 
-    # Same major (a minor tag, another registry with a port) is fine; a major bump with the
+    # Same major (a minor tag, another registry with a port) is fine, and so is a new digest
+    # (`make publish` names images by digest: "sha256:1..." is no major); a major bump with the
     # upgrade method named is accepted.
-    for image in ("postgres:15.8-alpine", "registry.local:5000/postgres:15"):
+    for image in (
+        "postgres:15.8-alpine",
+        "registry.local:5000/postgres:15",
+        f"registry.local:5000/dimini-postgres@sha256:{'1' * 64}",
+        f"registry.local:5000/dimini-postgres@sha256:{'2' * 64}",
+        f"registry.local:5000/postgres:15@sha256:{'3' * 64}",
+    ):
         k.patch("diministack", STACK, {"spec": {"postgres": {"image": image}}})
     k.patch(
         "diministack",
         STACK,
         {"spec": {"postgres": {"image": "postgres:16-alpine", "majorUpgrade": "Manual"}}},
     )
+
+
+def test_storage_size_grows_never_shrinks(stack_ns: StackNs) -> None:
+    """The CEL transition rule compares quantities (2048Mi is 2Gi), as the API server does."""
+    k = stack_ns.k
+    k.apply(sample(stack_ns.storage_class))
+
+    def size(value: str) -> subprocess.CompletedProcess[str]:
+        body = {"spec": {"postgres": {"storage": {"size": value}}}}
+        return k.run(
+            "patch", "diministack", STACK, "--type", "merge", "-p", json.dumps(body), check=False
+        )
+
+    for value in ("2Gi", "2048Mi", "2.5Gi", "3G"):
+        proc = size(value)
+        assert proc.returncode == 0, f"{value}: {proc.stderr}"
+    for value in ("2.5Gi", "1Gi", "2Gi"):  # 3G is 2.79Gi
+        proc = size(value)
+        assert proc.returncode != 0, f"{value}: accepted"
+        assert "spec.postgres.storage.size cannot shrink" in proc.stderr, proc.stderr
+    stack = k.stack()
+    assert stack is not None and stack["spec"]["postgres"]["storage"]["size"] == "3G"
 
 
 EXTERNAL = {

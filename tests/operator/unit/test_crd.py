@@ -131,6 +131,8 @@ def test_defaults_match_the_design() -> None:
     assert spec["ingress"] == {
         "enabled": True,
         "host": "dimini.localhost",
+        "maxBodySize": "1Mi",
+        "controller": "Other",
         "trustedProxies": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
     }
     assert spec["backend"]["autoscaling"]["enabled"] is False

@@ -27,11 +27,11 @@ def _backend_container(mode: str) -> dict[str, Any]:
 
 def test_development_backend_reloads_and_accepts_synced_code() -> None:
     container = _backend_container("development")
-    assert "--reload" in container["command"]
+    assert container["command"][:3] == ["python", "-m", "app.devserve"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is False
 
 
 def test_production_backend_root_filesystem_stays_read_only() -> None:
     container = _backend_container("production")
-    assert "--reload" not in container["command"]
+    assert container["command"] == ["python", "-m", "app.serve"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -13,6 +13,7 @@ from dimini_operator.specs.drift import (
     repair_patch,
     same_image,
     up_to_date,
+    update_entry_removal,
 )
 
 DIGEST = "sha256:" + "ab" * 32
@@ -112,3 +113,22 @@ def test_a_new_desired_tag_still_rolls_a_pinned_deployment(stack: Stack) -> None
     other_repo = with_hash(deployment(stack, "registry.local/other-backend:0.1.0", "c"))
     assert not is_subset(other_repo, live)
     assert repair_patch(other_repo["spec"], live["spec"]) is not None
+
+
+def test_after_a_repair_only_the_apply_entry_is_ours() -> None:
+    """A repair's merge patch leaves an Update entry under the operator's manager beside its Apply
+    entry; fields owned by it would survive the operator dropping them from an apply. The JSON
+    patch removes exactly those entries, guarded by `test` so a concurrent change fails it."""
+    managed = [
+        {"manager": "dimini-operator", "operation": "Apply", "fieldsV1": {}},
+        {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {}},
+        {"manager": "dimini-operator", "operation": "Update", "fieldsV1": {}},
+    ]
+    ops = update_entry_removal({"metadata": {"managedFields": managed}})
+    assert ops == [
+        {"op": "test", "path": "/metadata/managedFields/2/manager", "value": "dimini-operator"},
+        {"op": "test", "path": "/metadata/managedFields/2/operation", "value": "Update"},
+        {"op": "remove", "path": "/metadata/managedFields/2"},
+    ]
+    assert update_entry_removal({"metadata": {"managedFields": managed[:2]}}) is None
+    assert update_entry_removal({"metadata": {}}) is None

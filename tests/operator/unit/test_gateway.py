@@ -12,7 +12,7 @@ import pytest
 from dimini_operator import kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.reconcile import _list_children
-from dimini_operator.specs import gateway, ingress
+from dimini_operator.specs import backend, gateway, ingress
 from dimini_operator.specs.common import Stack
 from dimini_operator.specs.plan import Observed, plan_migration, prunable, render
 from dimini_operator.specs.status import derive
@@ -256,3 +256,52 @@ def test_leaving_the_gateway_prunes_the_route() -> None:
     route = _route(gateway_stack())
     obs = Observed(db_password="pw", secret_key="sk", children={("HTTPRoute", "demo"): route})
     assert ("HTTPRoute", "demo") in prunable(stack, render(stack, obs), obs)
+
+
+HSTS_FILTER = {
+    "type": "ResponseHeaderModifier",
+    "responseHeaderModifier": {
+        "set": [
+            {"name": "Strict-Transport-Security", "value": "max-age=31536000; includeSubDomains"}
+        ]
+    },
+}
+
+
+def test_an_https_gateway_sends_hsts_on_every_route_and_the_url_is_https() -> None:
+    stack = gateway_stack(https=True)
+    rules = _route(stack)["spec"]["rules"]
+    assert all(HSTS_FILTER in rule.get("filters", []) for rule in rules)
+    assert stack.url == "https://dimini.example.org"
+    env = {e["name"]: e.get("value") for e in backend.env(stack)}
+    assert env["ALLOWED_ORIGINS"] == '["https://dimini.example.org"]'
+    # The route sets the header on the frontend's responses too; the backend need not.
+    assert "HSTS_ENABLED" not in env
+
+
+def test_hsts_joins_the_body_limit_filter_on_the_backend_rule() -> None:
+    spec = copy.deepcopy(sample_body()["spec"])
+    spec["ingress"] = {"host": "ignored.localhost", "controller": "Traefik"}
+    spec["gateway"] = {**copy.deepcopy(GATEWAY), "https": True}
+    backend_rule = _route_of(make_stack(spec))["spec"]["rules"][0]
+    assert [f["type"] for f in backend_rule["filters"]] == [
+        "ExtensionRef",
+        "ResponseHeaderModifier",
+    ]
+
+
+def _route_of(stack: Stack) -> dict[str, Any]:
+    (route,) = [m for m in gateway.render(stack) if m["kind"] == "HTTPRoute"]
+    return route
+
+
+def test_a_plain_gateway_sends_no_hsts() -> None:
+    rules = _route(gateway_stack())["spec"]["rules"]
+    assert not [f for rule in rules for f in rule.get("filters", []) if f == HSTS_FILTER]
+
+
+def test_the_gateways_hsts_is_the_backends() -> None:
+    """One HSTS policy whether the backend (behind an https Ingress) or the HTTPRoute sets it."""
+    from app.core.middleware import HSTS
+
+    assert gateway.HSTS == HSTS

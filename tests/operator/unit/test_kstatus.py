@@ -7,8 +7,10 @@ test_kstatus.py.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from dimini_operator.specs import storage
 from dimini_operator.specs.common import Stack
 from dimini_operator.specs.plan import Observed, plan_migration
 from dimini_operator.specs.status import derive
@@ -45,6 +47,11 @@ def _lost(converged_obs: Observed) -> Observed:
     )
 
 
+def _growing(obs: Observed, reason: str) -> Observed:
+    growth = storage.Growth(None, reason, f"data-demo-postgres-0: {reason}")
+    return dataclasses.replace(obs, storage_growth=growth)
+
+
 def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
     ready = converged(stack)
     db_only = Observed(
@@ -79,6 +86,16 @@ def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
         "paused": (_body(stack, _derive(stack, ready, paused=True)), "Current"),
         # A spec change the operator has not seen yet: a stale Ready must not count.
         "stale-ready": (_body(stack, ready_status, generation=stack.generation + 1), "InProgress"),
+        # A larger spec.postgres.storage.size: the app serves (Ready) while the claim grows, and
+        # a class that cannot expand stalls it.
+        "storage-resizing": (
+            _body(stack, _derive(stack, _growing(ready, "Resizing"))),
+            "InProgress",
+        ),
+        "storage-refused": (
+            _body(stack, _derive(stack, _growing(ready, "StorageExpansionNotSupported"))),
+            "Failed",
+        ),
     }
 
 

@@ -44,19 +44,22 @@ def test_rbac_is_least_privilege() -> None:
     assert {v for g, r, v in grants if r == "pods"} == {"list"}
 
 
-def test_the_crd_role_reads_only_the_diministack_crd() -> None:
+def test_the_crd_role_reads_only_the_diministack_crd_and_storage_classes() -> None:
     (role,) = [
         d
         for d in _docs("dimini-operator.yaml")
         if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dimini-operator-crd"
     ]
+    sc = kinds.STORAGE_CLASS
     assert role["rules"] == [
         {
             "apiGroups": ["apiextensions.k8s.io"],
             "resources": ["customresourcedefinitions"],
             "resourceNames": ["diministacks.dimini.io"],
             "verbs": ["get"],
-        }
+        },
+        # Cluster-scoped: a RoleBinding of the main role (rbac.scope=namespace) cannot grant it.
+        {"apiGroups": [sc.group], "resources": [sc.plural], "verbs": list(sc.verbs)},
     ]
 
 

@@ -223,7 +223,9 @@ def test_development_mode_reloads() -> None:
     spec["mode"] = "development"
     stack = make_stack(spec)
     dep = backend.deployment(stack, "b:1", "c")
-    assert "--reload" in dep["spec"]["template"]["spec"]["containers"][0]["command"]
+    command = dep["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:3] == ["python", "-m", "app.devserve"]
+    assert command[command.index("--reload-dir") + 1] == "/app/app"  # where Tilt syncs the code
     prod = backend.deployment(make_stack(), "b:1", "c")
     container = prod["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", "app.serve"]

@@ -158,3 +158,68 @@ def test_postgres_admits_the_rotation_pods(stack: Stack) -> None:
     (rule,) = policy["spec"]["ingress"]
     (expr,) = rule["from"][0]["podSelector"]["matchExpressions"]
     assert rotation.COMPONENT in expr["values"]
+
+
+def test_a_changed_username_keeps_the_pods_on_the_old_one_until_the_job_succeeded(
+    stack: Stack,
+) -> None:
+    """A BYO Secret with a new username (same password): the pods must not roll onto a role
+    Postgres may not have. The Job checks the new login first; only its success moves them."""
+
+    def user_plan(state: str) -> rotation.Rotation:
+        return rotation.plan(
+            stack,
+            in_use=NEW,
+            desired=NEW,
+            in_use_user="dimini",
+            desired_user="dimini2",
+            secret_name="byo",
+            secret_identity=IDENTITY,
+            job_state=state,
+            job_message="BackoffLimitExceeded",
+        )
+
+    start = user_plan("Missing")
+    assert start.state == "Rotating" and start.connection_user == "dimini"
+    assert start.job is not None
+    (container,) = start.job["spec"]["template"]["spec"]["containers"]
+    assert {"name": "USERNAME_CHANGED", "value": "1"} in container["env"]
+    assert user_plan("Succeeded").connection_user == "dimini2"
+    failed = user_plan("Failed")
+    assert failed.state == "Failed" and failed.connection_user == "dimini"
+    assert "username" in failed.message and NEW not in failed.message
+    # No username change: the Job is the password rotation alone.
+    plain_job = plan(stack, OLD, "Missing").job
+    assert plain_job is not None
+    (plain,) = plain_job["spec"]["template"]["spec"]["containers"]
+    assert not [e for e in plain["env"] if e["name"] == "USERNAME_CHANGED"]
+
+
+def test_the_job_refuses_a_new_username_postgres_does_not_know(
+    scram_postgres: PostgresServer,
+) -> None:
+    server = scram_postgres
+    stack = make_stack()
+    database = stack.spec.postgres.database
+    user, renamed = stack.spec.postgres.username, "dimini_renamed"
+    server.psql(f"DROP DATABASE IF EXISTS {database}")
+    server.psql(f"DROP ROLE IF EXISTS {user}")
+    server.psql(f"DROP ROLE IF EXISTS {renamed}")
+    server.psql(f"CREATE ROLE {user} LOGIN SUPERUSER PASSWORD $p${OLD}$p$")
+    server.psql(f"CREATE DATABASE {database} OWNER {user}")
+    url = db_uri(stack, user, OLD).replace(
+        f"@{stack.child('postgres')}:5432/", f"@{server.host}:{server.port}/"
+    )
+    env = {"PGUSER": renamed, "NEW_PASSWORD": OLD, "DATABASE_URL": url, "USERNAME_CHANGED": "1"}
+
+    refused = run_job_script(server, stack, env)
+    assert refused.returncode != 0
+    assert "changes passwords only" in refused.stderr, refused.stdout + refused.stderr
+    assert OLD not in refused.stdout + refused.stderr
+    assert not can_login(server, database, renamed, OLD), "no role was created or renamed"
+    assert can_login(server, database, user, OLD), "the role in use is untouched"
+
+    # The admin created the role (docs/operator.md, Credential rotation): the Job succeeds.
+    server.psql(f"CREATE ROLE {renamed} LOGIN PASSWORD $p${OLD}$p$ IN ROLE {user}")
+    done = run_job_script(server, stack, env)
+    assert done.returncode == 0 and "already work" in done.stdout, done.stderr

@@ -1,7 +1,8 @@
 """Hume webhooks: one endpoint dispatching on event_name, plus the seed's three paths as aliases.
 
 The signature is verified over the raw bytes before anything is parsed or written. Webhooks are
-recorded (and update a bound chat); they never run a tool or answer EVI.
+recorded (and update a bound chat); they never run a tool or answer EVI. No database session
+is opened before the signature holds: the service takes a connection only for the write.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
-from app.api.deps import DbDep, SettingsDep
+from app.api.deps import SettingsDep
 from app.core.metrics import WEBHOOKS
 from app.services import webhooks
 
@@ -39,7 +40,6 @@ def _json(raw: bytes) -> Any:
 async def _receive(
     request: Request,
     expected: webhooks.EventName | None,
-    db: DbDep,
     settings: SettingsDep,
     signature: str | None,
     timestamp: str | None,
@@ -54,7 +54,8 @@ async def _receive(
     except webhooks.MalformedEvent:
         WEBHOOKS.labels("malformed").inc()
         raise
-    result = await webhooks.handle_event(db, name, event)
+    state = request.app.state
+    result = await webhooks.handle_event(state.engine, state.session_factory, name, event)
     WEBHOOKS.labels("ignored" if result["status"] == "ignored" else "recorded").inc()
     return result
 
@@ -63,12 +64,11 @@ def _alias(expected: webhooks.EventName | None, path: str, summary: str) -> None
     @router.post(path, summary=summary, responses=RESPONSES)
     async def receive(
         request: Request,
-        db: DbDep,
         settings: SettingsDep,
         signature: SignatureHeader = None,
         timestamp: TimestampHeader = None,
     ) -> dict[str, Any]:
-        return await _receive(request, expected, db, settings, signature, timestamp)
+        return await _receive(request, expected, settings, signature, timestamp)
 
     receive.__name__ = f"hume_webhook_{(expected or 'any')}"
 

@@ -1,7 +1,10 @@
 """Entity extraction: transcript text -> TOPIC and EMOTION entities.
 
 `OfflineExtractor` needs no network and no model: emotions come from a shipped lexicon, topics are
-keyphrases (runs of content words between stopwords and punctuation, RAKE-style). `OpenAIExtractor`
+content-word lemmas seen in a noun position (after a determiner, possessive, number or
+preposition, or a name capitalised mid-sentence), so adverbs, bare verbs and adjectives do not
+become nodes; the subjects of a shipped topic lexicon always count (synonyms merged), other
+nouns only when repeated in the text or as the first noun of a short one. `OpenAIExtractor`
 asks the chat model for the same shape and is used when OPENAI_API_KEY is set.
 """
 
@@ -12,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -23,9 +26,113 @@ if TYPE_CHECKING:  # imported for real only with a key (app.services.graph.llm)
 
 MAX_ENTITIES_PER_TEXT = 12
 MAX_TOPICS_PER_TEXT = 4
+SHORT_TEXT_WORDS = 12
 MAX_LABEL_LENGTH = 60
 
-_WORD = re.compile(r"[a-z][a-z'\-]*")
+# Words, and any other non-space character (punctuation, digits) as its own token: a break.
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*|\S")
+# A content word right after one of these is in a noun position ("my manager", "at work").
+_NOUN_MARKERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "his",
+        "her",
+        "our",
+        "their",
+        "its",
+        "this",
+        "these",
+        "those",
+        "some",
+        "any",
+        "no",
+        "every",
+        "each",
+        "another",
+        "several",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "about",
+        "with",
+        "at",
+        "in",
+        "on",
+        "from",
+        "for",
+        "after",
+        "before",
+        "into",
+        "of",
+        "without",
+        "near",
+        "during",
+        "around",
+        "by",
+        "between",
+    ]
+)
+# Modifiers: in "the <modifier> <word>" the word after is the head noun, not the modifier.
+_ADJECTIVE_ENDINGS = ("ful", "ous", "ive", "able", "ible", "ish", "less", "iest")
+_ADJECTIVES = frozenset(
+    [
+        "small",
+        "large",
+        "whole",
+        "real",
+        "bad",
+        "good",
+        "hard",
+        "last",
+        "first",
+        "next",
+        "new",
+        "old",
+        "little",
+        "long",
+        "great",
+        "short",
+        "perfect",
+        "different",
+        "typical",
+        "normal",
+        "free",
+        "clear",
+        "high",
+        "low",
+        "easy",
+        "best",
+        "worst",
+        "quick",
+        "slow",
+        "same",
+        "only",
+        "own",
+        "empty",
+        "full",
+        "late",
+        "early",
+        "big",
+        "huge",
+        "tiny",
+        "nice",
+        "kind",
+        "main",
+        "wrong",
+        "right",
+        "entire",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +169,7 @@ _ING_NOUNS = frozenset(
         "housing",
         "ceiling",
         "clothing",
+        "running",
     ]
 )
 _LY_NOUNS = frozenset(["family", "belly", "bully", "ally", "july", "italy", "assembly"])
@@ -76,6 +184,10 @@ _IRREGULAR = {
     "argue": "argument",
     "sleeps": "sleep",
     "worked": "work",
+    # one person, several words for them
+    "mum": "mother",
+    "mom": "mother",
+    "dad": "father",
 }
 
 
@@ -116,11 +228,20 @@ def stopwords() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line and line[0] != "#")
 
 
-@lru_cache(maxsize=1)
-def emotion_lexicon() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("emotion_lexicon.json").read_text("utf-8")
+def _lexicon(name: str) -> dict[str, str]:
+    text = resources.files(__package__).joinpath(name).read_text("utf-8")
     raw: dict[str, str] = json.loads(text)
     return {word: label for word, label in raw.items() if not word.startswith("_")}
+
+
+@lru_cache(maxsize=1)
+def topic_lexicon() -> dict[str, str]:
+    return _lexicon("topic_lexicon.json")
+
+
+@lru_cache(maxsize=1)
+def emotion_lexicon() -> dict[str, str]:
+    return _lexicon("emotion_lexicon.json")
 
 
 def _sentences(text: str) -> list[str]:
@@ -132,19 +253,46 @@ class OfflineExtractor:
         return extract_offline(text)
 
 
+def _modifier(word: str) -> bool:
+    return word in _ADJECTIVES or (len(word) > 4 and word.endswith(_ADJECTIVE_ENDINGS))
+
+
+def _noun_positions(sentence: str) -> list[tuple[str, Literal["name", "noun", ""]]]:
+    """(lower-case word, "name" / "noun" position / "") per word; punctuation breaks adjacency."""
+    tokens = _TOKEN.findall(sentence)
+    marked: list[tuple[str, Literal["name", "noun", ""]]] = []
+    after_marker = False  # the previous token opens a noun phrase
+    for index, token in enumerate(tokens):
+        if not token[0].isalpha():
+            after_marker = token.isdigit()  # "5 coffees"
+            continue
+        word = token.lower().strip("'-")
+        # A capital after a word or a comma is a name ("partner Daniel", "Hi Tom"), not a start.
+        previous = tokens[index - 1] if index else "."
+        name = token[0].isupper() and (previous[0].isalpha() or previous == ",")
+        nxt = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        # "the small flat": the modifier passes the noun position on to the word after it.
+        passes_on = after_marker and _modifier(word) and nxt[:1].isalpha()
+        marked.append((word, "name" if name else "noun" if after_marker and not passes_on else ""))
+        after_marker = word in _NOUN_MARKERS or passes_on
+    return marked
+
+
 def extract_offline(text: str) -> list[Entity]:
-    """Emotions from the lexicon; topics are single content-word lemmas (case, plural,
-    possessive and punctuation variants are one node), the most mentioned first, at most
-    MAX_TOPICS_PER_TEXT of them, so a 50-minute session stays well under ~80 nodes."""
+    """Emotions from their lexicon. Topics are single content-word lemmas (case, plural,
+    possessive and punctuation variants are one node): the subjects of the topic lexicon
+    (synonyms merged), and other nouns when named or repeated in noun positions within the
+    text; the most mentioned first, at most MAX_TOPICS_PER_TEXT, so a 50-minute session stays
+    under ~80 nodes."""
     lexicon = emotion_lexicon()
+    subjects = topic_lexicon()
     stop = stopwords()
     emotions: dict[str, Entity] = {}
-    topics: dict[str, tuple[int, int, Entity]] = {}  # key -> (mentions, first position, entity)
+    topics: dict[str, _Candidate] = {}
     position = 0
     for sentence in _sentences(text):
         context = sentence[:500]
-        for raw in _WORD.findall(sentence.lower()):
-            word = raw.strip("'-")
+        for word, noun in _noun_positions(sentence):
             position += 1
             if word in lexicon:
                 label = lexicon[word]
@@ -155,15 +303,34 @@ def extract_offline(text: str) -> list[Entity]:
                 lemma = _content_word(part, stop)
                 if lemma is None or lemma in lexicon:
                     continue
-                key = entity_key(NodeType.topic, lemma)
-                if key in topics:
-                    count, first, entity = topics[key]
-                    topics[key] = (count + 1, first, entity)
-                else:
-                    topics[key] = (1, position, Entity(key, NodeType.topic, lemma, context))
-    ranked = sorted(topics.values(), key=lambda item: (-item[0], item[1]))
-    chosen = [entity for _, _, entity in ranked[:MAX_TOPICS_PER_TEXT]]
-    return [*emotions.values(), *chosen][:MAX_ENTITIES_PER_TEXT]
+                subject = subjects.get(lemma)
+                if subject is None and not noun:
+                    continue
+                label = subject or lemma
+                key = entity_key(NodeType.topic, label)
+                candidate = topics.get(key)
+                if candidate is None:
+                    entity = Entity(key, NodeType.topic, label, context)
+                    candidate = topics[key] = _Candidate(entity, position)
+                candidate.mentions += 1
+                candidate.qualified |= subject is not None or noun == "name"
+    # Nouns outside the lexicon said once are scenery in a long turn (the platform, the sofa)
+    # but the point of a short one ("...about the wedding in Lisbon"): the first one counts there.
+    salient = [c for c in topics.values() if c.qualified or c.mentions >= 2]
+    salient.sort(key=lambda c: (-c.mentions, c.first))
+    passing = [c for c in topics.values() if not (c.qualified or c.mentions >= 2)]
+    budget = 1 if position <= SHORT_TEXT_WORDS else 0
+    chosen = salient + sorted(passing, key=lambda c: c.first)[:budget]
+    picked = [c.entity for c in chosen[:MAX_TOPICS_PER_TEXT]]
+    return [*emotions.values(), *picked][:MAX_ENTITIES_PER_TEXT]
+
+
+@dataclass
+class _Candidate:
+    entity: Entity
+    first: int
+    mentions: int = 0
+    qualified: bool = False
 
 
 # -- OpenAI --------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ The real `openai` client does the retrying: timeouts, connection errors, 408/409
 retried with exponential backoff (max_retries), each attempt bounded by OPENAI_TIMEOUT_SECONDS.
 
 `openai` is imported only when a key is configured: it is the largest import of the app (~0.6 s)
-and every `uvicorn --reload` of the development loop would pay it.
+and every reload of the development loop would pay it.
 """
 
 from __future__ import annotations

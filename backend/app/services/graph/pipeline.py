@@ -3,7 +3,8 @@
 transcript text -> entities (OpenAI or offline) -> embeddings (OpenAI or offline) -> nodes upserted
 by (session, key) -> links where raw cosine >= SIMILARITY_THRESHOLD -> `graph_batch_update` to the
 session room, with `processing_update` along the way; then graph metrics (scipy, on their own
-one-thread executor; services/graph/metrics.py) -> `metrics_updated`. Session end -> summary
+one-thread executor; services/graph/metrics.py), coalesced per session (services/coalesce.py)
+-> `metrics_updated`. Session end -> summary
 (LLM or offline) -> `session_update`.
 
 Transcript updates and summaries are durable (services/durable_jobs.py): recorded with the request,
@@ -43,6 +44,7 @@ from app.schemas.events import (
 from app.schemas.sessions import SessionSummary
 from app.services import durable_jobs
 from app.services.background import BackgroundRunner
+from app.services.coalesce import Coalescer
 from app.services.events import Broadcaster
 from app.services.graph.embed import Embedder, OfflineEmbedder, OpenAIEmbedder
 from app.services.graph.extract import (
@@ -58,7 +60,12 @@ from app.services.graph.summary import offline_summary
 
 logger = logging.getLogger(__name__)
 
+# Batches of one session arriving within this window share one metrics run (services/coalesce.py).
 METRICS_COALESCE_SECONDS = 0.5
+
+
+async def _metrics_window() -> None:
+    await asyncio.sleep(METRICS_COALESCE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,9 @@ class GraphPipeline:
         self._embedder: Embedder = (
             OpenAIEmbedder(self._llm, settings.embedding_model) if self._llm else OfflineEmbedder()
         )
-        self._metrics_due: set[uuid.UUID] = set()
+        self.metrics: Coalescer[uuid.UUID] = Coalescer(
+            runner, "metrics", lambda session_id: self.update_metrics(session_id), _metrics_window
+        )
         self.jobs = durable_jobs.DurableJobs(
             runner,
             session_factory,
@@ -122,12 +131,7 @@ class GraphPipeline:
         await self.write_summary(session_id)
 
     def submit_metrics(self, session_id: uuid.UUID) -> None:
-        if session_id in self._metrics_due:
-            return  # one recomputation already queued will see this change too
-        self._metrics_due.add(session_id)
-        self.runner.submit(
-            ("metrics", session_id), "metrics", lambda: self.update_metrics(session_id)
-        )
+        self.metrics.submit(session_id)
 
     # -- graph ---------------------------------------------------------------------------------
 
@@ -267,10 +271,7 @@ class GraphPipeline:
     # -- metrics -------------------------------------------------------------------------------
 
     async def update_metrics(self, session_id: uuid.UUID) -> None:
-        # A short coalescing window: a burst of batches costs one recomputation, not one each
-        # (betweenness is O(V·E) and competes for the interpreter with request handling).
-        await asyncio.sleep(METRICS_COALESCE_SECONDS)
-        self._metrics_due.discard(session_id)
+        """One coalesced run (self.metrics): reads the session's graph as it is now."""
         async with self._sessions() as db:
             node_ids = list(
                 (
@@ -287,11 +288,12 @@ class GraphPipeline:
                     )
                 ).all()
             ]
-            # Its own one-thread executor (metrics.METRICS_EXECUTOR), not the default pool.
-            with graph_stage("metrics"):
-                metrics = await compute_metrics_async(node_ids, edges)
-            if not metrics:
-                return
+        # No connection held while computing: its own one-thread executor, not the default pool.
+        with graph_stage("metrics"):
+            metrics = await compute_metrics_async(node_ids, edges)
+        if not metrics:
+            return
+        async with self._sessions() as db:
             await db.execute(
                 update(GraphNode),
                 [

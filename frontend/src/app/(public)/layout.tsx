@@ -4,13 +4,17 @@ export default function PublicLayout({ children }: { children: React.ReactNode }
   return (
     <>
       <header className="site-header">
-        <Link href="/" className="brand">
+        <Link href="/" className="brand" prefetch={false}>
           Dimini
         </Link>
         <nav aria-label="Main">
-          <Link href="/about">About</Link>
-          <Link href="/login">Log in</Link>
-          <Link href="/register" className="button">
+          <Link href="/about" prefetch={false}>
+            About
+          </Link>
+          <Link href="/login" prefetch={false}>
+            Log in
+          </Link>
+          <Link href="/register" className="button" prefetch={false}>
             Create account
           </Link>
         </nav>

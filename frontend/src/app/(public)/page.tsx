@@ -10,10 +10,10 @@ export default function LandingPage() {
         are captured as you go, and a summary is ready when the session ends.
       </p>
       <div className="row">
-        <Link href="/register" className="button">
+        <Link href="/register" prefetch={false} className="button">
           Create your account
         </Link>
-        <Link href="/login" className="button secondary">
+        <Link href="/login" prefetch={false} className="button secondary">
           Log in
         </Link>
       </div>

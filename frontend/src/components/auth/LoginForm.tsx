@@ -64,7 +64,7 @@ export function LoginForm({ next, justRegistered }: { next?: string | string[]; 
         {submitting ? 'Logging in…' : 'Log in'}
       </button>
       <p className="muted">
-        No account yet? <Link href="/register">Create one</Link>
+        No account yet? <Link href="/register" prefetch={false}>Create one</Link>
       </p>
     </form>
   );

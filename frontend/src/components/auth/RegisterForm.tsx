@@ -80,7 +80,7 @@ export function RegisterForm() {
         {submitting ? 'Creating account…' : 'Create account'}
       </button>
       <p className="muted">
-        Already registered? <Link href="/login">Log in</Link>
+        Already registered? <Link href="/login" prefetch={false}>Log in</Link>
       </p>
     </form>
   );

@@ -20,7 +20,7 @@ export function PatientTable({ patients, onEdit }: { patients: Patient[]; onEdit
         {patients.map((patient) => (
           <tr key={patient.id}>
             <td>
-              <Link href={`/patients/${patient.id}`}>{patient.name}</Link>
+              <Link href={`/patients/${patient.id}`} prefetch={false}>{patient.name}</Link>
             </td>
             <td>{patient.email ?? '—'}</td>
             <td>{patient.phone ?? '—'}</td>

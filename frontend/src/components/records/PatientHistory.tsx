@@ -45,7 +45,7 @@ function HistoryItem({ patientId, session }: { patientId: string; session: Histo
         <h3 id={headingId}>{formatDateTime(session.startedAt)}</h3>
         <div className="row">
           <span className={`badge ${session.status}`}>{humanise(session.status)}</span>
-          <Link href={sessionPath({ id: session.id, patientId })}>
+          <Link href={sessionPath({ id: session.id, patientId })} prefetch={false}>
             Open<span className="visually-hidden"> the session of {formatDateTime(session.startedAt)}</span>
           </Link>
         </div>

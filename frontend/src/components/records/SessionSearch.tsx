@@ -60,7 +60,7 @@ export function SessionSearch() {
             {results.data.items.map((hit) => (
               <li key={hit.entryId} className="card" data-testid="search-hit">
                 <p>
-                  <Link href={sessionPath({ id: hit.sessionId, patientId: hit.patientId })}>
+                  <Link href={sessionPath({ id: hit.sessionId, patientId: hit.patientId })} prefetch={false}>
                     {hit.patientName}, {formatDateTime(hit.sessionStartedAt)}
                   </Link>
                 </p>

@@ -1,131 +1,41 @@
 'use client';
 
-import { useCallback, useEffect, useState } from 'react';
-import Link from 'next/link';
+import { useEffect, useState } from 'react';
 import { useApiResource } from '@/lib/useApiResource';
-import { useLiveGraph } from '@/lib/graph/useLiveGraph';
-import { rankedNodes } from '@/lib/graph/graphStore';
-import { useEviVoice } from '@/lib/evi/useEviVoice';
-import { describePatientForEvi } from '@/lib/patientForm';
+import { sessionViewState } from '@/lib/session/viewState';
 import type { Patient, TherapySession } from '@/lib/types';
-import { humanise } from '@/lib/format';
+import type { SessionWorkspace as Workspace } from './SessionWorkspace';
 import { NotFoundMessage } from '../NotFoundMessage';
 import { Alert } from '../Alert';
-import { SessionTimer } from './SessionTimer';
-import { GraphPanel } from './GraphPanel';
-import { VoicePanel } from './VoicePanel';
-import { NotesPanel } from './NotesPanel';
-import { TranscriptInput } from './TranscriptInput';
-import { EndSessionButton } from './EndSessionButton';
-import { SummaryView } from './SummaryView';
-import { ReloginDialog } from './ReloginDialog';
-import { TranscriptQueueStatus } from './TranscriptQueueStatus';
-import { useLiveSessionAuth } from '@/lib/useLiveSessionAuth';
-import { TranscriptPanel } from '../records/TranscriptPanel';
-import { ClinicalNoteEditor } from '../records/ClinicalNoteEditor';
-import { useDocumentTitle } from '@/lib/useDocumentTitle';
+
+// The workspace (graph, voice, transcript, notes) is its own chunk, fetched while the session and
+// patient load: the page's first-load JS is only what it needs to ask for them (issue 18).
+const loadWorkspace = () => import('./SessionWorkspace');
+const LOADING = <p aria-busy="true">Loading session…</p>;
 
 export function LiveSessionView({ patientId, sessionId }: { patientId: string; sessionId: string }) {
   const session = useApiResource<TherapySession>(`/api/sessions/${sessionId}`);
   const patient = useApiResource<Patient>(`/api/patients/${patientId}`);
-
-  // The URL's patient must own the session; anything else is "not found", never another's data.
-  const mismatched = session.data && session.data.patientId !== patientId;
-  if (session.error?.isNotFound || patient.error?.isNotFound || mismatched) return <NotFoundMessage what="Session" />;
-  if (session.error) return <Alert kind="error">{session.error.message}</Alert>;
-  if (!session.data || !patient.data) return <p aria-busy="true">Loading session…</p>;
-  return <SessionWorkspace initialSession={session.data} patient={patient.data} />;
-}
-
-function SessionWorkspace({ initialSession, patient }: { initialSession: TherapySession; patient: Patient }) {
-  const [session, setSession] = useState(initialSession);
-  const [notesVersion, setNotesVersion] = useState(0);
-  const [endedHere, setEndedHere] = useState(false);
-  useDocumentTitle(`Session with ${patient.name}`);
-  const live = useLiveGraph(session.id);
-  // A session ended elsewhere (another tab, the voice agent) arrives as a session_update.
-  const status = live.pushedStatus && live.pushedStatus !== 'active' ? live.pushedStatus : session.status;
-  const isActive = status === 'active';
-  const refreshNotes = useCallback(() => setNotesVersion((v) => v + 1), []);
-  const [summaryReady, setSummaryReady] = useState(false);
-  const onSummaryReady = useCallback(() => setSummaryReady(true), []);
-  const auth = useLiveSessionAuth(session.id);
-  const voice = useEviVoice({
-    sessionId: session.id,
-    patientContext: describePatientForEvi(patient),
-    onToolResult: refreshNotes,
-    onPatientText: auth.enqueueTranscript,
-  });
-  const voiceConnected = voice.status === 'connected' || voice.status === 'reconnecting';
-  const setAuthLive = auth.setLive;
-  useEffect(() => setAuthLive(voiceConnected), [setAuthLive, voiceConnected]);
-  const stopVoice = voice.stop;
+  // Rendered only once its module is here, not through a lazy component: a lazy one suspends when
+  // the data arrives and React holds that reveal back (~300 ms Suspense throttle), delaying the
+  // page's heading, its largest paint (Lighthouse LCP, issue 18).
+  const [SessionWorkspace, setSessionWorkspace] = useState<typeof Workspace | null>(null);
+  const [loadFailed, setLoadFailed] = useState(false);
   useEffect(() => {
-    if (!isActive) stopVoice();
-  }, [isActive, stopVoice]);
-  const emotionFromGraph = rankedNodes(live.graph).find((node) => node.type === 'emotion');
-  const topEmotion = voice.topEmotion?.name ?? emotionFromGraph?.label ?? null;
+    let current = true;
+    loadWorkspace().then(
+      (module) => current && setSessionWorkspace(() => module.SessionWorkspace),
+      () => current && setLoadFailed(true),
+    );
+    return () => {
+      current = false;
+    };
+  }, []);
 
-  return (
-    <section className="stack">
-      <nav aria-label="Breadcrumb" className="muted">
-        <Link href="/patients">Patients</Link> / <Link href={`/patients/${patient.id}`}>{patient.name}</Link> / Session
-      </nav>
-      <div className="row spread">
-        <div>
-          <h1>Session with {patient.name}</h1>
-          <div className="row">
-            <span className={`badge ${status}`} data-testid="session-status">
-              {humanise(status)}
-            </span>
-            <SessionTimer startedAt={session.startedAt} endedAt={session.endedAt} />
-            <span>
-              Top emotion: <strong data-testid="top-emotion">{topEmotion ? humanise(topEmotion) : '—'}</strong>
-            </span>
-          </div>
-        </div>
-        {isActive && (
-          <EndSessionButton
-            sessionId={session.id}
-            onEnded={(ended) => {
-              voice.stop();
-              setEndedHere(true);
-              setSession((current) => ({ ...current, ...ended }));
-            }}
-          />
-        )}
-      </div>
-      <ReloginDialog
-        open={auth.reloginOpen}
-        onSignedIn={() => {
-          auth.onSignedIn();
-          // A reconnect that failed while signed out (no EVI token) starts again now.
-          if (isActive && voice.status === 'error' && !voice.micError) void voice.retry();
-        }}
-      />
-      <TranscriptQueueStatus state={auth.transcript} />
-      {isActive && live.connectionMessage && (
-        <div data-testid="live-updates-status">
-          <Alert kind="error">{live.connectionMessage}</Alert>
-        </div>
-      )}
-      {!isActive && <SummaryView sessionId={session.id} onReady={onSummaryReady} focusOnMount={endedHere} />}
-      {!isActive && <ClinicalNoteEditor sessionId={session.id} summaryReady={summaryReady} />}
-      <div className="session-layout">
-        <div className="stack">
-          <GraphPanel
-            graph={live.graph}
-            sessionId={session.id}
-            startedAt={session.startedAt}
-            connection={isActive ? live.connection : undefined} processing={live.processing} />
-          {isActive && <TranscriptInput sessionId={session.id} />}
-          <TranscriptPanel sessionId={session.id} startedAt={session.startedAt} live={isActive} />
-        </div>
-        <div className="stack">
-          {isActive && <VoicePanel voice={voice} />}
-          <NotesPanel sessionId={session.id} refreshKey={`${notesVersion}-${live.recordsChangedAt ?? 0}`} />
-        </div>
-      </div>
-    </section>
-  );
+  const view = sessionViewState(patientId, { session, patient, workspace: SessionWorkspace !== null, workspaceFailed: loadFailed });
+  if (view.kind === 'notFound') return <NotFoundMessage what="Session" />;
+  if (view.kind === 'error') return <Alert kind="error">{view.message}</Alert>;
+  // 'ready' means all three are here; the checks only narrow their types.
+  if (view.kind !== 'ready' || !session.data || !patient.data || !SessionWorkspace) return LOADING;
+  return <SessionWorkspace initialSession={session.data} patient={patient.data} />;
 }

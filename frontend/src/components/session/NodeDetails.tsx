@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useRef } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import { useApiResource } from '@/lib/useApiResource';
 import type { GraphNode, NodeMentions } from '@/lib/types';
 import { formatDuration, humanise } from '@/lib/format';
@@ -14,6 +14,7 @@ interface NodeDetailsProps {
 
 /** A node's figures and the moments it was mentioned (fetched when the node is chosen). */
 export function NodeDetails({ sessionId, node, startedAt, onClose }: NodeDetailsProps) {
+  const mentionsHeading = useId();
   const mentions = useApiResource<NodeMentions>(`/api/sessions/${sessionId}/graph/nodes/${node.id}/mentions`);
   const headingRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => headingRef.current?.focus(), [node.id]);
@@ -54,23 +55,26 @@ export function NodeDetails({ sessionId, node, startedAt, onClose }: NodeDetails
           <dd>{(node.betweenness ?? 0).toFixed(3)}</dd>
         </div>
       </dl>
-      <h4>Mentioned</h4>
+      <h4 id={mentionsHeading}>Mentioned</h4>
       {mentions.error && <p className="muted">Could not load the moments: {mentions.error.message}</p>}
       {!mentions.data && !mentions.error && <p aria-busy="true" className="muted">Loading…</p>}
       {mentions.data && (
-        <ol className="mentions" data-testid="node-mentions">
-          {mentions.data.mentions.map((mention, index) => {
-            const at = new Date(mention.at).getTime();
-            return (
-              <li key={index}>
-                <time dateTime={mention.at}>
-                  {start !== null && at >= start ? `at ${formatDuration((at - start) / 1000)}` : new Date(mention.at).toLocaleTimeString()}
-                </time>
-                {mention.context && <q>{mention.context}</q>}
-              </li>
-            );
-          })}
-        </ol>
+        // A long list scrolls: focusable, so a keyboard can scroll it too (axe: scrollable-region-focusable).
+        <div className="mentions" role="region" aria-labelledby={mentionsHeading} tabIndex={0}>
+          <ol data-testid="node-mentions">
+            {mentions.data.mentions.map((mention, index) => {
+              const at = new Date(mention.at).getTime();
+              return (
+                <li key={index}>
+                  <time dateTime={mention.at}>
+                    {start !== null && at >= start ? `at ${formatDuration((at - start) / 1000)}` : new Date(mention.at).toLocaleTimeString()}
+                  </time>
+                  {mention.context && <q>{mention.context}</q>}
+                </li>
+              );
+            })}
+          </ol>
+        </div>
       )}
     </section>
   );

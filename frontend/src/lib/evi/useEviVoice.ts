@@ -3,8 +3,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, redirectToLogin } from '../api';
 import type { HumeToken } from '../types';
-import { AudioPlayer, MicrophoneError, startMicrophone, type MicrophoneStream } from './audio';
-import { EviClient, type EmotionScore, type EviStatus } from './eviClient';
+// Types only: the EVI client and the audio code load when the voice starts, not with the page.
+import type { AudioPlayer, MicrophoneStream } from './audio';
+import type { EmotionScore, EviClient, EviStatus } from './eviClient';
 import { relayToolCallToBackend } from './toolRelay';
 import { bindChatToSession } from './chats';
 
@@ -65,6 +66,10 @@ export function useEviVoice({ sessionId, patientContext, onToolResult, onPatient
     stop();
     setMicError(null);
     setStatusMessage(null);
+    const [{ EviClient }, { AudioPlayer, MicrophoneError, startMicrophone }] = await Promise.all([
+      import('./eviClient'),
+      import('./audio'),
+    ]);
     const client = new EviClient({
       sessionId,
       patientContext,

@@ -24,6 +24,9 @@ fail() {
 # One REPEATABLE READ transaction exports its snapshot; pg_dump dumps exactly that snapshot and
 # the manifest's revision and row counts are read in it, so they match the dump under writes.
 mkfifo "$work/in"
+# Created here, not by psql's redirection: that opens only once the FIFO has a writer, so the
+# wait loop below could read a missing file, end at once and dump with an empty snapshot id.
+: >"$work/out"
 psql -X -q -At -v ON_ERROR_STOP=1 <"$work/in" >"$work/out" 2>"$work/err" &
 psql_pid=$!
 exec 3>"$work/in"
