@@ -91,6 +91,8 @@ try {
   console.log(`frontend save -> page updated by HMR (next dev${urlArg ? ', via Tilt live update' : ''}), ${runs} runs: median ${median.toFixed(2)} s, ` +
     `min ${times[0].toFixed(2)} s, max ${times[times.length - 1].toFixed(2)} s (target <= 1 s)` +
     (reloaded ? ' [the page did a full reload, not HMR]' : ''));
+  // A reload is not hot module replacement: callers (tests/e2e/test_tilt.py) see it as a failure.
+  if (reloaded) process.exitCode = 3;
 } finally {
   restore();
   await browser.close();

@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return OWN_REAL_NODE.index(module) if module in OWN_REAL_NODE else len(OWN_REAL_NODE)
 
     items.sort(key=rank)  # stable: file order otherwise
+
+
+# What a failed e2e step's report carries besides its traceback: CI keeps only the test output, and
+# the stack's namespace is deleted at the module's end, so its pods' logs are read here or lost.
+DIAGNOSTICS: tuple[tuple[str, ...], ...] = (
+    ("get", "pods,jobs,diministacks", "-o", "wide"),
+    ("get", "events", "--sort-by=.lastTimestamp"),
+    ("logs", "-l", "app.kubernetes.io/component=backend", "--prefix", "--tail=150"),
+    ("logs", "-l", "app.kubernetes.io/component=postgres", "--prefix", "--tail=40"),
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    worlds = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, World)]
+    if report.when == "call" and report.failed and worlds:
+        for args in DIAGNOSTICS:
+            report.sections.append((f"kubectl {' '.join(args)}", _diagnostic(worlds[0], args)))
+    return report
+
+
+def _diagnostic(world: World, args: tuple[str, ...]) -> str:
+    try:
+        done = world.kubectl.run(*args, check=False, timeout=30)
+    except Exception as error:  # a diagnostic must never mask the failure it explains
+        return f"could not run kubectl {' '.join(args)}: {error!r}"
+    return done.stdout + done.stderr
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """The developer loop for real: `tilt ci` (the real Tilt, tests' own Tiltfile: the repository's)
 brings the whole stack up on the sandbox's real node without Docker — images by
 `python -m images tilt` (buildah into the node's containerd), the operator from its chart, the
-DiminiStack waited for until Ready — then a therapist's flow passes through the Ingress, and
-`tilt down` leaves nothing behind (the dev stack's deletionPolicy is Delete).
+DiminiStack waited for until Ready — then a therapist's flow passes through the Ingress. During
+`tilt up`, a backend save runs in the same pod, a frontend save shows in an open Chromium page by
+HMR, and a backend/pyproject.toml change rolls a new image. `tilt down` leaves nothing behind (the
+dev stack's deletionPolicy is Delete).
 
 Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.py).
 """
@@ -37,6 +39,8 @@ STACK = "dimini"
 HOST = "dimini.localhost"
 HUME_SECRET = "dimini-hume"
 TILTFILE_ARGS = ("--builder=buildah", f"--hume-secret={HUME_SECRET}")
+PYPROJECT = cluster.REPO / "backend" / "pyproject.toml"
+FRONTEND_HMR = cluster.REPO / "bench" / "devloop" / "frontend_hmr.mjs"
 CI_TIMEOUT = "20m"  # cold: the backend, frontend (next dev stage), operator and Postgres images
 
 
@@ -157,13 +161,6 @@ def _ready(c: DiminiClient) -> bool:
         return False
 
 
-def _backend_pod_uid(kubectl: Kubectl) -> str | None:
-    """The one backend pod's UID, None while a roll still has an old one going away."""
-    selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component=backend"
-    live = [p for p in kubectl.list("pod", selector) if not p["metadata"].get("deletionTimestamp")]
-    return str(live[0]["metadata"]["uid"]) if len(live) == 1 else None
-
-
 def test_3_host_operator_mode_pauses_the_cluster_operator(tilt_run: TiltRun) -> None:
     proc = tilt_run.run(
         "ci", "--timeout", CI_TIMEOUT, "--port", str(_free_port()), "--", *TILTFILE_ARGS,
@@ -186,7 +183,7 @@ def test_3_host_operator_mode_pauses_the_cluster_operator(tilt_run: TiltRun) -> 
     assert ready and ready[0]["status"] == "True", stack["status"]
 
 
-def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun) -> None:
+def test_4_during_tilt_up_edits_run_live_and_a_dependency_change_rolls(tilt_run: TiltRun) -> None:
     port = str(_free_port())
     up = subprocess.Popen(
         [str(tilt_run.tilt), "up", "--stream", "--port", port, "--",
@@ -195,6 +192,7 @@ def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     original = tilt_loop.INIT.read_text()
+    pyproject = PYPROJECT.read_text()
     base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
     try:
         # `tilt wait` needs the resource to exist: tilt up has it once the Tiltfile is loaded.
@@ -209,15 +207,83 @@ def test_4_during_tilt_up_a_backend_edit_runs_in_the_same_pod(tilt_run: TiltRun)
         # tilt up built new refs: the stack rolls to them before the edit is measured.
         tilt_run.kubectl.run("rollout", "status", "deploy/dimini-backend", "--timeout=300s")
         wait_for("the backend through the Ingress", lambda: tilt_loop.health_version(base_url), 120)
-        before = wait_for("one backend pod", lambda: _backend_pod_uid(tilt_run.kubectl), 180)
+        before = wait_for("one backend pod", lambda: _pod_uid(tilt_run.kubectl, "backend"), 180)
         run = tilt_loop.save_to_running(tilt_run.env, base_url, "0.0.777", original)
         assert tilt_loop.health_version(base_url) == "0.0.777"
-        assert _backend_pod_uid(tilt_run.kubectl) == before, "live update, not a new pod"
+        assert _pod_uid(tilt_run.kubectl, "backend") == before, "live update, not a new pod"
         print(f"backend save -> running via tilt: {run}")
+        _frontend_edit_updates_the_open_page(tilt_run)
+        _dependency_change_rolls_a_new_image(tilt_run, base_url, before)
     finally:
-        tilt_loop.INIT.write_text(original)
+        # Tilt first: a restore it saw would start one more image build, killed mid-way.
         up.terminate()
         up.wait(60)
+        tilt_loop.INIT.write_text(original)
+        PYPROJECT.write_text(pyproject)
+
+
+def _pod_uid(kubectl: Kubectl, component: str) -> str | None:
+    """The one live pod's UID of `component`, None while a roll still has an old one going away."""
+    selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component={component}"
+    live = [p for p in kubectl.list("pod", selector) if not p["metadata"].get("deletionTimestamp")]
+    return str(live[0]["metadata"]["uid"]) if len(live) == 1 else None
+
+
+def _frontend_edit_updates_the_open_page(tilt_run: TiltRun) -> None:
+    """A component saved on the host shows in the open Chromium page by HMR: synced by Tilt into
+    the pod's `next dev`, without a reload of the page or a new pod."""
+    before = wait_for("one frontend pod", lambda: _pod_uid(tilt_run.kubectl, "frontend"), 180)
+    url = f"http://{HOST}:{ingress.DEFAULT_HTTP_PORT}"  # Chromium resolves *.localhost itself
+    hmr = subprocess.run(
+        ["node", str(FRONTEND_HMR), "--url", url, "--runs", "1"],
+        cwd=cluster.REPO, env=tilt_run.env, capture_output=True, text=True, timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert hmr.returncode == 0, (
+        f"the page did not update by HMR:\n{hmr.stdout}\n{hmr.stderr[-4000:]}"
+    )
+    print(hmr.stdout.strip())
+    assert _pod_uid(tilt_run.kubectl, "frontend") == before, "HMR, not a new pod"
+
+
+def _dependency_change_rolls_a_new_image(tilt_run: TiltRun, base_url: str, pod: str) -> None:
+    """backend/pyproject.toml is a fall_back_on path: a new image is built, Tilt applies its ref
+    to the stack, and the operator rolls the backend to a new pod that answers."""
+    image = _stack_backend_image(tilt_run.kubectl)
+    PYPROJECT.write_text(PYPROJECT.read_text() + f"# tilt e2e {uuid.uuid4().hex}\n")
+
+    def new_image() -> str | None:
+        ref = _stack_backend_image(tilt_run.kubectl)
+        return ref if ref != image else None
+
+    rebuilt = wait_for("a new backend image in the stack", new_image, 900, interval=1)
+    wait_for("the stack Ready on the new image", lambda: _ready_on(tilt_run.kubectl, rebuilt), 600)
+
+    def new_pod() -> str | None:
+        uid = _pod_uid(tilt_run.kubectl, "backend")
+        return uid if uid != pod else None
+
+    wait_for("the backend rolled to a new pod", new_pod, 300)
+    wait_for("the backend through the Ingress", lambda: tilt_loop.health_version(base_url), 120)
+
+
+def _stack_backend_image(kubectl: Kubectl) -> str:
+    stack = kubectl.get("diministack", STACK)
+    assert stack, "the DiminiStack Tilt applied"
+    return str(stack["spec"]["backend"]["image"])
+
+
+def _ready_on(kubectl: Kubectl, image: str) -> bool:
+    stack = kubectl.get("diministack", STACK)
+    if not stack or stack["spec"]["backend"]["image"] != image:
+        return False
+    status = stack.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
+    return (
+        bool(ready)
+        and ready[0]["status"] == "True"
+        and status.get("observedGeneration") == stack["metadata"]["generation"]
+    )
 
 
 def test_5_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:

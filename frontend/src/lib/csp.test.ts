@@ -19,6 +19,15 @@ describe('contentSecurityPolicy', () => {
     expect(policy.get('connect-src')).toEqual(["'self'", ...DEFAULT_CONNECT_SOURCES]);
   });
 
+  it('allows <style> elements only with the nonce in production', () => {
+    expect(directives(contentSecurityPolicy({ nonce: 'abc' })).get('style-src-elem')).toEqual(["'self'", "'nonce-abc'"]);
+  });
+
+  it('lets next dev inject its styles: inline, and no nonce (which would void the inline allowance)', () => {
+    const styles = directives(contentSecurityPolicy({ nonce: 'n', development: true })).get('style-src-elem');
+    expect(styles).toEqual(["'self'", "'unsafe-inline'"]);
+  });
+
   it("adds 'unsafe-eval' only for next dev", () => {
     expect(directives(contentSecurityPolicy({ nonce: 'n', development: true })).get('script-src')).toContain("'unsafe-eval'");
   });

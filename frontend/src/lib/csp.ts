@@ -9,7 +9,8 @@ export interface CspOptions {
   nonce: string;
   /** Origins beyond 'self' that fetch/WebSocket may reach (CSP_CONNECT_SRC, space-separated). */
   connectSources?: readonly string[];
-  /** `next dev` evaluates code (React refresh): only then is 'unsafe-eval' allowed. */
+  /** `next dev` evaluates code and injects styles (React refresh): only then are 'unsafe-eval'
+   *  and inline <style> elements allowed. */
   development?: boolean;
 }
 
@@ -17,7 +18,9 @@ export function contentSecurityPolicy({ nonce, connectSources = DEFAULT_CONNECT_
   const directives: Record<string, string[]> = {
     'default-src': ["'self'"],
     'script-src': ["'self'", `'nonce-${nonce}'`, "'strict-dynamic'", ...(development ? ["'unsafe-eval'"] : [])],
-    'style-src-elem': ["'self'", `'nonce-${nonce}'`],
+    // `next dev` injects <style> elements without a nonce (Fast Refresh, its overlay): blocked,
+    // an edit rebuilds and never shows. A nonce would make browsers ignore 'unsafe-inline'.
+    'style-src-elem': development ? ["'self'", "'unsafe-inline'"] : ["'self'", `'nonce-${nonce}'`],
     // Inline style attributes cannot run script; React and the graph set them for layout.
     'style-src-attr': ["'unsafe-inline'"],
     'img-src': ["'self'", 'data:', 'blob:'],
