@@ -6,10 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
+from app.core.config import Settings
+from app.core.db import create_engine, create_session_factory
+from app.models import PendingJob
+from app.services import durable_jobs
+from app.services.background import BackgroundRunner
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.backend.helpers import (
     BackendProcess,
@@ -122,3 +130,59 @@ async def test_pending_graph_updates_and_summary_survive_a_sigkill(
         )
     finally:
         survivor.stop()
+
+
+class _DropsFirstSession:
+    """A session factory whose first session fails as a dropped connection does; then real."""
+
+    def __init__(self, real: async_sessionmaker[AsyncSession]) -> None:
+        self._real = real
+        self.failed = 0
+
+    def __call__(self) -> Any:
+        if self.failed == 0:
+            self.failed += 1
+            return _Failing()
+        return self._real()
+
+
+class _Failing:
+    async def __aenter__(self) -> AsyncSession:
+        raise ConnectionResetError("connection dropped under the claim")
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+async def test_a_claim_that_fails_once_is_retried_not_left_for_a_whole_lease(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """One failed claim (a dropped connection, a full pool) left a transcript's graph update to
+    the recovery scan, a whole lease (120 s) later, while the therapist's page waited."""
+    therapist = await register_therapist(client)
+    patient = await create_patient(client, therapist)
+    session_id = uuid.UUID((await start_session(client, therapist, patient["id"]))["id"])
+    engine = create_engine(settings)
+    try:
+        real = create_session_factory(engine)
+        async with real() as db:
+            job = durable_jobs.add(db, session_id, "graph", "a line")
+            await db.commit()
+        ran: list[tuple[uuid.UUID, str | None]] = []
+
+        async def handler(session: uuid.UUID, payload: str | None) -> None:
+            ran.append((session, payload))
+
+        runner = BackgroundRunner()
+        flaky = _DropsFirstSession(real)
+        # Duck-typed: DurableJobs only calls the factory and enters what it returns.
+        factory = cast(async_sessionmaker[AsyncSession], flaky)
+        jobs = durable_jobs.DurableJobs(runner, factory, {"graph": handler}, lease_seconds=120)
+        jobs.start(job)
+        await runner.idle()
+        assert flaky.failed == 1, "the first claim was meant to fail"
+        assert ran == [(session_id, "a line")], "the job waits for the recovery scan"
+        async with real() as db:
+            assert await db.get(PendingJob, job.id) is None, "the job's row is deleted when done"
+    finally:
+        await engine.dispose()

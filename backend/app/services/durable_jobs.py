@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[uuid.UUID, str | None], Awaitable[None]]
 MAX_ATTEMPTS = 3
 RECOVERY_BATCH = 200
+# Seconds between attempts to claim a job just submitted (about 8 s in all).
+CLAIM_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 def add(
@@ -61,6 +63,31 @@ class DurableJobs:
         self._runner.submit(session_id, kind, lambda: self._run(job_id))
 
     async def _run(self, job_id: int) -> None:
+        claimed = await self._claim_soon(job_id)
+        if claimed is None:
+            return
+        session_id, kind, payload = claimed
+        # An exception leaves the row leased: another attempt follows when the lease runs out.
+        await self._handlers[kind](session_id, payload)
+        async with self._sessions() as db:
+            await db.execute(delete(PendingJob).where(PendingJob.id == job_id))
+            await db.commit()
+
+    async def _claim_soon(self, job_id: int) -> tuple[uuid.UUID, str, str | None] | None:
+        """The claim, retried briefly: a job whose claim failed (a dropped connection, a full
+        pool) would otherwise wait a whole lease for the recovery scan while its session waits."""
+        for delay in (*CLAIM_RETRY_DELAYS, None):
+            try:
+                return await self._claim(job_id)
+            except (OSError, DBAPIError, SQLAlchemyError):
+                if delay is None:
+                    logger.warning("could not claim a background job; the recovery scan will")
+                    return None
+                await asyncio.sleep(delay)
+        return None
+
+    async def _claim(self, job_id: int) -> tuple[uuid.UUID, str, str | None] | None:
+        """Leases the row; None when it is done already, held by another process, or dropped."""
         async with self._sessions() as db:
             claimed = (
                 await db.execute(
@@ -80,7 +107,7 @@ class DurableJobs:
             ).one_or_none()
             await db.commit()
             if claimed is None:
-                return  # done already, or another process holds a live lease on it
+                return None  # done already, or another process holds a live lease on it
             session_id, kind, payload, attempts = claimed
             if attempts > MAX_ATTEMPTS or kind not in self._handlers:
                 # Failed every time: give up loudly rather than retry a poison job forever.
@@ -89,12 +116,8 @@ class DurableJobs:
                 )
                 await db.execute(delete(PendingJob).where(PendingJob.id == job_id))
                 await db.commit()
-                return
-        # An exception leaves the row leased: another attempt follows when the lease runs out.
-        await self._handlers[kind](session_id, payload)
-        async with self._sessions() as db:
-            await db.execute(delete(PendingJob).where(PendingJob.id == job_id))
-            await db.commit()
+                return None
+        return session_id, kind, payload
 
     async def recover_once(self) -> int:
         """Submits every job whose lease ran out or that nobody claimed within a lease."""
