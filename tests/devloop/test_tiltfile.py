@@ -182,6 +182,8 @@ def test_the_port_forwards_wait_for_the_stack_ready_condition(
         "--context dimini-sandbox --namespace dimini-dev wait --for=condition=Ready "
         "diministack/dimini" in result.cmd("stack-ready")
     )
+    # Once Ready, the URL the stack answers at (`make dev` streams this log; no DIMINI_URL here).
+    assert result.cmd("stack-ready").endswith("&& echo 'Dimini is Ready: http://dimini.localhost'")
     for name, port in [("frontend", 3000), ("backend", 8000), ("postgres", 5432)]:
         forward = result.manifests[f"forward-{name}"]
         assert forward["ResourceDependencies"] == ["stack-ready"]
