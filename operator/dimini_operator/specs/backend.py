@@ -61,7 +61,8 @@ MAX_POOL_SIZE = 10
 def pool_size(stack: Stack) -> int:
     """Per-process pool so that every process of the most replicas the stack can run fits in
     Postgres' max_connections, with as many again to spare (the backend opens no overflow
-    connections; the spare half covers pub/sub, background jobs' sessions and a slow close)."""
+    connections; the spare half covers each process's pub/sub connection and those of a roll
+    still closing)."""
     be = stack.spec.backend
     replicas = be.autoscaling.max_replicas if be.autoscaling.enabled else be.replicas
     # +1: during a rolling update (maxSurge 1) one extra pod runs.
