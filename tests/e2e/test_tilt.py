@@ -12,6 +12,7 @@ Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -193,6 +194,8 @@ def test_4_during_tilt_up_edits_run_live_and_a_dependency_change_rolls(tilt_run:
     )  # fmt: skip
     original = tilt_loop.INIT.read_text()
     pyproject = PYPROJECT.read_text()
+    # Its mtime too: make's venv target depends on it, and would reinstall after this test.
+    pyproject_times = (PYPROJECT.stat().st_atime_ns, PYPROJECT.stat().st_mtime_ns)
     base_url = f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}"
     try:
         # `tilt wait` needs the resource to exist: tilt up has it once the Tiltfile is loaded.
@@ -220,6 +223,7 @@ def test_4_during_tilt_up_edits_run_live_and_a_dependency_change_rolls(tilt_run:
         up.wait(60)
         tilt_loop.INIT.write_text(original)
         PYPROJECT.write_text(pyproject)
+        os.utime(PYPROJECT, ns=pyproject_times)
 
 
 def _pod_uid(kubectl: Kubectl, component: str) -> str | None:
