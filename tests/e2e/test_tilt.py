@@ -227,10 +227,13 @@ def test_4_during_tilt_up_edits_run_live_and_a_dependency_change_rolls(tilt_run:
 
 
 def _pod_uid(kubectl: Kubectl, component: str) -> str | None:
-    """The one live pod's UID of `component`, None while a roll still has an old one going away."""
+    """The one pod's UID of `component`, None while a roll still has an old one going away (a
+    terminating pod still answers through the Ingress until its endpoint is gone)."""
     selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component={component}"
-    live = [p for p in kubectl.list("pod", selector) if not p["metadata"].get("deletionTimestamp")]
-    return str(live[0]["metadata"]["uid"]) if len(live) == 1 else None
+    found = kubectl.list("pod", selector)
+    if len(found) != 1 or found[0]["metadata"].get("deletionTimestamp"):
+        return None
+    return str(found[0]["metadata"]["uid"])
 
 
 def _frontend_edit_updates_the_open_page(tilt_run: TiltRun) -> None:
