@@ -4,7 +4,8 @@ brings the whole stack up on the sandbox's real node without Docker — images b
 DiminiStack waited for until Ready — then a therapist's flow passes through the Ingress. During
 `tilt up`, a backend save runs in the same pod, a frontend save shows in an open Chromium page by
 HMR, and a backend/pyproject.toml change rolls a new image. `tilt down` leaves nothing behind (the
-dev stack's deletionPolicy is Delete).
+dev stack's deletionPolicy is Delete). Last, `make dev` itself reaches a Ready stack and prints
+its URL.
 
 Skipped, saying how to install Tilt, when there is no Tilt binary (sandbox/tilt.py).
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -310,3 +313,44 @@ def test_5_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
     assert not tilt_run.kubectl.run(
         "get", "deployment", "-n", "dimini-system", "-o", "name", namespaced=False
     ).stdout.strip(), "the operator Tilt installed"
+
+
+READY_LINE = "Dimini is Ready: "  # what the Tiltfile's stack-ready prints once the stack is Ready
+
+
+def test_6_make_dev_without_docker_reaches_a_ready_stack_and_prints_its_url(
+    tilt_run: TiltRun,
+) -> None:
+    """`make dev` as a developer runs it on this machine (no Docker daemon, root): it takes the
+    sandbox path (reusing this module's running real-node sandbox through DIMINI_SANDBOX_DIR),
+    runs `tilt up`, and prints the URL once the stack is Ready; the URL answers."""
+    dev = subprocess.Popen(
+        ["make", "dev"], cwd=cluster.REPO, env=tilt_run.env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in dev.stdout or []:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def printed_url_or_exited() -> str | None:
+        found = [line.split(READY_LINE, 1)[1].strip() for line in lines if READY_LINE in line]
+        if found:
+            return found[0]
+        return "" if dev.poll() is not None else None  # "" : make dev ended without it
+
+    try:
+        url = wait_for("make dev to print the URL", printed_url_or_exited, 900, interval=0.5)
+        said = "".join(lines)
+        assert url, f"make dev ended (exit {dev.returncode}) without a Ready stack:\n{said[-6000:]}"
+        assert "make dev: the sandbox with its real node" in said, "it says which path and why"
+        assert url == f"http://{HOST}:{ingress.DEFAULT_HTTP_PORT}"
+        with DiminiClient(f"http://127.0.0.1:{ingress.DEFAULT_HTTP_PORT}", HOST) as c:
+            assert c.ready() == 200, "the printed URL's stack answers through the Ingress"
+    finally:
+        # Tilt replaced make's recipe process; the group holds make and Tilt.
+        os.killpg(dev.pid, signal.SIGTERM)
+        dev.wait(60)
