@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -315,7 +316,9 @@ def test_5_tilt_down_leaves_nothing_behind(tilt_run: TiltRun) -> None:
     ).stdout.strip(), "the operator Tilt installed"
 
 
-READY_LINE = "Dimini is Ready: "  # what the Tiltfile's stack-ready prints once the stack is Ready
+# What the Tiltfile's stack-ready prints once the stack is Ready, as `tilt up --stream` shows it:
+# "  stack-ready │ Dimini is Ready: <url>" (its "Running cmd: … echo '…'" line comes first).
+READY_LINE = re.compile(r"stack-ready\s*│ Dimini is Ready: (\S+)\s*$")
 
 
 def test_6_make_dev_without_docker_reaches_a_ready_stack_and_prints_its_url(
@@ -326,7 +329,7 @@ def test_6_make_dev_without_docker_reaches_a_ready_stack_and_prints_its_url(
     runs `tilt up`, and prints the URL once the stack is Ready; the URL answers."""
     dev = subprocess.Popen(
         ["make", "dev"], cwd=cluster.REPO, env=tilt_run.env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stderr=subprocess.STDOUT, encoding="utf-8", errors="replace", start_new_session=True,
     )  # fmt: skip
     lines: list[str] = []
 
@@ -337,7 +340,7 @@ def test_6_make_dev_without_docker_reaches_a_ready_stack_and_prints_its_url(
     threading.Thread(target=read, daemon=True).start()
 
     def printed_url_or_exited() -> str | None:
-        found = [line.split(READY_LINE, 1)[1].strip() for line in lines if READY_LINE in line]
+        found = [m.group(1) for line in lines if (m := READY_LINE.search(line))]
         if found:
             return found[0]
         return "" if dev.poll() is not None else None  # "" : make dev ended without it
