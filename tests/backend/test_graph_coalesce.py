@@ -41,13 +41,18 @@ async def _open() -> None:
 
 def test_a_burst_inside_the_window_runs_once() -> None:
     async def scenario() -> list[tuple[str, int]]:
-        runner, window = BackgroundRunner(), asyncio.Event()
+        runner, window, waiting = BackgroundRunner(), asyncio.Event(), asyncio.Event()
         state, runs = {"s": 0}, list[tuple[str, int]]()
-        coalescer = Coalescer(runner, "metrics", _recorder(state, runs), window.wait)
+
+        async def settle() -> None:
+            waiting.set()
+            await window.wait()
+
+        coalescer = Coalescer(runner, "metrics", _recorder(state, runs), settle)
         for version in range(1, 11):
             state["s"] = version
             coalescer.submit("s")
-        await asyncio.sleep(0)  # let the queued run reach its window
+        await waiting.wait()  # the queued run is in its window
         assert runs == []
         window.set()
         await runner.idle()

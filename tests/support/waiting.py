@@ -32,7 +32,8 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval:
 
 
 def holds_for(what: str, check: Callable[[], bool], seconds: float, interval: float = 0.25) -> None:
-    """Assert that `check` stays true during an observation window of `seconds`."""
+    """Assert that `check` stays true during an observation window of `seconds`. The pause
+    between polls is the point here: there is no condition to wait for, only time to pass."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert check(), f"stopped holding: {what}"
