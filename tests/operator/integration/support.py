@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any, TypeVar
 
 import yaml
+from dimini_operator import yamlout
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.ports import free_port
@@ -57,7 +58,8 @@ class Kubectl:
         return proc
 
     def apply(self, doc: dict[str, Any], check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("apply", "-f", "-", stdin=yaml.safe_dump(doc), check=check)
+        # yamlout: a number-like string (an image hash) stays a string for kubectl's parser.
+        return self.run("apply", "-f", "-", stdin=yamlout.dump_all([doc]), check=check)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         proc = self.run("get", kind, name, "-o", "json", check=False)
