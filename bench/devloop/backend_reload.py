@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.support.postgres import start_postgres  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 TRIVIAL_APP = """
 import json
@@ -124,17 +125,22 @@ def reload_loop(kind: str, work: Path, env: dict[str, str], runs: int, log: Path
             command(kind, work, port), cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 120
-        while health_version(port) is None:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"{kind} did not start; see {log}")
-            time.sleep(0.05)
+
+        def answering() -> str | None:
+            if server.poll() is not None:
+                return "exited"
+            return "up" if health_version(port) is not None else None
+
+        if wait_for(f"{kind} to answer (log: {log})", answering, 120, 0.05) == "exited":
+            raise SystemExit(f"{kind} did not start; see {log}")
         if kind == "devserve":
             # The parent preloads what its first worker imported: wait until it says so.
-            while "parent preloaded" not in log.read_text():
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"devserve never preloaded; see {log}")
-                time.sleep(0.05)
+            wait_for(
+                f"devserve to preload (log: {log})",
+                lambda: "parent preloaded" in log.read_text(),
+                120,
+                0.05,
+            )
         init = work / "app" / "__init__.py"
         original = init.read_text()
         times = []
@@ -142,11 +148,12 @@ def reload_loop(kind: str, work: Path, env: dict[str, str], runs: int, log: Path
             version = f"0.0.{run + 100}"
             started = time.monotonic()
             init.write_text(original.replace('"0.1.0"', f'"{version}"'))
-            while health_version(port) != version:
-                if time.monotonic() - started > 60:
-                    raise SystemExit(f"{kind}: the new code did not answer within 60 s")
-                time.sleep(0.01)
-            times.append(time.monotonic() - started)
+
+            def new_code_at(version: str = version) -> float | None:
+                return time.monotonic() if health_version(port) == version else None
+
+            answered = wait_for(f"{kind}: the new code to answer", new_code_at, 60, 0.01)
+            times.append(answered - started)
         init.write_text(original)
     finally:
         server.terminate()
@@ -176,9 +183,12 @@ def cold_start(work: Path, env: dict[str, str]) -> dict[str, float]:
             name, _, stamp = line.strip().partition(" ")
             if name in ("interpreter", "imported", "cpu", "started"):
                 marks[name] = float(stamp)
-        while health_version(port) is None:
-            time.sleep(0.005)
-        marks["answered"] = time.time()
+        marks["answered"] = wait_for(
+            "the cold start's first answer",
+            lambda: time.time() if health_version(port) is not None else None,
+            60,
+            0.005,
+        )
     finally:
         process.terminate()
         process.wait(30)
