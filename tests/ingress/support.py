@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
 import yaml
 from aiohttp import WSMsgType, web
 from dimini_operator.specs.common import BACKEND_PORT, FRONTEND_PORT, Stack
@@ -36,6 +37,17 @@ HOST = "dimini.localhost"
 STACK = "demo"
 FIELD_MANAGER = "dimini-tests"
 Manifest = dict[str, Any]
+
+
+def socket_io(port: int) -> Any:
+    """A websocket to the stack's Socket.IO path through the controller listening on `port`, as
+    a browser opens it (Host: HOST, no proxy)."""
+    return websockets.connect(
+        f"ws://{HOST}/socket.io/?EIO=4&transport=websocket",
+        host="127.0.0.1",
+        port=port,
+        proxy=None,
+    )
 
 
 def apply(kube: Client, manifest: Manifest) -> None:

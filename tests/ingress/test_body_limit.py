@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from dimini_operator.specs import ingress as stack_ingress
 from lightkube import Client
 
 from sandbox import cluster
-from tests.ingress.support import HOST, OnHost, demo_stack, ingress_controller, unowned
+from tests.ingress.support import HOST, OnHost, demo_stack, ingress_controller, socket_io, unowned
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -88,12 +87,7 @@ def test_the_frontend_routes_are_not_limited(limited: OnHost) -> None:
 
 
 async def test_websockets_pass_the_buffering_middleware(limited: OnHost) -> None:
-    async with websockets.connect(
-        f"ws://{HOST}/socket.io/?EIO=4&transport=websocket",
-        host="127.0.0.1",
-        port=limited.port,
-        proxy=None,
-    ) as ws:
+    async with socket_io(limited.port) as ws:
         # A message larger than the body limit: the limit is on request bodies only.
         text = "y" * (2 * LIMIT)
         await ws.send(text)

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from dimini_operator.specs import gateway as stack_gateway
 from dimini_operator.specs.common import Stack
 from lightkube import Client
@@ -38,6 +37,7 @@ from tests.ingress.support import (
     demo_stack,
     host_upstreams,
     outside_cluster,
+    socket_io,
     start_traefik,
     token_file,
     unowned,
@@ -221,12 +221,7 @@ def test_the_backend_rule_refuses_a_body_over_the_limit(routed: Routed) -> None:
 
 
 async def test_websocket_upgrade_round_trips_on_socket_io(routed: Routed) -> None:
-    async with websockets.connect(
-        f"ws://{HOST}/socket.io/?EIO=4&transport=websocket",
-        host="127.0.0.1",
-        port=routed.port,
-        proxy=None,
-    ) as ws:
+    async with socket_io(routed.port) as ws:
         for text in ("hello", "again"):
             await ws.send(text)
             assert await asyncio.wait_for(ws.recv(), 5) == f"backend: {text}"

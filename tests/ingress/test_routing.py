@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from dimini_operator.specs import ingress as stack_ingress
 from lightkube import Client
 from lightkube.resources.networking_v1 import Ingress
 
 from sandbox import cluster, ingress
-from tests.ingress.support import HOST, STACK, demo_stack, ingress_controller, unowned
+from tests.ingress.support import HOST, STACK, demo_stack, ingress_controller, socket_io, unowned
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -87,12 +86,7 @@ def test_other_hosts_are_not_routed(routed: Routed) -> None:
 
 
 async def test_websocket_upgrade_round_trips_on_socket_io(routed: Routed) -> None:
-    async with websockets.connect(
-        f"ws://{HOST}/socket.io/?EIO=4&transport=websocket",
-        host="127.0.0.1",
-        port=routed.port,
-        proxy=None,
-    ) as ws:
+    async with socket_io(routed.port) as ws:
         for text in ("hello", "again"):
             await ws.send(text)
             assert await asyncio.wait_for(ws.recv(), 5) == f"backend: {text}"
