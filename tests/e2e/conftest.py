@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dimini_operator.specs.common import LABEL_COMPONENT
 from lightkube import Client
 
 import images
@@ -57,8 +58,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 DIAGNOSTICS: tuple[tuple[str, ...], ...] = (
     ("get", "pods,jobs,diministacks", "-o", "wide"),
     ("get", "events", "--sort-by=.lastTimestamp"),
-    ("logs", "-l", "app.kubernetes.io/component=backend", "--prefix", "--tail=150"),
-    ("logs", "-l", "app.kubernetes.io/component=postgres", "--prefix", "--tail=40"),
+    ("logs", "-l", f"{LABEL_COMPONENT}=backend", "--prefix", "--tail=150"),
+    ("logs", "-l", f"{LABEL_COMPONENT}=postgres", "--prefix", "--tail=40"),
 )
 
 
