@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dimini_operator.specs.common import LABEL_COMPONENT, LABEL_INSTANCE
 from lightkube import Client
 
 import images
@@ -233,7 +234,7 @@ def test_4_during_tilt_up_edits_run_live_and_a_dependency_change_rolls(tilt_run:
 def _pod_uid(kubectl: Kubectl, component: str) -> str | None:
     """The one pod's UID of `component`, None while a roll still has an old one going away (a
     terminating pod still answers through the Ingress until its endpoint is gone)."""
-    selector = f"app.kubernetes.io/instance={STACK},app.kubernetes.io/component={component}"
+    selector = f"{LABEL_INSTANCE}={STACK},{LABEL_COMPONENT}={component}"
     found = kubectl.list("pod", selector)
     if len(found) != 1 or found[0]["metadata"].get("deletionTimestamp"):
         return None
