@@ -253,6 +253,13 @@ def test_3_killed_backend_and_postgres_pods_come_back_with_the_data(world: World
         assert notes["total"] == 1, "the committed note survived"
 
 
+def job_complete(job: dict[str, Any]) -> bool:
+    """The operator's test of a finished migration (its Complete condition), or the count."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    complete = any(c.get("type") == "Complete" and c.get("status") == "True" for c in conditions)
+    return complete or (job.get("status") or {}).get("succeeded") == 1
+
+
 def job_image(job: dict[str, Any]) -> str:
     return str(job["spec"]["template"]["spec"]["containers"][0]["image"])
 
@@ -296,11 +303,15 @@ def set_backend_image(world: World, prober: HealthProber, ref: str) -> tuple[flo
     rolled_early: list[float] = []
 
     def migrated_first() -> bool:
+        # The Deployment first, then the Job: a Job never un-completes, so a Job still running
+        # after the Deployment was seen on `ref` proves the roll came early. The other order
+        # raced (CI, stop 22): the Job completed and the roll followed between the two reads.
+        rolled = backend_image(world) == ref
         mine = migration_jobs(world, ref)
         if not mine:
             return False
-        done = bool(mine[0]["status"].get("succeeded") == 1)
-        if not done and backend_image(world) == ref:
+        done = job_complete(mine[0])
+        if rolled and not done:
             rolled_early.append(time.monotonic())
         return done
 
