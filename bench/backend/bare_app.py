@@ -38,7 +38,7 @@ PATIENTS_QUERY = (
 )
 EVENT_INSERT = (
     "INSERT INTO hume_events (event_name, chat_id, chat_group_id, tool_call_id) "
-    "VALUES ($1, $2, $3, $4)"
+    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"  # a replay is recorded once, as ours is
 )
 PAGE_SIZE = 20
 

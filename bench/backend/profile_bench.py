@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.backend.run_bench import (
     THROUGHPUT_SETTINGS,
     WEBHOOK_PATH,
+    fresh_webhooks,
     prepare_data,
-    signed_headers,
     start_backend,
-    webhook_body,
     wrk,
 )
 from tests.support.postgres import start_postgres
@@ -93,17 +92,20 @@ def main() -> None:
             postgres.url(database), 1, logs / "backend.log", THROUGHPUT_SETTINGS
         )
         fixture = prepare_data(backend.url)
+        headers: dict[str, str] = {}
         if args.target == "patients":
-            url, headers = (
-                f"{backend.url}/api/patients",
-                {"Authorization": f"Bearer {fixture.token}"},
-            )
-            body = None
+            url = f"{backend.url}/api/patients"
+            headers = {"Authorization": f"Bearer {fixture.token}"}
         else:
             url = f"{backend.url}{WEBHOOK_PATH}"
-            body = webhook_body(0, fixture.session_id)
-            headers = signed_headers(body)
-        wrk(url, headers, 2, body)  # warm up: caches, prepared statements, pool
+
+        def requests(seconds: float) -> list[bytes] | None:
+            # New tool calls each run: a replay is recorded once and would profile that path.
+            if args.target == "patients":
+                return None
+            return fresh_webhooks(url, fixture.session_id, int(3000 * seconds)).requests
+
+        wrk(url, headers, 2, requests=requests(2))  # warm up: caches, prepared statements, pool
         collapsed = args.out or logs / "stacks.txt"
         pid = _worker_pid(backend.process.pid)
         spy = subprocess.Popen(
@@ -115,7 +117,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        result = wrk(url, headers, args.duration, body)
+        result = wrk(url, headers, args.duration, requests=requests(args.duration))
         spy.wait(timeout=args.duration + 60)
         print(f"wrk: {result}")
         print(summarise(collapsed, args.top))

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import itertools
 import json
 import multiprocessing
 import os
@@ -201,7 +202,7 @@ def prepare_data(url: str) -> Fixture:
         return Fixture(token, session_id)
 
 
-def webhook_body(index: int, session_id: str) -> bytes:
+def webhook_body(index: int | str, session_id: str) -> bytes:
     """A tool_call webhook as Hume sends it (the shape of the SDK's WebhookEventToolCall)."""
     return json.dumps(
         {
@@ -238,20 +239,45 @@ WRK_POST = """
 wrk.method = "POST"
 wrk.body = {body}
 """
+# Whole requests in turn, each thread its own share: a webhook sent twice is a replay, recorded
+# once, so a throughput run sends every tool call once (while the list lasts).
+WRK_REQUESTS = """
+local requests = {{{requests}}}
+local threads = 0
+function setup(thread)
+  thread:set("first", threads)
+  threads = threads + 1
+end
+local index = nil
+function request()
+  index = (index or first) + {threads}
+  return requests[index % #requests + 1]
+end
+"""
+WRK_THREADS = 2
 
 
 def wrk(
-    url: str, headers: dict[str, str], duration: float, body: bytes | None = None
+    url: str,
+    headers: dict[str, str],
+    duration: float,
+    body: bytes | None = None,
+    requests: list[bytes] | None = None,
 ) -> dict[str, float] | None:
+    """wrk's closed loop: one GET, one POST `body` again and again, or `requests` in turn."""
     if shutil.which("wrk") is None:
         return None
-    command = ["wrk", "-t2", "-c64", f"-d{max(1, round(duration))}s", "--latency"]
+    command = ["wrk", f"-t{WRK_THREADS}", "-c64", f"-d{max(1, round(duration))}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if body is not None:
+        if requests is not None:
+            quoted = ",".join(json.dumps(r.decode()) for r in requests)
+            script.write(WRK_REQUESTS.format(requests=quoted, threads=WRK_THREADS))
+        elif body is not None:
             script.write(WRK_POST.format(body=json.dumps(body.decode())))
-            script.flush()
+        script.flush()
+        if requests is not None or body is not None:
             command += ["-s", script.name]
         output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -288,6 +314,17 @@ def get_load(url: str, headers: dict[str, str]) -> Load:
     lines = [f"GET {parsed.raw_path.decode()} HTTP/1.1", f"Host: {parsed.host}:{parsed.port}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return Load(parsed.host, parsed.port or 80, [("\r\n".join(lines) + "\r\n\r\n").encode()])
+
+
+_webhook_runs = itertools.count()
+
+
+def fresh_webhooks(url: str, session_id: str, count: int) -> Load:
+    """`count` tool calls never sent before (a replay is recorded once, and answered without a
+    write: the figure would measure the duplicate path)."""
+    run = next(_webhook_runs)
+    bodies = [webhook_body(f"{run}-{index}", session_id) for index in range(count)]
+    return post_load(url, bodies, signed_headers)
 
 
 def post_load(url: str, bodies: list[bytes], headers: Callable[[bytes], dict[str, str]]) -> Load:
@@ -423,13 +460,19 @@ def interleaved_wrk(
 
 
 def interleaved_open_loop(
-    figure: Load, floor: Load, rate: int, duration: float, rounds: int
+    figure: Load | Callable[[], Load],
+    floor: Load | Callable[[], Load],
+    rate: int,
+    duration: float,
+    rounds: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Load, or a function making a fresh one for each slice."""
     collected: dict[str, tuple[list[float], int]] = {"figure": ([], 0), "floor": ([], 0)}
     for index in range(rounds):
         order = [("figure", figure), ("floor", floor)]
         for name, load in order if index % 2 == 0 else order[::-1]:
-            latencies, errors = open_loop(load, rate, duration / rounds)
+            fresh = load() if callable(load) else load
+            latencies, errors = open_loop(fresh, rate, duration / rounds)
             previous, previous_errors = collected[name]
             collected[name] = (previous + latencies, previous_errors + errors)
     return (
@@ -573,11 +616,17 @@ def _webhooks(
     backend: Server, bare: Server, fixture: Fixture, args: argparse.Namespace, report: Report
 ) -> None:
     duration, rounds = args.duration, args.rounds
-    body = webhook_body(0, fixture.session_id)
-    headers = signed_headers(body)
+    session = fixture.session_id
+
+    def closed_loop(url: str) -> Callable[[float], dict[str, float] | None]:
+        # Enough new tool calls for 3,000 req/s; past that the list starts over (replays).
+        return lambda seconds: wrk(
+            url, {}, seconds, requests=fresh_webhooks(url, session, int(3000 * seconds)).requests
+        )
+
     figures, floors = interleaved_wrk(
-        lambda seconds: wrk(f"{backend.url}{WEBHOOK_PATH}", headers, seconds, body),
-        lambda seconds: wrk(f"{bare.url}{WEBHOOK_PATH}", headers, seconds, body),
+        closed_loop(f"{backend.url}{WEBHOOK_PATH}"),
+        closed_loop(f"{bare.url}{WEBHOOK_PATH}"),
         duration,
         rounds,
     )
@@ -589,11 +638,11 @@ def _webhooks(
     )  # fmt: skip
 
     # Open loop at a fixed rate (lower is better: ratio = figure p99 / floor p99).
-    bodies = [webhook_body(index, fixture.session_id) for index in range(2000)]
     for rate, target in [(args.webhook_rate, "figure p99 ≤ 25 ms"), (500, "0 errors")]:
+        count = int(rate * duration / rounds) + 1
         figure, floor = interleaved_open_loop(
-            post_load(f"{backend.url}{WEBHOOK_PATH}", bodies, signed_headers),
-            post_load(f"{bare.url}{WEBHOOK_PATH}", bodies, signed_headers),
+            functools.partial(fresh_webhooks, f"{backend.url}{WEBHOOK_PATH}", session, count),
+            functools.partial(fresh_webhooks, f"{bare.url}{WEBHOOK_PATH}", session, count),
             rate,
             duration,
             rounds,

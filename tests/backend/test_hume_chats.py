@@ -303,6 +303,7 @@ async def test_the_tool_call_webhook_records_only_and_the_browser_relay_answers_
         custom_session_id=voice.session_id,
     )
     event = tool_call("chat-t", "group-t", message, at_ms=T0, custom_session_id=voice.session_id)
+    # The second is a replay (as a retried delivery): the same answer, recorded once.
     assert await send(voice, event) == {"status": "recorded", "sessionId": voice.session_id}
     assert await send(voice, event) == {"status": "recorded", "sessionId": voice.session_id}
 
@@ -324,17 +325,13 @@ async def test_the_tool_call_webhook_records_only_and_the_browser_relay_answers_
         voice.database,
         "SELECT event_name, tool_call_id, session_id FROM hume_events WHERE chat_id = 'chat-t'",
     )
-    assert (
-        recorded
-        == [
-            {
-                "event_name": "tool_call",
-                "tool_call_id": message.tool_call_id,
-                "session_id": voice.session_id,
-            }
-        ]
-        * 2
-    )
+    assert recorded == [
+        {
+            "event_name": "tool_call",
+            "tool_call_id": message.tool_call_id,
+            "session_id": voice.session_id,
+        }
+    ]
 
     # The browser relay: exactly the ToolCallMessage EVI put on the socket, relayed twice.
     relay = {
@@ -405,3 +402,49 @@ async def test_a_tool_call_of_a_bound_chat_is_recorded_as_the_general_path_recor
         "ip": None,
         "details": {"tool": "mark_progress"},
     }
+
+
+async def test_a_replayed_or_redelivered_webhook_is_recorded_once_and_answered_the_same(
+    voice: Voice, postgres: PostgresServer
+) -> None:
+    """Every event kind on each path (a chat bound by id, a chat of a bound group, an unknown
+    chat): the same signed request again, and a redelivery signed anew, change nothing."""
+    sid = voice.session_id
+    assert (await bind(voice, sid, f"chat-r-{sid}", f"group-r-{sid}")).status_code == 201
+    events = [
+        chat_started(f"chat-r-{sid}", f"group-r-{sid}", start_ms=T0),
+        tool_call(f"chat-r-{sid}", f"group-r-{sid}", tool_call_message(f"r1-{sid}"), at_ms=T0),
+        tool_call(f"chat-r2-{sid}", f"group-r-{sid}", tool_call_message(f"r2-{sid}"), at_ms=T0),
+        chat_ended(f"chat-r-{sid}", f"group-r-{sid}", end_ms=T0 + MINUTE, duration_seconds=60),
+        chat_started(f"chat-u-{sid}", f"group-u-{sid}", start_ms=T0),
+    ]
+    for event in events:
+        raw, headers = signed_event(event, HUME_SIGNING_KEY)
+        answers = [
+            await voice.client.post("/api/webhooks/hume", content=raw, headers=headers)
+            for _ in range(2)
+        ]
+        resigned = await send(voice, event)
+        assert [a.status_code for a in answers] == [200, 200]
+        assert answers[0].json() == answers[1].json() == resigned, type(event).__name__
+    recorded = rows(
+        postgres,
+        voice.database,
+        "SELECT event_name, chat_id, tool_call_id FROM hume_events "  # noqa: S608
+        f"WHERE chat_group_id IN ('group-r-{sid}', 'group-u-{sid}') ORDER BY id",
+    )
+    assert recorded == [
+        {"event_name": "chat_started", "chat_id": f"chat-r-{sid}", "tool_call_id": None},
+        {"event_name": "tool_call", "chat_id": f"chat-r-{sid}", "tool_call_id": f"r1-{sid}"},
+        {"event_name": "tool_call", "chat_id": f"chat-r2-{sid}", "tool_call_id": f"r2-{sid}"},
+        {"event_name": "chat_ended", "chat_id": f"chat-r-{sid}", "tool_call_id": None},
+        {"event_name": "chat_started", "chat_id": f"chat-u-{sid}", "tool_call_id": None},
+    ]
+    audited = rows(
+        postgres,
+        voice.database,
+        "SELECT details->>'toolCallId' AS call FROM audit_log "  # noqa: S608
+        "WHERE action = 'hume.tool_call' "
+        f"AND details->>'toolCallId' LIKE '%-{sid}' ORDER BY id",
+    )
+    assert audited == [{"call": f"r1-{sid}"}, {"call": f"r2-{sid}"}]

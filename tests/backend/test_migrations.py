@@ -84,3 +84,35 @@ def test_migrate_leaves_a_schema_written_by_a_newer_release(postgres: PostgresSe
         assert "ahead" in result.stdout + result.stderr
     finally:
         postgres.drop_database(database)
+
+
+def test_hume_events_keep_the_first_of_each_delivery_and_refuse_another(
+    postgres: PostgresServer,
+) -> None:
+    """0006: duplicates stored before it are dropped (the first kept); after it a second start of
+    a chat (no tool call id) is refused, as a second row for one tool call is."""
+    database = postgres.create_database("hume_once")
+    env = backend_env(postgres.url(database))
+    insert = "INSERT INTO hume_events (event_name, chat_id, chat_group_id, tool_call_id) VALUES "
+    try:
+        _alembic(env, "upgrade", "0005_graph_mentions")
+        postgres.psql(
+            insert + "('chat_started', 'c', 'g', NULL), ('tool_call', 'c', 'g', 't1'), "
+            "('chat_started', 'c', 'g', NULL), ('tool_call', 'c', 'g', 't1'), "
+            "('tool_call', 'c', 'g', 't2')",
+            database,
+        )
+        _alembic(env, "upgrade", "head")
+        kept = postgres.psql(
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM hume_events", database
+        )
+        assert kept == "1,2,5"
+        for values in ("('chat_started', 'c', 'g', NULL)", "('tool_call', 'c', 'g', 't2')"):
+            try:
+                postgres.psql(insert + values, database)
+            except subprocess.CalledProcessError as refused:
+                assert "uq_hume_events_delivery" in refused.stderr, refused.stderr
+            else:
+                raise AssertionError(f"a second {values} was stored")
+    finally:
+        postgres.drop_database(database)

@@ -33,7 +33,19 @@ class HumeEvent(Base):
     `session_id` stays null until the chat is bound by the session's owner."""
 
     __tablename__ = "hume_events"
-    __table_args__ = (Index("ix_hume_events_chat_id", "chat_id"),)
+    __table_args__ = (
+        Index("ix_hume_events_chat_id", "chat_id"),
+        # One row per delivery of an event: a replay or a retry inserts nothing (a chat's start
+        # and end have no tool call id, hence NULLS NOT DISTINCT).
+        Index(
+            "uq_hume_events_delivery",
+            "event_name",
+            "chat_id",
+            "tool_call_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event_name: Mapped[str] = mapped_column(String(32))

@@ -26,6 +26,7 @@ from hume.empathic_voice import (
 )
 from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
@@ -112,19 +113,30 @@ def parse_event(payload: Any, expected: EventName | None) -> tuple[EventName, We
         raise MalformedEvent(f"Invalid {name} event: {count} errors") from None
 
 
-def _record(name: EventName, event: WebhookEvent) -> HumeEvent:
+def _event_values(name: EventName, event: WebhookEvent) -> dict[str, Any]:
     """The event's metadata. Tool arguments (what the patient said) are never stored here."""
-    record = HumeEvent(event_name=name, chat_id=event.chat_id, chat_group_id=event.chat_group_id)
+    values: dict[str, Any] = {
+        "event_name": name,
+        "chat_id": event.chat_id,
+        "chat_group_id": event.chat_group_id,
+    }
     if isinstance(event, WebhookEventChatStarted):
-        record.occurred_at = hume_chats.from_hume_ms(event.start_time)
+        values["occurred_at"] = hume_chats.from_hume_ms(event.start_time)
     elif isinstance(event, WebhookEventChatEnded):
-        record.occurred_at = hume_chats.from_hume_ms(event.end_time)
-        record.end_reason = str(event.end_reason)[:END_REASON_LENGTH]
-        record.duration_seconds = event.duration_seconds
+        values["occurred_at"] = hume_chats.from_hume_ms(event.end_time)
+        values["end_reason"] = str(event.end_reason)[:END_REASON_LENGTH]
+        values["duration_seconds"] = event.duration_seconds
     else:
-        for key, value in _tool_call_fields(event).items():
-            setattr(record, key, value)
-    return record
+        values.update(_tool_call_fields(event))
+    return values
+
+
+async def _insert_once(db: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record the event unless this delivery is already recorded (uq_hume_events_delivery):
+    a replay, or Hume's retry of an answer it did not get. True when it is new."""
+    statement = pg_insert(HumeEvent).values(**values).on_conflict_do_nothing()
+    inserted = await db.execute(statement.returning(HumeEvent.id))
+    return inserted.first() is not None
 
 
 def _tool_call_fields(event: WebhookEventToolCall) -> dict[str, Any]:
@@ -152,7 +164,7 @@ def _tool_call_of_bound_chat() -> Prepared:
         )
         .cte("chat")
     )
-    event_row = insert(HumeEvent).from_select(
+    event_row = pg_insert(HumeEvent).from_select(
         [
             "event_name",
             "chat_id",
@@ -172,18 +184,18 @@ def _tool_call_of_bound_chat() -> Prepared:
             _typed("tool_name", events.tool_name),
         ),
     )
+    # A replay inserts no event row (uq_hume_events_delivery), and so no audit row either.
+    event = event_row.on_conflict_do_nothing().returning(events.session_id).cte("event")
     audit_row = insert(AuditLog).from_select(
         ["action", "entity_type", "entity_id", "details"],  # no actor, no address: Hume's
         select(
             literal("hume.tool_call", audits.action.type),
             literal("session", audits.entity_type.type),
-            chat.c.session_id,
+            event.c.session_id,
             _typed("details", audits.details),
         ),
     )
-    return Prepared.of(
-        select(chat.c.session_id).add_cte(event_row.cte("event"), audit_row.cte("audit"))
-    )
+    return Prepared.of(select(chat.c.session_id).add_cte(event, audit_row.cte("audit")))
 
 
 _TOOL_CALL_OF_BOUND_CHAT = _tool_call_of_bound_chat()
@@ -222,23 +234,27 @@ async def handle_event(
 
 
 async def _record_routed(db: AsyncSession, name: EventName, event: WebhookEvent) -> dict[str, Any]:
-    """Every other event, and a tool_call of a chat known only by its group (or not at all)."""
-    record = _record(name, event)
+    """Every other event, and a tool_call of a chat known only by its group (or not at all).
+    A delivery already recorded is answered as the first one was, and changes nothing."""
+    values = _event_values(name, event)
     chat = await hume_chats.route(db, event.chat_id, event.chat_group_id)
     if chat is None:
-        db.add(record)
-        await db.commit()
-        logger.info("webhook %s recorded and ignored: its chat is not bound to a session", name)
+        if await _insert_once(db, values):
+            await db.commit()
+            logger.info("webhook %s recorded and ignored: its chat is not bound to a session", name)
         return {"status": "ignored"}
     session_id = chat.session_id
-    record.session_id = session_id
-    db.add(record)
+    status = "recorded" if name == "tool_call" else "ok"
+    answer = {"status": status, "sessionId": str(session_id)}
+    if not await _insert_once(db, {**values, "session_id": session_id}):
+        await db.commit()  # route() may have bound a new chat of the group: keep that
+        return answer
     if name == "chat_started":
-        chat.started_at = record.occurred_at or chat.started_at
+        chat.started_at = values["occurred_at"] or chat.started_at
     elif name == "chat_ended":
-        chat.ended_at = record.occurred_at or chat.ended_at
-        chat.end_reason = record.end_reason
-        chat.duration_seconds = record.duration_seconds
+        chat.ended_at = values["occurred_at"] or chat.ended_at
+        chat.end_reason = values["end_reason"]
+        chat.duration_seconds = values["duration_seconds"]
         await db.flush()
         await hume_chats.refresh_session_duration(db, session_id)
     else:
@@ -249,8 +265,7 @@ async def _record_routed(db: AsyncSession, name: EventName, event: WebhookEvent)
             actor_id=None,
             entity_type="session",
             entity_id=session_id,
-            details={"toolCallId": record.tool_call_id, "tool": record.tool_name},
+            details={"toolCallId": values["tool_call_id"], "tool": values["tool_name"]},
         )
     await db.commit()
-    status = "recorded" if name == "tool_call" else "ok"
-    return {"status": status, "sessionId": str(session_id)}
+    return answer
