@@ -11,6 +11,7 @@ logs being gone.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from importlib import resources as package_files
@@ -27,6 +28,7 @@ from dimini_operator.specs.common import (
     pod_metadata,
     pod_options,
     pod_security_context,
+    resources,
     retained,
 )
 from dimini_operator.specs.model import Backup, FromBackup
@@ -127,6 +129,14 @@ def _db_env(stack: Stack) -> list[dict[str, Any]]:
     ]
 
 
+# A dump compresses, and a verify restores, at full speed on every free core, which starves
+# the app on a small node; the small request also ranks their CPU share below the app's.
+DEFAULT_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"cpu": "500m"},
+}
+
+
 def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
     pg = stack.spec.postgres
     mounts = [
@@ -140,6 +150,7 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
         "volumeMounts": mounts,
         # The operator reads the result from here; FallbackToLogsOnError keeps a crash visible.
         "terminationMessagePolicy": "FallbackToLogsOnError",
+        "resources": resources(cfg.resources) or copy.deepcopy(DEFAULT_RESOURCES),
     }
     dump: dict[str, Any] = {
         "name": "backup",
@@ -158,8 +169,6 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
         "env": _env(stack) + retention,
         **common,
     }
-    if pg.resources:
-        verify["resources"] = pg.resources.as_dict()
     pod_meta = pod_metadata(stack, COMPONENT, pg)
     pod_meta["labels"][POSTGRES_CLIENT_LABEL] = "true"
     return {

@@ -332,6 +332,12 @@ class Backup(Model):
     active_deadline_seconds: int = Field(
         3600, description="Time limit of one backup and verification in seconds.", ge=60
     )
+    resources: Resources | None = Field(
+        None,
+        description="CPU and memory requests and limits of every backup, verify and restore "
+        "container; default requests {cpu: 50m, memory: 128Mi} and limits {cpu: 500m}, so a "
+        "dump cannot take the CPU the app needs (raise them for a faster restore).",
+    )
 
 
 class FromBackup(Model):

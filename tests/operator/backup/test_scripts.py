@@ -75,8 +75,11 @@ def run(
     target: Path,
     env: dict[str, str],
     *args: str,
+    prefix: list[str] | None = None,
+    timeout: float = 300,
 ) -> tuple[int, dict[str, object], str]:
-    """Run one script as the container would; returns (exit code, termination message, stderr)."""
+    """Run one script as the container would; returns (exit code, termination message, stderr).
+    `prefix` wraps the command (bench/backup: a CPU limit)."""
     report = target.parent / f"{script}.termination-log"
     report.unlink(missing_ok=True)
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -89,6 +92,7 @@ def run(
     }
     done = subprocess.run(
         [
+            *(prefix or []),
             *run_as,
             "env",
             *(f"{k}={v}" for k, v in full_env.items()),
@@ -98,7 +102,7 @@ def run(
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     message = json.loads(report.read_text()) if report.exists() else {}
     return done.returncode, message, done.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 from dimini_operator.specs import backup
 from dimini_operator.specs.common import Stack
-from dimini_operator.specs.model import BackupFailure, BackupRecord, BackupStatus
+from dimini_operator.specs.model import BackupFailure, BackupRecord, BackupStatus, FromBackup
 from dimini_operator.specs.plan import Observed, render
 from dimini_operator.specs.status import derive, events
 
@@ -476,3 +476,29 @@ def test_the_restore_pod_report_is_read() -> None:
         },
     }
     assert backup.pod_report(restore_pod) == report
+
+
+def _backup_pods(stack: Stack) -> list[dict[str, Any]]:
+    """The pod specs of every backup kind: scheduled, on demand, before a migration, restore."""
+    cfg = backup.config(stack)
+    assert cfg is not None
+    jobs = [
+        backup.cronjob(stack, cfg)["spec"]["jobTemplate"],
+        backup.on_demand_job(stack, cfg, "r1"),
+        backup.premigration_job(stack, cfg, "img:2"),
+        backup.restore_job(stack, FromBackup()),
+    ]
+    return [job["spec"]["template"]["spec"] for job in jobs]
+
+
+def test_backup_pods_get_little_cpu_so_a_dump_cannot_starve_the_app() -> None:
+    """A dump compresses, and its verify restores, at full speed on every free core: on a small
+    node that starves the backend (bench/backup measures it). A small request also ranks their
+    CPU share below the app's under contention."""
+    for pod in _backup_pods(backup_stack()):
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert container["resources"] == backup.DEFAULT_RESOURCES, container["name"]
+    chosen = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}}
+    for pod in _backup_pods(backup_stack({"resources": chosen})):
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert container["resources"] == chosen, container["name"]
