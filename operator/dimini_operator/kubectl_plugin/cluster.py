@@ -38,6 +38,12 @@ def api_errors() -> Iterator[None]:
         raise PluginError(f"the Kubernetes API refused: {exc.status.message}", 1) from None
 
 
+def _dict(obj: Any) -> Obj:
+    # lightkube's generic resources are untyped; their to_dict() is the JSON object.
+    out: Obj = obj.to_dict()
+    return out
+
+
 def _fail_not_found(what: str) -> NoReturn:
     raise PluginError(what, USAGE)
 
@@ -52,15 +58,14 @@ class Cluster:
     def stacks(self, all_namespaces: bool = False) -> list[Obj]:
         ns = ALL_NAMESPACES if all_namespaces else self.namespace
         with api_errors():
-            items = [o.to_dict() for o in self.client.list(DiminiStack, namespace=ns)]
+            items = [_dict(o) for o in self.client.list(DiminiStack, namespace=ns)]
         return sorted(items, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
 
     def stack(self, name: str) -> Obj:
         """The DiminiStack `name` in the namespace; a clear error when there is none."""
         with api_errors():
             try:
-                obj: Obj = self.client.get(DiminiStack, name, namespace=self.namespace).to_dict()
-                return obj
+                return _dict(self.client.get(DiminiStack, name, namespace=self.namespace))
             except ApiError as exc:
                 if exc.status.code != 404:
                     raise
@@ -77,8 +82,8 @@ class Cluster:
 
     def pods(self, labels: Mapping[str, str], namespace: str | None = None) -> list[Obj]:
         with api_errors():
-            pods = self.client.list(Pod, namespace=namespace or self.namespace, labels=labels)
-            return [p.to_dict() for p in pods]
+            pods = self.client.list(Pod, namespace=namespace or self.namespace, labels=dict(labels))
+            return [_dict(p) for p in pods]
 
     def stack_pods(self, name: str) -> list[Obj]:
         return self.pods(stack_selector(name))
@@ -92,13 +97,11 @@ class Cluster:
                 namespace=self.namespace,
                 patch_type=PatchType.MERGE,
             )
-            out: Obj = patched.to_dict()
-            return out
+            return _dict(patched)
 
     def create_stack(self, doc: Obj) -> Obj:
         with api_errors():
-            created: Obj = self.client.create(DiminiStack.from_dict(doc)).to_dict()
-            return created
+            return _dict(self.client.create(DiminiStack.from_dict(doc)))
 
 
 def stack_selector(name: str) -> dict[str, str]:
