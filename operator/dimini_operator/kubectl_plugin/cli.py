@@ -50,9 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--claim", help="claim holding the backups (default: <stack>-backups)")
     rs.add_argument("--dry-run", action="store_true", help="print the new stack's YAML only")
 
-    ps = command("psql", "psql in the stack's Postgres pod (args after --)")
+    ps = command("psql", "psql in the stack's Postgres pod: kubectl dimini psql STACK -- ARGS")
     ps.add_argument("stack")
-    ps.add_argument("args", nargs=argparse.REMAINDER, help="passed to psql")
 
     lg = command("logs", "logs of the stack's pods")
     lg.add_argument("stack")
@@ -112,8 +111,7 @@ def _psql(args: argparse.Namespace) -> int:
     kubectl()
     cluster = Cluster(args.namespace)
     stack = as_stack(cluster.stack(args.stack))
-    extra = args.args[1:] if args.args[:1] == ["--"] else args.args
-    argv = shell.psql_argv(stack, shell.postgres_pod(stack), extra, tty=sys.stdin.isatty())
+    argv = shell.psql_argv(stack, shell.postgres_pod(stack), args.extra, tty=sys.stdin.isatty())
     run_kubectl(argv)
 
 
@@ -152,7 +150,17 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is psql's (split first: options may follow the stack name).
+    extra: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, extra = words[:cut], words[cut + 1 :]
+    parser = _parser()
+    args = parser.parse_args(words)
+    if extra and args.command != "psql":
+        parser.error(f"{args.command} takes no arguments after --")
+    args.extra = extra
     try:
         return COMMANDS[args.command](args)
     except PluginError as exc:

@@ -275,3 +275,19 @@ def test_bad_environment_is_one_line_and_a_usage_exit(
     assert cli.main(["status"]) == USAGE
     err = capsys.readouterr().err
     assert err.startswith("kubectl dimini status: no usable kubeconfig") and err.count("\n") == 1
+
+
+def test_psql_arguments_after_the_double_dash_are_psqls(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+
+    def psql(args: Any) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "psql", psql)
+    assert cli.main(["psql", "demo", "-n", "ns1", "--", "-c", "select 1", "-n"]) == 0
+    (args,) = seen
+    assert (args.stack, args.namespace, args.extra) == ("demo", "ns1", ["-c", "select 1", "-n"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["status", "demo", "--", "x"])
+    assert exit_.value.code == USAGE
