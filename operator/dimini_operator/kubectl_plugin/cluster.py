@@ -16,11 +16,12 @@ from lightkube.types import PatchType
 
 from dimini_operator import crd
 from dimini_operator.handlers.kube import DiminiStack
-from dimini_operator.kubectl_plugin.errors import USAGE, PluginError
+from dimini_operator.kubectl_plugin.errors import FAILED, USAGE, PluginError
 from dimini_operator.specs.common import APP_NAME, LABEL_INSTANCE, LABEL_NAME, Stack
 from dimini_operator.specs.defaults import parse_spec
 
 FIELD_MANAGER = "kubectl-dimini"
+NO_KIND = "the server could not find the requested resource"
 ALL_NAMESPACES = ALL_NS
 Obj = dict[str, Any]
 
@@ -33,19 +34,19 @@ def api_errors() -> Iterator[None]:
     except ConfigError as exc:
         raise PluginError(f"no usable kubeconfig: {exc}") from None
     except httpx2.HTTPError as exc:
-        raise PluginError(f"cannot reach the Kubernetes API: {exc}", 1) from None
+        raise PluginError(f"cannot reach the Kubernetes API: {exc}", FAILED) from None
     except ApiError as exc:
-        raise PluginError(f"the Kubernetes API refused: {exc.status.message}", 1) from None
+        message = exc.status.message or ""
+        # A 404 for the kind itself, not for an object of it.
+        if exc.status.code == 404 and NO_KIND in message:
+            raise PluginError(f"the {crd.CRD_NAME} CRD is not installed in this cluster") from None
+        raise PluginError(f"the Kubernetes API refused: {message}", FAILED) from None
 
 
 def _dict(obj: Any) -> Obj:
     # lightkube's generic resources are untyped; their to_dict() is the JSON object.
     out: Obj = obj.to_dict()
     return out
-
-
-def _fail_not_found(what: str) -> NoReturn:
-    raise PluginError(what, USAGE)
 
 
 class Cluster:
@@ -67,18 +68,14 @@ class Cluster:
             try:
                 return _dict(self.client.get(DiminiStack, name, namespace=self.namespace))
             except ApiError as exc:
-                if exc.status.code != 404:
+                if exc.status.code != 404 or NO_KIND in (exc.status.message or ""):
                     raise
-                message = exc.status.message or ""
-            self._not_found(name, message)
+            self._not_found(name)
 
-    def _not_found(self, name: str, message: str) -> NoReturn:
-        # A 404 for the kind itself (no CRD) reads differently from a missing object.
-        if "the server could not find the requested resource" in message:
-            _fail_not_found(f"the {crd.CRD_NAME} CRD is not installed in this cluster")
+    def _not_found(self, name: str) -> NoReturn:
         others = [o["metadata"]["name"] for o in self.stacks()]
-        hint = f" (there: {', '.join(others)})" if others else " (it has no DiminiStacks)"
-        _fail_not_found(f"no {crd.KIND} {name!r} in namespace {self.namespace!r}{hint}")
+        hint = f" (there: {', '.join(others)})" if others else f" (it has no {crd.KIND}s)"
+        raise PluginError(f"no {crd.KIND} {name!r} in namespace {self.namespace!r}{hint}", USAGE)
 
     def pods(self, labels: Mapping[str, str], namespace: str | None = None) -> list[Obj]:
         with api_errors():
