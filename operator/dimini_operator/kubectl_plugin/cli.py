@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.stack and args.all_namespaces:
+        raise PluginError("a STACK is in one namespace: name it with -n, not -A")
     cluster = Cluster(args.namespace)
     if args.stack:
         obj = cluster.stack(args.stack)
