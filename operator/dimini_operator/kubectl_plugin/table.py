@@ -144,7 +144,10 @@ def stack_report(obj: Obj, pods: Sequence[Obj]) -> str:
     parts += ["", "Pods:", pods_table(pods) if pods else "  (none)"]
     parts += ["", "Migration:", _fields(migration_lines(st))]
     backup = backup_lines(st)
-    parts += ["", "Backups:", _fields(backup) if backup else "  (not configured)"]
+    # Nothing recorded yet: the BackupVerified condition says why (not configured, none yet).
+    verified = condition(st, "BackupVerified")
+    nothing = f"  (none: {verified.message})" if verified and verified.message else "  (none)"
+    parts += ["", "Backups:", _fields(backup) if backup else nothing]
     return "\n".join(parts) + "\n"
 
 

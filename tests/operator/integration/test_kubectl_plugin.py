@@ -15,7 +15,7 @@ import yaml
 from dimini_operator.specs.backup import BACKUP_NOW_ANNOTATION
 from lightkube import Client
 
-from tests.operator.integration.conftest import StackNs
+from tests.operator.integration.conftest import StackNs, add_volume
 from tests.operator.integration.support import STACK, Operator, hold_pods, sample, stack_ready
 from tests.operator.integration.test_backup import add_backup_volume
 from tests.support.waiting import wait_for
@@ -69,6 +69,7 @@ def test_status_backup_and_restore_of_a_live_stack(
     # KWOK pods of the stack, by component.
     components = {x.split()[0] for x in lines[lines.index("Pods:") + 2 :] if x and x[0] != " "}
     assert {"backend", "frontend", "postgres"} <= components
+    assert "Backups:\n  (none: no verified backup yet" in out.stdout
 
     listing = dimini(stack_ns, "status", "-n", ns)
     assert listing.returncode == 0, listing.stderr
@@ -111,6 +112,22 @@ def test_status_backup_and_restore_of_a_live_stack(
     assert "spec.ingress.host" in dry.stderr  # the copied host is shared: said
     in_place = dimini(stack_ns, "restore", STACK, "-n", ns, "--into", STACK)
     assert in_place.returncode == 2 and "in place is not supported" in in_place.stderr
+    # Applied: the operator restores the new stack from the old one's claim before migrating
+    # (once its Postgres pod runs: pods are allowed again).
+    k.run("delete", "resourcequota", "hold")
+    add_volume(kube, ns, stack_ns.storage_class, stack="restored")
+    made = dimini(
+        stack_ns, "restore", STACK, "-n", ns, "--into", "restored",
+        "--from-backup", "dimini-20261207T030000Z",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    restore_job = wait_for("the restore Job", lambda: k.get("job", "restored-restore"), 60)
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in restore_job["spec"]["template"]
+              ["spec"]["volumes"] if "persistentVolumeClaim" in v]  # fmt: skip
+    assert claims == [f"{STACK}-backups"]
+    again = dimini(stack_ns, "restore", STACK, "-n", ns, "--into", "restored", "--from-backup",
+                   "dimini-20261207T030000Z")  # fmt: skip
+    assert again.returncode == 2 and "exists already" in again.stderr
 
 
 def test_bad_input_is_one_line_and_exit_2(stack_ns: StackNs, operator: Operator) -> None:

@@ -119,7 +119,14 @@ def test_conditions_of_an_older_generation_are_marked_stale() -> None:
     ready = next(x for x in page.splitlines() if x.startswith("Ready "))
     assert "3 (stale, spec is 4)" in ready
     assert "Pods:\n  (none)" in page
-    assert "Backups:\n  (not configured)" in page
+    assert "Backups:\n  (none: spec.postgres.backup is not set)" in page
+    configured = backup_stack()
+    obs = converged(configured)
+    st = derive(
+        configured, obs, plan_migration(configured, obs), old_status={}, now=T0, paused=False
+    )
+    page = table.stack_report(stored(configured, st), [])
+    assert "Backups:\n  (none: no verified backup yet (schedule 0 3 * * *))" in page
 
 
 def test_a_stack_without_status_says_so() -> None:
