@@ -9,6 +9,8 @@ from dimini_operator.specs.common import Manifest, Stack, image_hash, metadata, 
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 IMAGE_ANNOTATION = "dimini.io/backend-image"
+# The Job's and its pod's app.kubernetes.io/component.
+COMPONENT = "migration"
 
 
 def job_name(stack: Stack, image: str) -> str:
@@ -20,7 +22,7 @@ def render(stack: Stack, image: str) -> Manifest:
     container: dict[str, Any] = {"name": "migrate", "command": list(MIGRATE_COMMAND)}
     pod = backend.pod_spec(stack, image, container)
     pod["restartPolicy"] = "Never"
-    meta = metadata(stack, job_name(stack, image), "migration")
+    meta = metadata(stack, job_name(stack, image), COMPONENT)
     meta["annotations"] = {IMAGE_ANNOTATION: image}
     return {
         "apiVersion": "batch/v1",
@@ -31,7 +33,7 @@ def render(stack: Stack, image: str) -> Manifest:
             "activeDeadlineSeconds": mig.active_deadline_seconds,
             "ttlSecondsAfterFinished": mig.ttl_seconds_after_finished,
             "template": {
-                "metadata": pod_metadata(stack, "migration", stack.spec.backend),
+                "metadata": pod_metadata(stack, COMPONENT, stack.spec.backend),
                 "spec": pod,
             },
         },

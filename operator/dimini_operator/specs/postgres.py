@@ -19,6 +19,9 @@ from dimini_operator.specs.common import (
     selector_labels,
 )
 
+# The pods' app.kubernetes.io/component, and the server's container in them.
+COMPONENT = "postgres"
+CONTAINER = "postgres"
 DATA_MOUNT = "/var/lib/postgresql/data"
 VOLUME_NAME = "data"
 DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
@@ -75,11 +78,15 @@ def claim_size(stack: Stack, live: dict[str, Any] | None) -> str:
     return stack.spec.postgres.storage.size
 
 
+def statefulset_name(stack: Stack) -> str:
+    return stack.child("postgres")
+
+
 def statefulset(stack: Stack, live: dict[str, Any] | None = None) -> Manifest:
     """`live`: the StatefulSet as it is (its claim template is kept)."""
     pg = stack.spec.postgres
     uid = pg.run_as_user
-    name = stack.child("postgres")
+    name = statefulset_name(stack)
     probe_cmd = 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
@@ -89,7 +96,7 @@ def statefulset(stack: Stack, live: dict[str, Any] | None = None) -> Manifest:
         claim_spec["storageClassName"] = pg.storage.storage_class_name
     retain = stack.spec.deletion_policy == "Retain"
     container: dict[str, Any] = {
-        "name": "postgres",
+        "name": CONTAINER,
         "image": pg.image,
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
         "env": db_env(stack),
@@ -127,17 +134,17 @@ def statefulset(stack: Stack, live: dict[str, Any] | None = None) -> Manifest:
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(stack, name, "postgres"),
+        "metadata": metadata(stack, name, COMPONENT),
         "spec": {
             "serviceName": stack.child("postgres-headless"),
             "replicas": 1,
-            "selector": {"matchLabels": selector_labels(stack, "postgres")},
+            "selector": {"matchLabels": selector_labels(stack, COMPONENT)},
             "persistentVolumeClaimRetentionPolicy": {
                 "whenDeleted": "Retain" if retain else "Delete",
                 "whenScaled": "Retain",
             },
             "template": {
-                "metadata": pod_metadata(stack, "postgres", pg),
+                "metadata": pod_metadata(stack, COMPONENT, pg),
                 "spec": {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
@@ -161,7 +168,7 @@ def statefulset(stack: Stack, live: dict[str, Any] | None = None) -> Manifest:
                 {
                     "apiVersion": "v1",
                     "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": VOLUME_NAME, "labels": labels(stack, "postgres")},
+                    "metadata": {"name": VOLUME_NAME, "labels": labels(stack, COMPONENT)},
                     "spec": claim_spec,
                 }
             ],
@@ -190,21 +197,21 @@ def services(stack: Stack) -> list[Manifest]:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": metadata(stack, stack.child("postgres"), "postgres"),
+            "metadata": metadata(stack, stack.child("postgres"), COMPONENT),
             "spec": {
                 "type": "ClusterIP",
-                "selector": selector_labels(stack, "postgres"),
+                "selector": selector_labels(stack, COMPONENT),
                 "ports": [dict(port), *metrics],
             },
         },
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": metadata(stack, stack.child("postgres-headless"), "postgres"),
+            "metadata": metadata(stack, stack.child("postgres-headless"), COMPONENT),
             "spec": {
                 "clusterIP": "None",
                 "publishNotReadyAddresses": True,
-                "selector": selector_labels(stack, "postgres"),
+                "selector": selector_labels(stack, COMPONENT),
                 "ports": [dict(port)],
             },
         },

@@ -1,0 +1,78 @@
+"""`kubectl dimini restore`: a new DiminiStack with the old one's spec and
+spec.postgres.bootstrap.fromBackup naming the old stack's backup claim (docs/backup.md, A new
+stack from a backup). Restoring in place is not something the operator does, so neither does
+this: it says so and how to get there."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import ValidationError
+
+from dimini_operator import crd
+from dimini_operator.kubectl_plugin.cluster import Obj, as_stack
+from dimini_operator.kubectl_plugin.errors import PluginError
+from dimini_operator.kubectl_plugin.table import parse_status
+from dimini_operator.specs import backup
+from dimini_operator.specs.model import FromBackup
+
+IN_PLACE = (
+    "restoring in place is not supported (docs/backup.md): restore into a new stack with "
+    "--into NEWSTACK, or run the disaster drill (delete the stack and its data volume, then "
+    "apply it again with spec.postgres.bootstrap.fromBackup)"
+)
+
+
+def source_backup(obj: Obj, name: str | None) -> str:
+    """The backup to restore: the one named, else the stack's restore point."""
+    if name:
+        return name
+    bk = parse_status(obj).backup
+    verified = bk.last_verified if bk else None
+    if verified is None or not verified.name:
+        raise PluginError(
+            f"{crd.KIND} {obj['metadata']['name']!r} has no verified backup: name one with "
+            "--from-backup dimini-<timestamp>"
+        )
+    return verified.name
+
+
+def new_stack(obj: Obj, into: str, backup_name: str, claim: str | None = None) -> Obj:
+    """The DiminiStack `into`: the spec of `obj`, restoring `backup_name` from its claim."""
+    name = obj["metadata"]["name"]
+    if into == name:
+        raise PluginError(IN_PLACE)
+    stack = as_stack(obj)
+    if stack.spec.postgres.external is not None:
+        raise PluginError(
+            f"{crd.KIND} {name!r} uses an external Postgres: bootstrap.fromBackup restores into "
+            "the in-cluster database only; pg_restore the dump into the server instead "
+            "(docs/backup.md, External Postgres)"
+        )
+    try:
+        source = FromBackup(claim_name=claim or backup.pvc_name(stack), name=backup_name)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PluginError(f"--from-backup {backup_name!r}: {first['msg']}") from None
+    spec: dict[str, Any] = copy.deepcopy(obj.get("spec") or {})
+    postgres = spec.setdefault("postgres", {})
+    postgres["bootstrap"] = {
+        "fromBackup": source.model_dump(by_alias=True, exclude_none=True, mode="json")
+    }
+    meta: dict[str, Any] = {"name": into, "namespace": obj["metadata"]["namespace"]}
+    if obj["metadata"].get("labels"):
+        meta["labels"] = dict(obj["metadata"]["labels"])
+    api_version = f"{crd.GROUP}/{crd.VERSION}"
+    return {"apiVersion": api_version, "kind": crd.KIND, "metadata": meta, "spec": spec}
+
+
+def warnings(doc: Obj) -> list[str]:
+    """What the copied spec shares with the old stack and the user should look at."""
+    spec = as_stack(doc).spec
+    out = []
+    if spec.gateway is not None:
+        out.append("spec.gateway.hostnames are the old stack's: both serve them")
+    elif spec.ingress.enabled:
+        out.append(f"spec.ingress.host {spec.ingress.host!r} is the old stack's: both serve it")
+    return out
