@@ -260,8 +260,10 @@ def main() -> None:
             )  # fmt: skip
             pg_restore_took = time.monotonic() - started
 
-        print(f"\nbackup {manifest['name']}: {int(manifest['size']) / 2**20:.0f} MiB stored, "
-              f"database {size / 2**20:.0f} MiB; verified: {verified.get('verified', verified)}")
+        print(
+            f"\nbackup {manifest['name']}: {int(manifest['size']) / 2**20:.0f} MiB stored, "
+            f"database {size / 2**20:.0f} MiB; verified: {verified.get('verified', verified)}"
+        )
         print("\n| Figure | Value | Floor | Ratio | Note |\n| --- | --- | --- | --- | --- |")
         print(row("backup.sh duration", took, floor_took, "s", f"floor: bare pg_dump, {limit} CPU"))
         print(row("verify.sh duration", verify_took, pg_restore_took, "s", "floor: pg_restore"))
@@ -274,9 +276,13 @@ def main() -> None:
             for stat in ("p50_ms", "p99_ms"):
                 print(row(f"list {stat[:3]} during {name}", window[stat], idle[stat], "ms",
                           f"floor: idle; errors {window['errors']}/{window['n']}"))  # fmt: skip
+        # Again at the end: the machine's own drift over the run, beside the windows above.
+        after = latency_summary(*open_loop(get_load(url, auth), args.rate, 10), args.rate)
+        print(row("list p99 idle, at the end", after["p99_ms"], idle["p99_ms"], "ms",
+                  "floor: idle at the start (drift)"))  # fmt: skip
         print(f"\nunlimited pg_dump took {unlimited_took:.1f} s")
         print(json.dumps({"idle": idle, "backup": during, "floor": floor_during,
-                          "unlimited": unlimited_during}))  # fmt: skip
+                          "unlimited": unlimited_during, "idle_after": after}))  # fmt: skip
     finally:
         if backend is not None:
             backend.stop()
