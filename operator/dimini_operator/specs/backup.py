@@ -38,7 +38,14 @@ POSTGRES_CLIENT_LABEL = "dimini.io/postgres-client"
 BACKUP_NOW_ANNOTATION = "dimini.io/backup-now"
 # On a pre-migration backup Job: the backend image whose migration waits for it.
 PREMIGRATION_ANNOTATION = "dimini.io/before-migrating-to"
-SCRIPT_FILES = ("backup.sh", "verify.sh", "restore.sh", "facts.sql", "compare.sql")
+SCRIPT_FILES = (
+    "backup.sh",
+    "verify.sh",
+    "restore.sh",
+    "store.sh",
+    "facts.sql",
+    "compare.sql",
+)
 SCRIPTS_MOUNT = "/scripts"
 BACKUPS_MOUNT = "/backups"
 # Finished on-demand Jobs are removed after a day (scheduled ones by the CronJob's history).
