@@ -27,7 +27,8 @@ trap cleanup EXIT
 fail() {
   echo "dimini-backup: $1" >&2
   # The operator reads this (the container's termination message); no secrets in it.
-  printf '{"step":"backup","backup":"%s","error":"%s"}\n' "$name" "$1" >"$report" 2>/dev/null || true
+  msg=$(printf '%s' "$1" | tr '\n\t"\\' '    ' | cut -c1-400)
+  printf '{"step":"backup","backup":"%s","error":"%s"}\n' "$name" "$msg" >"$report" 2>/dev/null || true
   exit 1
 }
 

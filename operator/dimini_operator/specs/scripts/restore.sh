@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 
 fail() {
   echo "dimini-restore: ${name:-?}: $1" >&2
-  msg=$(printf '%s' "$1" | tr '\n"\\' '   ' | cut -c1-400)
+  msg=$(printf '%s' "$1" | tr '\n\t"\\' '    ' | cut -c1-400)
   printf '{"step":"restore","backup":"%s","error":"%s"}\n' "$name" "$msg" >"$report" 2>/dev/null || true
   exit 1
 }

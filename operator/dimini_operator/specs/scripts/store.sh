@@ -20,8 +20,9 @@ rc() {
   rclone --retries 3 --low-level-retries 5 --stats 0 "$@" 2>>"$work/rclone.err"
 }
 
-rclone_error() {
-  tail -n 1 "$work/rclone.err" 2>/dev/null | sed 's/^[0-9/]* [0-9:]* //' | tr '\n"\\' '   ' | cut -c1-240
+rclone_error() { # the last error line, without its time stamp and the HTTP details
+  grep -v 'status code:' "$work/rclone.err" 2>/dev/null | tail -n 1 | sed 's/^[0-9/]* [0-9:]* //' |
+    tr '\n\t"\\' '    ' | cut -c1-240
 }
 
 field() { # field NAME FILE: a string or number field of a flat manifest

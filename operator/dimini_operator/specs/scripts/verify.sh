@@ -56,7 +56,7 @@ fail() {
   [ -z "${failing:-}" ] || exit 1
   failing=yes
   echo "dimini-verify: $name: $1" >&2
-  msg=$(printf '%s' "$1" | tr '\n"\\' '   ' | cut -c1-400)
+  msg=$(printf '%s' "$1" | tr '\n\t"\\' '    ' | cut -c1-400)
   if [ -n "$name" ] && [ -n "${manifest:-}" ]; then
     printf '{"backup":"%s","failedAt":"%s","error":"%s"}\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$msg" |
       store_write "$name.failed" || true
