@@ -13,6 +13,11 @@ if [ "$target" = s3 ]; then
   # tools would make rclone's S3 client refuse to start.
   export RCLONE_CONFIG=/dev/null
   unset AWS_CA_BUNDLE
+  command -v rclone >/dev/null ||
+    fail "this image has no rclone: an S3 target needs an image with rclone and age (the Dimini Postgres image)"
+fi
+if [ -n "${AGE_IDENTITY_FILE:-}" ] && ! command -v age >/dev/null; then
+  fail "this image has no age: encrypted backups need an image with age (the Dimini Postgres image)"
 fi
 
 # rclone, its errors kept for the failure message (they name objects, never credentials).
