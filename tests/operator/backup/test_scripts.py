@@ -550,3 +550,38 @@ def test_s3_unreachable_credentials_fail_without_leaking_them(
     assert "Forbidden" in str(result["error"])  # what the server said
     assert wrong not in err and wrong not in json.dumps(result)
     assert objects(s3, bucket) == []
+
+
+def test_s3_key_rotation_encrypts_to_the_first_identity_and_reads_the_older_backups(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+    workdir: Path,
+) -> None:
+    db = conn(postgres, database)
+    old_env = s3_env(s3, bucket, identity)
+    old = "dimini-20261202T100000Z"
+    take_backup(scripts, target, {**db, **old_env, "BACKUP_NAME": old})
+    new_key = age_identity(workdir, "new")
+    rotated = workdir / "keys" / "rotated"
+    rotated.write_text(new_key.read_text() + identity.read_text())
+    if os.geteuid() == 0:
+        shutil.chown(rotated, "postgres", "postgres")
+    env = s3_env(s3, bucket, rotated)
+    new = "dimini-20261202T110000Z"
+    manifest = take_backup(scripts, target, {**db, **env, "BACKUP_NAME": new})
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(new_key)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert manifest["recipient"] == recipient
+    for name in (old, new):
+        code, result, err = run(scripts, "verify.sh", target, env, name)
+        assert code == 0, err
+    # The old key alone cannot read the new backup.
+    code, result, _ = run(scripts, "verify.sh", target, old_env, new)
+    assert code == 1
+    assert "not the key this backup was encrypted to" in str(result["error"])

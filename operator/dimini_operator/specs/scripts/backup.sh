@@ -35,7 +35,10 @@ fail() {
 . "$scripts/store.sh"
 recipient=""
 if [ -n "${AGE_IDENTITY_FILE:-}" ]; then
+  # The first identity's recipient: a file may hold more (a rotation keeps the old ones below
+  # the new one, to verify and restore the older backups).
   recipient=$(age-keygen -y "$AGE_IDENTITY_FILE" 2>/dev/null) || fail "cannot read the age identity"
+  recipient=$(printf '%s\n' "$recipient" | head -n1)
 fi
 
 # One REPEATABLE READ transaction exports its snapshot; pg_dump dumps exactly that snapshot and
