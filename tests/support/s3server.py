@@ -118,7 +118,10 @@ class S3Server:
     def put(self, path: str, data: bytes) -> None:
         # S3Proxy rejects the signature of a Content-Type with parameters (text/plain; charset).
         self.rclone(
-            "rcat", "--header-upload", "Content-Type: application/octet-stream", f"s3:{path}",
+            "rcat",
+            "--header-upload",
+            "Content-Type: application/octet-stream",
+            f"s3:{path}",
             data=data,
         )
 

@@ -52,7 +52,7 @@ ENCRYPTION_MOUNT = "/secrets/backup-encryption"
 # The key of the age identity in spec...s3.encryption.secretRef, and of the S3 credentials.
 AGE_IDENTITY_KEY = "identity"
 ACCESS_KEY_ID_KEY = "accessKeyId"
-SECRET_ACCESS_KEY_KEY = "secretAccessKey"
+SECRET_ACCESS_KEY_KEY = "secretAccessKey"  # noqa: S105 - a key name, not a secret
 # rclone's remote name in the scripts (store.sh): RCLONE_CONFIG_DIMINI_* configure it.
 RCLONE_REMOTE = "DIMINI"
 # Finished on-demand Jobs are removed after a day (scheduled ones by the CronJob's history).

@@ -352,7 +352,9 @@ class S3Target(Model):
         pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
     )
     region: str | None = Field(
-        None, description="Region of the bucket, e.g. eu-central-1.", max_length=64,
+        None,
+        description="Region of the bucket, e.g. eu-central-1.",
+        max_length=64,
         pattern=r"^[a-z0-9-]+$",
     )
     force_path_style: bool = Field(

@@ -427,7 +427,9 @@ def test_s3_ciphertext_damaged_behind_a_matching_checksum_fails_decryption(
     re-hashed after it) still fails, before anything is restored."""
     env = s3_env(s3, bucket, identity)
     name = "dimini-20261202T100000Z"
-    manifest = take_backup(scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": name})
+    manifest = take_backup(
+        scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": name}
+    )
     key = f"{bucket}/{PREFIX}/{name}.dump.age"
     data = bytearray(s3.get(key))
     data[len(data) // 2] ^= 0x01

@@ -18,7 +18,6 @@ from dimini_operator.specs.model import (
 )
 from dimini_operator.specs.plan import Observed, render
 from dimini_operator.specs.status import derive, events
-
 from pydantic import ValidationError
 
 from tests.operator.pss import restricted_violations
@@ -599,9 +598,7 @@ def test_restore_from_an_s3_target_downloads_instead_of_mounting_a_claim() -> No
     assert "backup-encryption" in volumes
     # A claimName restores from that claim, whatever the stack's own target.
     spec["postgres"]["bootstrap"] = {"fromBackup": {"claimName": "old-backups"}}
-    (restore,) = [
-        o for o in render(make_stack(spec), db_ready()).create_only if o["kind"] == "Job"
-    ]
+    (restore,) = [o for o in render(make_stack(spec), db_ready()).create_only if o["kind"] == "Job"]
     pod = restore["spec"]["template"]["spec"]
     values = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert "BACKUP_TARGET" not in values
