@@ -135,12 +135,14 @@ def _answers(endpoint: str) -> bool:
 
 
 @contextmanager
-def s3_server() -> Iterator[S3Server]:
+def s3_server(listen: str = "127.0.0.1", advertise: str = "127.0.0.1") -> Iterator[S3Server]:
+    """S3Proxy on a free port of `listen` (0.0.0.0: reachable from pods), its endpoint URL
+    naming `advertise`."""
     jar = fetch()
     port = free_port()
     basedir = Path(tempfile.mkdtemp(prefix="dimini-s3proxy-"))
     server = S3Server(
-        endpoint=f"http://127.0.0.1:{port}",
+        endpoint=f"http://{advertise}:{port}",
         access_key_id=f"test-{secrets.token_hex(4)}",
         secret_access_key=secrets.token_urlsafe(24),
         basedir=basedir,
@@ -149,7 +151,7 @@ def s3_server() -> Iterator[S3Server]:
     data = basedir / "data"
     data.mkdir()
     props.write_text(
-        f"s3proxy.endpoint={server.endpoint}\n"
+        f"s3proxy.endpoint=http://{listen}:{port}\n"
         "s3proxy.authorization=aws-v4\n"
         f"s3proxy.identity={server.access_key_id}\n"
         f"s3proxy.credential={server.secret_access_key}\n"
