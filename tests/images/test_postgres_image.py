@@ -165,3 +165,23 @@ def test_the_exporter_sidecar_command_exports_pg_up(postgres_image: str, tmp_pat
             exporter.terminate()
             exporter.wait(10)
     assert "pg_stat_database_numbackends" in text
+
+
+def test_the_image_has_the_s3_backup_tools(postgres_image: str, tmp_path: Path) -> None:
+    """spec.postgres.backup.target.s3 runs rclone (Debian's 1.60) and age in this image: an
+    age round trip as the pod's user, and rclone's S3 backend."""
+    volume = _volume(tmp_path)
+    port = free_port()
+    with _run(postgres_image, tmp_path / "bundle", volume, port) as pg:
+        wait_for("pg_isready", lambda: _ready(pg), 60)
+        script = (
+            "set -e; cd /tmp; age-keygen -o key 2>/dev/null;"
+            ' echo dimini | age -r "$(age-keygen -y key)" | age -d -i key;'
+            " rclone version | head -n1; rclone help backends | grep -w s3"
+        )
+        done = pg.exec("sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "dimini"
+    assert lines[1].startswith("rclone v1.60")
+    assert lines[2].split()[0] == "s3"

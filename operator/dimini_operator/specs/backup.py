@@ -31,7 +31,7 @@ from dimini_operator.specs.common import (
     resources,
     retained,
 )
-from dimini_operator.specs.model import Backup, FromBackup
+from dimini_operator.specs.model import Backup, BackupTarget, BackupVolume, FromBackup, S3Target
 
 COMPONENT = "backup"
 # Pods that connect to Postgres carry this label: the Postgres NetworkPolicy admits them.
@@ -40,9 +40,23 @@ POSTGRES_CLIENT_LABEL = "dimini.io/postgres-client"
 BACKUP_NOW_ANNOTATION = "dimini.io/backup-now"
 # On a pre-migration backup Job: the backend image whose migration waits for it.
 PREMIGRATION_ANNOTATION = "dimini.io/before-migrating-to"
-SCRIPT_FILES = ("backup.sh", "verify.sh", "restore.sh", "facts.sql", "compare.sql")
+SCRIPT_FILES = (
+    "backup.sh",
+    "verify.sh",
+    "restore.sh",
+    "store.sh",
+    "facts.sql",
+    "compare.sql",
+)
 SCRIPTS_MOUNT = "/scripts"
 BACKUPS_MOUNT = "/backups"
+ENCRYPTION_MOUNT = "/secrets/backup-encryption"
+# The key of the age identity in spec...s3.encryption.secretRef, and of the S3 credentials.
+AGE_IDENTITY_KEY = "identity"
+ACCESS_KEY_ID_KEY = "accessKeyId"
+SECRET_ACCESS_KEY_KEY = "secretAccessKey"  # noqa: S105 - a key name, not a secret
+# rclone's remote name in the scripts (store.sh): RCLONE_CONFIG_DIMINI_* configure it.
+RCLONE_REMOTE = "DIMINI"
 # Finished on-demand Jobs are removed after a day (scheduled ones by the CronJob's history).
 ON_DEMAND_TTL_SECONDS = 86400
 HISTORY_LIMIT = 3
@@ -90,6 +104,7 @@ def volume_claim(stack: Stack, cfg: Backup) -> Manifest:
     """Created once (a claim's spec cannot change); under deletionPolicy Retain it has no owner
     and outlives the stack, like the data volume: backups are for when the stack is gone."""
     pvc = cfg.target.pvc
+    assert pvc is not None
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": pvc.size}},
@@ -106,11 +121,69 @@ def volume_claim(stack: Stack, cfg: Backup) -> Manifest:
     }
 
 
-def _env(stack: Stack) -> list[dict[str, Any]]:
-    return [
+def _env(target: BackupTarget) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
         {"name": "BACKUP_DIR", "value": BACKUPS_MOUNT},
         {"name": "TMPDIR", "value": "/tmp"},  # noqa: S108 - an emptyDir
     ]
+    if target.s3 is not None:
+        out += _s3_env(target.s3)
+    return out
+
+
+def _s3_env(s3: S3Target) -> list[dict[str, Any]]:
+    """rclone configured by environment variables only: the credentials come from the Secret
+    into the environment, never into arguments (visible in `ps`) or a file."""
+    creds = s3.credentials_secret_ref.name
+    conf = f"RCLONE_CONFIG_{RCLONE_REMOTE}_"
+
+    def secret(key: str) -> dict[str, Any]:
+        return {"secretKeyRef": {"name": creds, "key": key}}
+
+    out: list[dict[str, Any]] = [
+        {"name": "BACKUP_TARGET", "value": "s3"},
+        {"name": "S3_BUCKET", "value": s3.bucket},
+        *([{"name": "S3_PREFIX", "value": s3.prefix}] if s3.prefix else []),
+        {"name": "AGE_IDENTITY_FILE", "value": f"{ENCRYPTION_MOUNT}/{AGE_IDENTITY_KEY}"},
+        {"name": f"{conf}TYPE", "value": "s3"},
+        {"name": f"{conf}PROVIDER", "value": "Other"},
+        {"name": f"{conf}ENV_AUTH", "value": "false"},
+        {"name": f"{conf}ENDPOINT", "value": s3.endpoint},
+        *([{"name": f"{conf}REGION", "value": s3.region}] if s3.region else []),
+        {"name": f"{conf}FORCE_PATH_STYLE", "value": str(s3.force_path_style).lower()},
+        # The bucket must exist: no CreateBucket call (and no permission needed for one).
+        {"name": f"{conf}NO_CHECK_BUCKET", "value": "true"},
+        {"name": f"{conf}ACCESS_KEY_ID", "valueFrom": secret(ACCESS_KEY_ID_KEY)},
+        {"name": f"{conf}SECRET_ACCESS_KEY", "valueFrom": secret(SECRET_ACCESS_KEY_KEY)},
+    ]
+    return out
+
+
+def _volumes(stack: Stack, target: BackupTarget) -> list[dict[str, Any]]:
+    """The backups volume (the claim; for S3 scratch space for the pod's own state), the
+    scripts, /tmp, and for S3 the age identity."""
+    if target.s3 is not None:
+        backups: dict[str, Any] = {"name": "backups", "emptyDir": {}}
+    else:
+        backups = {"name": "backups", "persistentVolumeClaim": {"claimName": pvc_name(stack)}}
+    out = [
+        backups,
+        {"name": "scripts", "configMap": {"name": scripts_name(stack), "defaultMode": 0o555}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    if target.s3 is not None:
+        out.append(
+            {
+                "name": "backup-encryption",
+                "secret": {
+                    "secretName": target.s3.encryption.secret_ref.name,
+                    "items": [{"key": AGE_IDENTITY_KEY, "path": AGE_IDENTITY_KEY}],
+                    # Readable by the pod's group (fsGroup) only.
+                    "defaultMode": 0o440,
+                },
+            }
+        )
+    return out
 
 
 def _db_env(stack: Stack) -> list[dict[str, Any]]:
@@ -144,6 +217,10 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
         {"name": "scripts", "mountPath": SCRIPTS_MOUNT, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
     ]
+    if cfg.target.s3 is not None:
+        mounts.append(
+            {"name": "backup-encryption", "mountPath": ENCRYPTION_MOUNT, "readOnly": True}
+        )
     common: dict[str, Any] = {
         "image": pg.image,
         "securityContext": container_security_context(read_only_root=True),
@@ -155,7 +232,7 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
     dump: dict[str, Any] = {
         "name": "backup",
         "command": ["sh", f"{SCRIPTS_MOUNT}/backup.sh"],
-        "env": _env(stack) + _db_env(stack),
+        "env": _env(cfg.target) + _db_env(stack),
         **common,
     }
     retention = [{"name": "RETENTION_COUNT", "value": str(cfg.retention.count)}]
@@ -166,7 +243,7 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
     verify: dict[str, Any] = {
         "name": "verify",
         "command": ["sh", f"{SCRIPTS_MOUNT}/verify.sh"],
-        "env": _env(stack) + retention,
+        "env": _env(cfg.target) + retention,
         **common,
     }
     pod_meta = pod_metadata(stack, COMPONENT, pg)
@@ -184,14 +261,7 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
                 "securityContext": pod_security_context(pg.run_as_user),
                 "initContainers": [dump],
                 "containers": [verify],
-                "volumes": [
-                    {"name": "backups", "persistentVolumeClaim": {"claimName": pvc_name(stack)}},
-                    {
-                        "name": "scripts",
-                        "configMap": {"name": scripts_name(stack), "defaultMode": 0o555},
-                    },
-                    {"name": "tmp", "emptyDir": {}},
-                ],
+                "volumes": _volumes(stack, cfg.target),
                 **pod_options(stack, pg),
             },
         },
@@ -246,8 +316,11 @@ def restore_job_name(stack: Stack) -> str:
 
 
 def restore_job(stack: Stack, source: FromBackup) -> Manifest:
-    """Loads the backup into the stack's (empty) database before its first migration."""
+    """Loads the backup into the stack's (empty) database before its first migration: from the
+    stack's S3 target when it has one (and no claimName is given), else from a claim."""
     cfg = config(stack) or Backup()
+    if source.claim_name or cfg.target.s3 is None:
+        cfg = cfg.model_copy(update={"target": BackupTarget(pvc=BackupVolume())})
     spec = job_spec(stack, cfg)
     pod = spec["template"]["spec"]
     (dump,) = pod.pop("initContainers")
@@ -257,14 +330,15 @@ def restore_job(stack: Stack, source: FromBackup) -> Manifest:
     pod["containers"] = [
         {**dump, "name": "restore", "command": ["sh", f"{SCRIPTS_MOUNT}/restore.sh"], "env": env}
     ]
-    claim = source.claim_name or pvc_name(stack)
-    for volume in pod["volumes"]:
-        if volume["name"] == "backups":
-            volume["persistentVolumeClaim"] = {"claimName": claim, "readOnly": True}
-    pod["containers"][0]["volumeMounts"] = [
-        {**m, "readOnly": True} if m["name"] == "backups" else m
-        for m in pod["containers"][0]["volumeMounts"]
-    ]
+    if cfg.target.pvc is not None:
+        claim = source.claim_name or pvc_name(stack)
+        for volume in pod["volumes"]:
+            if volume["name"] == "backups":
+                volume["persistentVolumeClaim"] = {"claimName": claim, "readOnly": True}
+        pod["containers"][0]["volumeMounts"] = [
+            {**m, "readOnly": True} if m["name"] == "backups" else m
+            for m in pod["containers"][0]["volumeMounts"]
+        ]
     spec["ttlSecondsAfterFinished"] = ON_DEMAND_TTL_SECONDS
     return {
         "apiVersion": "batch/v1",

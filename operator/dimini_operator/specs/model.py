@@ -287,6 +287,12 @@ class Storage(Model):
     )
 
 
+class SecretRef(Model):
+    """A Secret in the stack's namespace."""
+
+    name: str = _secret_name("Name of the Secret in the stack's namespace.")
+
+
 class BackupRetention(Model):
     """Which backups are kept; the newest verified backup is never deleted."""
 
@@ -309,10 +315,81 @@ class BackupVolume(Model):
     )
 
 
-class BackupTarget(Model):
-    """Where backups are stored (today a PersistentVolumeClaim)."""
+class BackupEncryption(Model):
+    """Client-side encryption with age: each dump is encrypted in the pod before it is
+    uploaded, to the recipient derived from the identity (`age-keygen -y`). The Secret's key
+    `identity` holds an age identity (`age-keygen` output, AGE-SECRET-KEY-1...); verification
+    and restores decrypt with it. Keep a copy outside the cluster: without it no backup can be
+    read."""
 
-    pvc: BackupVolume = Field(default_factory=BackupVolume)
+    secret_ref: SecretRef = Field(
+        description="Secret holding the age identity under the key `identity`."
+    )
+
+
+class S3Target(Model):
+    """An S3-compatible bucket (AWS S3, MinIO, Ceph RGW, ...), written with rclone. Objects
+    per backup: `<prefix>/dimini-<timestamp>.dump.age` (the encrypted dump), `.json` (the
+    manifest), `.verified` or `.failed`."""
+
+    endpoint: str = Field(
+        description="URL of the S3 API, e.g. https://s3.eu-central-1.amazonaws.com or "
+        "http://minio.storage.svc:9000.",
+        max_length=512,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+    )
+    bucket: str = Field(
+        description="Bucket name (it must exist; it is never created).",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+    )
+    prefix: str | None = Field(
+        None,
+        description="Key prefix (a folder) of the stack's objects, e.g. prod/dimini; "
+        "empty stores at the bucket's root.",
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+    )
+    region: str | None = Field(
+        None,
+        description="Region of the bucket, e.g. eu-central-1.",
+        max_length=64,
+        pattern=r"^[a-z0-9-]+$",
+    )
+    force_path_style: bool = Field(
+        True,
+        description="Path-style URLs (endpoint/bucket/key), as MinIO and most S3-compatible "
+        "servers need; false uses virtual-hosted style (bucket.endpoint/key).",
+    )
+    credentials_secret_ref: SecretRef = Field(
+        description="Secret holding the access key under the keys `accessKeyId` and "
+        "`secretAccessKey`."
+    )
+    encryption: BackupEncryption
+
+
+TARGET_EXACTLY_ONE = "spec.postgres.backup.target needs exactly one of pvc or s3"
+
+
+class BackupTarget(Model):
+    """Where backups are stored: a PersistentVolumeClaim (`pvc`) or an S3-compatible bucket
+    (`s3`), exactly one."""
+
+    pvc: BackupVolume | None = None
+    s3: S3Target | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BackupTarget:
+        # Mirrors the CEL rule on spec.postgres.backup.target, for specs that skip the API
+        # server.
+        if (self.pvc is None) == (self.s3 is None):
+            raise ValueError(TARGET_EXACTLY_ONE)
+        return self
+
+
+def _pvc_target() -> BackupTarget:
+    return BackupTarget(pvc=BackupVolume())
 
 
 class Backup(Model):
@@ -328,7 +405,19 @@ class Backup(Model):
     )
     suspend: bool = Field(False, description="Suspend scheduled backups (on-demand ones run).")
     retention: BackupRetention = Field(default_factory=BackupRetention)
-    target: BackupTarget = Field(default_factory=BackupTarget)
+    target: BackupTarget = Field(
+        default_factory=_pvc_target,
+        json_schema_extra={
+            "default": {"pvc": {}},
+            **_cel(
+                _rule(
+                    "has(self.pvc) != has(self.s3)",
+                    TARGET_EXACTLY_ONE,
+                    "FieldValueInvalid",
+                )
+            ),
+        },
+    )
     active_deadline_seconds: int = Field(
         3600, description="Time limit of one backup and verification in seconds.", ge=60
     )
@@ -364,12 +453,6 @@ class Bootstrap(Model):
         description="Restore a backup before the first migration (a database that already "
         "has a schema is left alone).",
     )
-
-
-class SecretRef(Model):
-    """A Secret in the stack's namespace."""
-
-    name: str = _secret_name("Name of the Secret in the stack's namespace.")
 
 
 # A DNS name or an IP address (v4, or v6 without brackets).

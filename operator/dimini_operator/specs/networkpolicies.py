@@ -26,6 +26,7 @@ IP address, else to any address on that port (a NetworkPolicy cannot select a DN
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from dimini_operator.specs import database, tunnel
 from dimini_operator.specs.common import (
@@ -171,6 +172,17 @@ def migration(stack: Stack, component: str = "migration") -> Manifest:
     return _policy(stack, component, [], egress)
 
 
+def backup_policy(stack: Stack) -> Manifest:
+    """Backup, verify and restore pods: Postgres, and an S3 target's endpoint port."""
+    policy = migration(stack, "backup")
+    cfg = stack.spec.postgres.backup
+    if cfg is not None and cfg.target.s3 is not None:
+        url = urlsplit(cfg.target.s3.endpoint)
+        port = url.port or (HTTPS_PORT if url.scheme == "https" else 80)
+        policy["spec"]["egress"].append(_external(stack, _tcp(port)))
+    return policy
+
+
 def tunnel_policy(stack: Stack) -> Manifest:
     edge = [
         *_tcp(HTTPS_PORT, CLOUDFLARE_EDGE_PORT),
@@ -201,7 +213,7 @@ def render(stack: Stack) -> list[Manifest]:
         return objects
     objects += [backend(stack), frontend(stack), migration(stack), migration(stack, "credentials")]
     if stack.spec.postgres.backup is not None:
-        objects.append(migration(stack, "backup"))  # backup, verify and restore pods
+        objects.append(backup_policy(stack))
     if tunnel.enabled(stack):
         objects.append(tunnel_policy(stack))
     if policies.default_deny:

@@ -280,7 +280,10 @@ def plan_backup(stack: Stack, observed: Observed, mig: Migration) -> list[Manife
     cfg = backup.config(stack)
     if cfg is None:
         return out
-    if observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None:
+    if (
+        cfg.target.pvc is not None
+        and observed.get("PersistentVolumeClaim", backup.pvc_name(stack)) is None
+    ):
         out.append(backup.volume_claim(stack, cfg))
     pre = backup.premigration_job_name(stack, mig.desired_image)
     if mig.state == "BackingUp" and observed.get("Job", pre) is None:

@@ -1,21 +1,25 @@
 """The backup and verify scripts (specs/scripts/) against a real Postgres 15: real pg_dump,
-pg_restore and a throwaway server started by the verify script itself."""
+pg_restore and a throwaway server started by the verify script itself; for the S3 target a real
+S3 API server (S3Proxy), real rclone and real age."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dimini_operator.specs import backup
 
 from tests.support.postgres import PG_BIN, PostgresServer
+from tests.support.s3server import S3Server, s3_server
 
 
 @pytest.fixture
@@ -288,3 +292,302 @@ def test_restore_of_a_corrupted_dump_fails_and_leaves_the_database_empty(
         assert postgres.psql("SELECT to_regclass('public.patients') IS NULL", fresh) == "t"
     finally:
         postgres.drop_database(fresh)
+
+
+# --- the S3 target (S3Proxy, a real S3 API server), age-encrypted ------------------------------
+
+PREFIX = "stacks/test"
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3: S3Server) -> str:
+    name = f"dimini-{secrets.token_hex(4)}"
+    s3.make_bucket(name)
+    return name
+
+
+def age_identity(workdir: Path, name: str) -> Path:
+    """A new age identity in a file the postgres user can read (a mounted Secret's key)."""
+    keys = workdir / "keys"
+    keys.mkdir(exist_ok=True)
+    path = keys / name
+    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+    if os.geteuid() == 0:
+        shutil.chown(keys, "postgres", "postgres")
+        shutil.chown(path, "postgres", "postgres")
+    path.chmod(0o400)
+    return path
+
+
+@pytest.fixture
+def identity(workdir: Path) -> Path:
+    return age_identity(workdir, "identity")
+
+
+def s3_env(s3: S3Server, bucket: str, identity: Path) -> dict[str, str]:
+    """The pod's environment for an S3 target (the operator renders the same variables)."""
+    return {
+        "BACKUP_TARGET": "s3",
+        "S3_BUCKET": bucket,
+        "S3_PREFIX": PREFIX,
+        "AGE_IDENTITY_FILE": str(identity),
+        **s3.rclone_env("DIMINI"),
+    }
+
+
+def objects(s3: S3Server, bucket: str) -> list[str]:
+    return s3.list(f"{bucket}/{PREFIX}")
+
+
+def test_s3_backup_is_encrypted_uploaded_with_its_manifest_and_verifies(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    name = "dimini-20261202T100000Z"
+    env = s3_env(s3, bucket, identity)
+    code, manifest, err = run(
+        scripts, "backup.sh", target, {**conn(postgres, database), **env, "BACKUP_NAME": name}
+    )
+    assert code == 0, err
+    assert objects(s3, bucket) == [f"{name}.dump.age", f"{name}.json"]
+    stored = s3.get(f"{bucket}/{PREFIX}/{name}.dump.age")
+    assert stored.startswith(b"age-encryption.org/v1")  # ciphertext, not b"PGDMP"
+    assert json.loads(s3.get(f"{bucket}/{PREFIX}/{name}.json")) == manifest
+    assert manifest["encryption"] == "age"
+    assert manifest["size"] == len(stored)
+    assert manifest["sha256"] == hashlib.sha256(stored).hexdigest()
+    plain = subprocess.run(
+        ["age", "-d", "-i", str(identity)], input=stored, capture_output=True, check=True
+    ).stdout
+    assert plain[:5] == b"PGDMP"
+    assert manifest["plaintextSha256"] == hashlib.sha256(plain).hexdigest()
+    assert manifest["plaintextSize"] == len(plain)
+    assert manifest["rowCounts"] == {"notes": 0, "patients": 250, "sessions": 1000}
+    # Nothing was left behind locally but the pointer for the verify step.
+    assert sorted(p.name for p in target.iterdir()) == [".current"]
+
+    code, result, verify_err = run(scripts, "verify.sh", target, env)
+    assert code == 0, verify_err
+    assert result["verified"] is True
+    assert result["count"] == 1
+    assert f"{name}.verified" in objects(s3, bucket)
+    for text in (err, verify_err, json.dumps(manifest), json.dumps(result)):
+        assert s3.secret_access_key not in text
+        assert "AGE-SECRET-KEY" not in text
+
+
+def test_s3_flipped_byte_in_the_stored_object_fails_verification(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    env = s3_env(s3, bucket, identity)
+    first, second = "dimini-20261202T100000Z", "dimini-20261202T110000Z"
+    take_backup(scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": first})
+    assert run(scripts, "verify.sh", target, env)[0] == 0
+    take_backup(scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": second})
+    key = f"{bucket}/{PREFIX}/{second}.dump.age"
+    data = bytearray(s3.get(key))
+    data[len(data) // 2] ^= 0x01
+    s3.put(key, bytes(data))
+
+    code, result, _ = run(scripts, "verify.sh", target, {**env, "RETENTION_COUNT": "1"})
+    assert code == 1
+    assert result["verified"] is False
+    assert result["backup"] == second
+    assert "checksum mismatch" in str(result["error"])
+    left = objects(s3, bucket)
+    assert f"{second}.failed" in left
+    assert f"{second}.verified" not in left
+    # Retention keeps one, but never the newest verified backup: the first is the restore point.
+    assert {f"{first}.dump.age", f"{first}.json", f"{first}.verified"} <= set(left)
+
+
+def test_s3_ciphertext_damaged_behind_a_matching_checksum_fails_decryption(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    """age authenticates the ciphertext: a flip the manifest's checksum does not catch (here:
+    re-hashed after it) still fails, before anything is restored."""
+    env = s3_env(s3, bucket, identity)
+    name = "dimini-20261202T100000Z"
+    manifest = take_backup(
+        scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": name}
+    )
+    key = f"{bucket}/{PREFIX}/{name}.dump.age"
+    data = bytearray(s3.get(key))
+    data[len(data) // 2] ^= 0x01
+    s3.put(key, bytes(data))
+    text = json.dumps(manifest).replace(
+        str(manifest["sha256"]), hashlib.sha256(bytes(data)).hexdigest()
+    )
+    s3.put(f"{bucket}/{PREFIX}/{name}.json", text.encode())
+
+    code, result, _ = run(scripts, "verify.sh", target, env)
+    assert code == 1
+    assert "cannot decrypt" in str(result["error"])
+
+
+def test_s3_wrong_age_key_fails_verification_clearly(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+    workdir: Path,
+) -> None:
+    env = s3_env(s3, bucket, identity)
+    name = "dimini-20261202T100000Z"
+    take_backup(scripts, target, {**conn(postgres, database), **env, "BACKUP_NAME": name})
+    other = age_identity(workdir, "other")
+
+    code, result, _ = run(scripts, "verify.sh", target, {**env, "AGE_IDENTITY_FILE": str(other)})
+    assert code == 1
+    assert result["error"] == (
+        "cannot decrypt: the age identity is not the key this backup was encrypted to"
+    )
+    assert f"{name}.failed" in objects(s3, bucket)
+
+
+def test_s3_retention_deletes_the_oldest_objects_by_count_and_age(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    env = s3_env(s3, bucket, identity)
+    db = conn(postgres, database)
+    # A verified backup far older than the age limit: the newest verified one, so it stays.
+    ancient = "dimini-20200101T000000Z"
+    take_backup(scripts, target, {**db, **env, "BACKUP_NAME": ancient})
+    assert run(scripts, "verify.sh", target, env)[0] == 0
+    names = [f"dimini-{stamp}Z" for stamp in ("20200102T000000", "20200103T000000")]
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    names += [f"dimini-{today}T0{h}0000Z" for h in range(3)]
+    for n in names:
+        take_backup(scripts, target, {**db, **env, "BACKUP_NAME": n})
+    # The newest fails (a flipped byte): the ancient one stays the newest verified backup.
+    key = f"{bucket}/{PREFIX}/{names[-1]}.dump.age"
+    data = bytearray(s3.get(key))
+    data[10] ^= 0x01
+    s3.put(key, bytes(data))
+
+    retention = {"RETENTION_COUNT": "2", "RETENTION_MAX_AGE_DAYS": "30"}
+    code, result, _ = run(scripts, "verify.sh", target, {**env, **retention})
+    assert code == 1
+    assert result["count"] == 3
+    kept = sorted({o.split(".")[0] for o in objects(s3, bucket)})
+    # Count: the two newest; age: the other 2020 ones go; the newest verified one stays.
+    assert kept == [ancient, names[-2], names[-1]]
+
+    code, result, err = run(scripts, "verify.sh", target, {**env, **retention}, names[-2])
+    assert code == 0, err
+    assert result["count"] == 2
+    kept = sorted({o.split(".")[0] for o in objects(s3, bucket)})
+    assert kept == [names[-2], names[-1]]
+
+
+def test_s3_restore_loads_the_newest_verified_backup(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    env = s3_env(s3, bucket, identity)
+    db = conn(postgres, database)
+    take_backup(scripts, target, {**db, **env, "BACKUP_NAME": "dimini-20261202T100000Z"})
+    assert run(scripts, "verify.sh", target, env)[0] == 0
+    take_backup(scripts, target, {**db, **env, "BACKUP_NAME": "dimini-20261202T110000Z"})
+    fresh = postgres.create_database("restored")
+    try:
+        code, result, err = run(scripts, "restore.sh", target, {**conn(postgres, fresh), **env})
+        assert code == 0, err
+        assert result["name"] == "dimini-20261202T100000Z"
+        assert postgres.psql("SELECT count(*) FROM sessions", fresh) == "1000"
+    finally:
+        postgres.drop_database(fresh)
+
+
+def test_s3_unreachable_credentials_fail_without_leaking_them(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+) -> None:
+    wrong = "wrong-" + secrets.token_hex(8)
+    env = {**s3_env(s3, bucket, identity), "RCLONE_CONFIG_DIMINI_SECRET_ACCESS_KEY": wrong}
+    name = "dimini-20261202T100000Z"
+    code, result, err = run(
+        scripts, "backup.sh", target, {**conn(postgres, database), **env, "BACKUP_NAME": name}
+    )
+    assert code == 1
+    assert "cannot upload" in str(result["error"])
+    assert "Forbidden" in str(result["error"])  # what the server said
+    assert wrong not in err and wrong not in json.dumps(result)
+    assert objects(s3, bucket) == []
+
+
+def test_s3_key_rotation_encrypts_to_the_first_identity_and_reads_the_older_backups(
+    postgres: PostgresServer,
+    database: str,
+    target: Path,
+    scripts: Path,
+    s3: S3Server,
+    bucket: str,
+    identity: Path,
+    workdir: Path,
+) -> None:
+    db = conn(postgres, database)
+    old_env = s3_env(s3, bucket, identity)
+    old = "dimini-20261202T100000Z"
+    take_backup(scripts, target, {**db, **old_env, "BACKUP_NAME": old})
+    new_key = age_identity(workdir, "new")
+    rotated = workdir / "keys" / "rotated"
+    rotated.write_text(new_key.read_text() + identity.read_text())
+    if os.geteuid() == 0:
+        shutil.chown(rotated, "postgres", "postgres")
+    env = s3_env(s3, bucket, rotated)
+    new = "dimini-20261202T110000Z"
+    manifest = take_backup(scripts, target, {**db, **env, "BACKUP_NAME": new})
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(new_key)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert manifest["recipient"] == recipient
+    for name in (old, new):
+        code, result, err = run(scripts, "verify.sh", target, env, name)
+        assert code == 0, err
+    # The old key alone cannot read the new backup.
+    code, result, _ = run(scripts, "verify.sh", target, old_env, new)
+    assert code == 1
+    assert "not the key this backup was encrypted to" in str(result["error"])

@@ -25,8 +25,35 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+S3_TARGET = {
+    "endpoint": "https://s3.example.com",
+    "bucket": "dimini-backups",
+    "credentialsSecretRef": {"name": "backup-s3"},
+    "encryption": {"secretRef": {"name": "backup-age"}},
+}
+EXACTLY_ONE_TARGET = "spec.postgres.backup.target needs exactly one of pvc or s3"
+
 # (what, path in the object, bad value, text the error must contain)
 INVALID_CREATES = [
+    (
+        "backup target with both pvc and s3",
+        "spec.postgres.backup",
+        {"target": {"pvc": {}, "s3": S3_TARGET}},
+        EXACTLY_ONE_TARGET,
+    ),
+    ("backup target with neither", "spec.postgres.backup", {"target": {}}, EXACTLY_ONE_TARGET),
+    (
+        "s3 target without encryption",
+        "spec.postgres.backup.target",
+        {"s3": {k: v for k, v in S3_TARGET.items() if k != "encryption"}},
+        "spec.postgres.backup.target.s3.encryption",
+    ),
+    (
+        "s3 endpoint not a URL",
+        "spec.postgres.backup.target",
+        {"s3": {**S3_TARGET, "endpoint": "s3.example.com"}},
+        "spec.postgres.backup.target.s3.endpoint",
+    ),
     ("negative replicas", "spec.backend.replicas", -1, "spec.backend.replicas"),
     ("zero frontend replicas", "spec.frontend.replicas", 0, "spec.frontend.replicas"),
     ("host not a DNS name", "spec.ingress.host", "Not_A_Host!", "spec.ingress.host"),
@@ -237,3 +264,26 @@ def test_external_postgres_is_exclusive_and_cannot_be_switched(stack_ns: StackNs
     assert switch in patch({"spec": {"postgres": {"external": None}}})
     # Another host (a fail-over, a migrated server) is an ordinary change.
     k.patch("diministack", STACK, {"spec": {"postgres": {"external": {"host": "10.0.0.7"}}}})
+
+
+def test_backup_targets_default_to_a_claim_and_accept_s3(stack_ns: StackNs) -> None:
+    """The API server's defaults: `backup: {}` is a 5Gi claim; an S3 target is path style."""
+    k = stack_ns.k
+    k.apply(_set(sample(stack_ns.storage_class), "spec.postgres.backup", {}))
+    stack = k.stack()
+    assert stack is not None
+    assert stack["spec"]["postgres"]["backup"]["target"] == {"pvc": {"size": "5Gi"}}
+    k.run(
+        "patch",
+        "diministack",
+        STACK,
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"postgres": {"backup": {"target": {"pvc": None, "s3": S3_TARGET}}}}}),
+    )
+    stack = k.stack()
+    assert stack is not None
+    assert stack["spec"]["postgres"]["backup"]["target"] == {
+        "s3": {**S3_TARGET, "forcePathStyle": True}
+    }

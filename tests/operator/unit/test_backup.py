@@ -7,11 +7,19 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from dimini_operator.specs import backup
 from dimini_operator.specs.common import Stack
-from dimini_operator.specs.model import BackupFailure, BackupRecord, BackupStatus, FromBackup
+from dimini_operator.specs.model import (
+    TARGET_EXACTLY_ONE,
+    BackupFailure,
+    BackupRecord,
+    BackupStatus,
+    FromBackup,
+)
 from dimini_operator.specs.plan import Observed, render
 from dimini_operator.specs.status import derive, events
+from pydantic import ValidationError
 
 from tests.operator.pss import restricted_violations
 from tests.operator.unit.conftest import make_stack, sample_body
@@ -57,7 +65,14 @@ def test_backup_spec_renders_scripts_schedule_and_claim() -> None:
     plan = render(stack, obs())
     applied = by_key(plan.apply)
     cm = applied[("ConfigMap", "demo-backup-scripts")]
-    assert set(cm["data"]) == {"backup.sh", "verify.sh", "restore.sh", "facts.sql", "compare.sql"}
+    assert set(cm["data"]) == {
+        "backup.sh",
+        "verify.sh",
+        "restore.sh",
+        "store.sh",
+        "facts.sql",
+        "compare.sql",
+    }
     assert "pg_dump --format=custom" in cm["data"]["backup.sh"]
     cron = applied[("CronJob", "demo-backup")]
     assert cron["spec"]["schedule"] == "15 2 * * *"
@@ -114,7 +129,9 @@ def test_defaults() -> None:
     assert cfg.schedule == "0 3 * * *"
     assert cfg.retention.count == 7
     assert cfg.retention.max_age_days is None
+    assert cfg.target.pvc is not None
     assert cfg.target.pvc.size == "5Gi"
+    assert cfg.target.s3 is None
 
 
 def test_backup_now_annotation_creates_one_job_per_request() -> None:
@@ -502,3 +519,115 @@ def test_backup_pods_get_little_cpu_so_a_dump_cannot_starve_the_app() -> None:
     for pod in _backup_pods(backup_stack({"resources": chosen})):
         for container in pod.get("initContainers", []) + pod["containers"]:
             assert container["resources"] == chosen, container["name"]
+
+
+S3 = {
+    "endpoint": "https://s3.eu-central-1.amazonaws.com",
+    "bucket": "dimini-backups",
+    "prefix": "prod/demo",
+    "region": "eu-central-1",
+    "credentialsSecretRef": {"name": "backup-s3"},
+    "encryption": {"secretRef": {"name": "backup-age"}},
+}
+
+
+def s3_pod(stack: Stack) -> dict[str, Any]:
+    cron = by_key(render(stack, obs()).apply)[("CronJob", "demo-backup")]
+    pod: dict[str, Any] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pod
+
+
+def test_s3_target_configures_rclone_by_env_with_credentials_from_the_secret() -> None:
+    stack = backup_stack({"target": {"s3": S3}})
+    plan = render(stack, obs())
+    # No claim for an S3 target.
+    assert not [o for o in plan.create_only if o["kind"] == "PersistentVolumeClaim"]
+    pod = s3_pod(stack)
+    assert restricted_violations(pod) == []
+    for container in pod["initContainers"] + pod["containers"]:
+        env = {e["name"]: e for e in container["env"]}
+        values = {n: e.get("value") for n, e in env.items()}
+        assert values["BACKUP_TARGET"] == "s3"
+        assert values["S3_BUCKET"] == "dimini-backups"
+        assert values["S3_PREFIX"] == "prod/demo"
+        assert values["RCLONE_CONFIG_DIMINI_TYPE"] == "s3"
+        assert values["RCLONE_CONFIG_DIMINI_ENDPOINT"] == S3["endpoint"]
+        assert values["RCLONE_CONFIG_DIMINI_REGION"] == "eu-central-1"
+        assert values["RCLONE_CONFIG_DIMINI_FORCE_PATH_STYLE"] == "true"
+        assert values["AGE_IDENTITY_FILE"] == "/secrets/backup-encryption/identity"
+        # The credentials only as references: never a value in the pod spec or an argument.
+        assert env["RCLONE_CONFIG_DIMINI_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+            "name": "backup-s3",
+            "key": "accessKeyId",
+        }
+        assert env["RCLONE_CONFIG_DIMINI_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "backup-s3",
+            "key": "secretAccessKey",
+        }
+        assert container["command"][0] == "sh" and len(container["command"]) == 2
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["backup-encryption"] == {
+            "name": "backup-encryption",
+            "mountPath": "/secrets/backup-encryption",
+            "readOnly": True,
+        }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["backups"] == {"name": "backups", "emptyDir": {}}
+    assert volumes["backup-encryption"]["secret"] == {
+        "secretName": "backup-age",
+        "items": [{"key": "identity", "path": "identity"}],
+        "defaultMode": 0o440,
+    }
+
+
+def test_s3_optional_fields_and_virtual_hosted_style() -> None:
+    minimal = {k: v for k, v in S3.items() if k not in ("prefix", "region")}
+    stack = backup_stack({"target": {"s3": {**minimal, "forcePathStyle": False}}})
+    (verify,) = s3_pod(stack)["containers"]
+    values = {e["name"]: e.get("value") for e in verify["env"]}
+    assert "S3_PREFIX" not in values and "RCLONE_CONFIG_DIMINI_REGION" not in values
+    assert values["RCLONE_CONFIG_DIMINI_FORCE_PATH_STYLE"] == "false"
+    # Defaulted as the API server does: path style unless told otherwise.
+    cfg = backup_stack({"target": {"s3": minimal}}).spec.postgres.backup
+    assert cfg is not None and cfg.target.s3 is not None
+    assert cfg.target.s3.force_path_style is True
+
+
+@pytest.mark.parametrize(
+    "target",
+    [{}, {"pvc": {}, "s3": S3}],
+    ids=["neither", "both"],
+)
+def test_backup_target_needs_exactly_one_of_pvc_and_s3(target: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match=TARGET_EXACTLY_ONE):
+        backup_stack({"target": target})
+
+
+def test_s3_target_requires_credentials_and_encryption() -> None:
+    for missing in ("credentialsSecretRef", "encryption", "bucket", "endpoint"):
+        with pytest.raises(ValidationError, match=missing):
+            backup_stack({"target": {"s3": {k: v for k, v in S3.items() if k != missing}}})
+
+
+def test_restore_from_an_s3_target_downloads_instead_of_mounting_a_claim() -> None:
+    spec = copy.deepcopy(sample_body()["spec"])
+    spec["postgres"]["backup"] = {"target": {"s3": S3}}
+    spec["postgres"]["bootstrap"] = {"fromBackup": {}}
+    stack = make_stack(spec)
+    (restore,) = [o for o in render(stack, db_ready()).create_only if o["kind"] == "Job"]
+    pod = restore["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    values = {e["name"]: e.get("value") for e in container["env"]}
+    assert values["BACKUP_TARGET"] == "s3"
+    assert values["AGE_IDENTITY_FILE"] == "/secrets/backup-encryption/identity"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["backups"] == {"name": "backups", "emptyDir": {}}
+    assert "backup-encryption" in volumes
+    # A claimName restores from that claim, whatever the stack's own target.
+    spec["postgres"]["bootstrap"] = {"fromBackup": {"claimName": "old-backups"}}
+    (restore,) = [o for o in render(make_stack(spec), db_ready()).create_only if o["kind"] == "Job"]
+    pod = restore["spec"]["template"]["spec"]
+    values = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert "BACKUP_TARGET" not in values
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == "old-backups"

@@ -259,3 +259,27 @@ def test_the_plan_carries_the_policies_and_prunes_them_when_turned_off(enabled: 
         if obj["kind"] == "NetworkPolicy":
             assert obj["metadata"]["ownerReferences"][0]["name"] == "demo"
             assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "dimini-operator"
+
+
+def test_backup_pods_reach_an_s3_endpoint_port_only_with_an_s3_target() -> None:
+    s3 = {
+        "endpoint": "http://minio.storage.svc:9000",
+        "bucket": "dimini-backups",
+        "credentialsSecretRef": {"name": "s3"},
+        "encryption": {"secretRef": {"name": "age"}},
+    }
+    body = copy.deepcopy(sample_body()["spec"])
+    body["networkPolicies"] = {"enabled": True}
+    body["postgres"]["backup"] = {"target": {"s3": s3}}
+    stack = make_stack(body)
+    pols = rendered(stack)
+    backup = pod(stack, "backup")
+    assert allowed(pols, backup, pod(stack, "postgres"), 5432)
+    assert allowed(pols, backup, INTERNET, 9000)
+    assert not allowed(pols, backup, INTERNET, 443)
+    body["postgres"]["backup"] = {"target": {"s3": {**s3, "endpoint": "https://s3.example"}}}
+    pols = rendered(make_stack(body))
+    assert allowed(pols, backup, INTERNET, 443)
+    body["postgres"]["backup"] = {}
+    pols = rendered(make_stack(body))
+    assert not allowed(pols, backup, INTERNET, 443)

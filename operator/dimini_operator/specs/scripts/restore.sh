@@ -1,35 +1,35 @@
 #!/bin/sh
-# dimini restore: load backup $RESTORE_NAME (default: the newest verified one in $BACKUP_DIR)
-# into the stack's database (libpq environment), for `spec.postgres.bootstrap.fromBackup`.
-# The dump's checksum is checked first, the restore is one transaction, and the result is
-# compared with the manifest (revision, row counts). A database that already has a schema is
-# left alone (a retried or repeated bootstrap never restores twice). JSON result: the
-# container's termination message.
+# dimini restore: load backup $RESTORE_NAME (default: the newest verified one in the target,
+# a PVC or S3, see store.sh) into the stack's database (libpq environment), for
+# `spec.postgres.bootstrap.fromBackup`. The dump's checksum is checked first (and it is
+# decrypted, when encrypted), the restore is one transaction, and the result is compared with
+# the manifest (revision, row counts). A database that already has a schema is left alone (a
+# retried or repeated bootstrap never restores twice). JSON result: the container's termination
+# message.
 set -eu
 
 dir=${BACKUP_DIR:-/backups}
 report=${TERMINATION_LOG:-/dev/termination-log}
 scripts=$(dirname "$0")
 name=${RESTORE_NAME:-}
-if [ -z "$name" ]; then
-  name=$(find "$dir" -maxdepth 1 -name 'dimini-*.verified' | sed 's|.*/||; s|\.verified$||' | sort | tail -n1)
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 fail() {
   echo "dimini-restore: ${name:-?}: $1" >&2
-  msg=$(printf '%s' "$1" | tr '\n"\\' '   ' | cut -c1-400)
+  msg=$(printf '%s' "$1" | tr '\n\t"\\' '    ' | cut -c1-400)
   printf '{"step":"restore","backup":"%s","error":"%s"}\n' "$name" "$msg" >"$report" 2>/dev/null || true
   exit 1
 }
 
+. "$scripts/store.sh"
+if [ -z "$name" ]; then
+  names=$(store_names verified) || fail "cannot list the target: $(rclone_error)"
+  name=$(printf '%s\n' "$names" | tail -n1)
+fi
 [ -n "$name" ] || fail "no verified backup in the target"
-manifest="$dir/$name.json"
-dump="$dir/$name.dump"
-[ -f "$manifest" ] && [ -f "$dump" ] || fail "backup $name not found"
-want=$(sed -n 's/.*"sha256" *: *"\([0-9a-f]*\)".*/\1/p' "$manifest" | head -n1)
-[ "$want" = "$(sha256sum "$dump" | cut -d' ' -f1)" ] || fail "checksum mismatch: the dump is not what was written"
+manifest=$(store_local "$name.json") || fail "backup $name not found"
+open_dump "$name" "$manifest"
 
 present=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT to_regclass('public.alembic_version') IS NOT NULL" 2>"$work/err") ||
   fail "cannot connect: $(tr '\n' ' ' <"$work/err" | cut -c1-300)"

@@ -1,10 +1,11 @@
 #!/bin/sh
 # dimini verify: restore backup $1 (default: the one named in $BACKUP_DIR/.current) into a
 # throwaway Postgres started here (same image, so the same major version), and compare it with
-# its manifest: checksum of the dump, Alembic revision, row count of every table. Only a backup
-# that passes gets <name>.verified; one that fails gets <name>.failed. Then retention runs:
-# the oldest beyond $RETENTION_COUNT and those older than $RETENTION_MAX_AGE_DAYS go, never the
-# newest verified one. The result, as JSON, is the container's termination message.
+# its manifest: checksum of the stored dump (downloaded from S3 and decrypted first, see
+# store.sh), Alembic revision, row count of every table. Only a backup that passes gets
+# <name>.verified; one that fails gets <name>.failed. Then retention runs: the oldest beyond
+# $RETENTION_COUNT and those older than $RETENTION_MAX_AGE_DAYS go, never the newest verified
+# one. The result, as JSON, is the container's termination message.
 set -eu
 
 dir=${BACKUP_DIR:-/backups}
@@ -22,58 +23,55 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Retention: names sort by time (dimini-<UTC timestamp>...).
+# Retention: names sort by time (dimini-<UTC timestamp>...). Prints the count left; returns 1
+# when the target cannot be listed or cleaned (a failure, not a count).
 retain() {
   keep=${RETENTION_COUNT:-7}
   days=${RETENTION_MAX_AGE_DAYS:-}
-  names=$(find "$dir" -maxdepth 1 -name 'dimini-*.json' | sed 's|.*/||; s|\.json$||' | sort)
+  names=$(store_names json) || return 1
   total=$(printf '%s\n' "$names" | grep -c . || true)
-  newest_verified=""
-  for n in $names; do
-    if [ -f "$dir/$n.verified" ]; then newest_verified=$n; fi
-  done
+  newest_verified=$(store_names verified) || return 1
+  newest_verified=$(printf '%s\n' "$newest_verified" | tail -n1)
   cutoff=""
   if [ -n "$days" ]; then
     cutoff=$(date -u -d "@$(($(date -u +%s) - days * 86400))" +%Y%m%dT%H%M%SZ)
   fi
   i=0
+  left=$total
   for n in $names; do
     i=$((i + 1))
     [ "$n" = "$newest_verified" ] && continue
     ts=$(printf '%s' "$n" | sed 's/^dimini-\([0-9]\{8\}T[0-9]\{6\}Z\).*/\1/')
     if [ $((total - i)) -ge "$keep" ] || { [ -n "$cutoff" ] && expr "x$ts" \< "x$cutoff" >/dev/null; }; then
-      rm -f "$dir/$n.dump" "$dir/$n.json" "$dir/$n.verified" "$dir/$n.failed"
+      store_remove "$n" || return 1
+      left=$((left - 1))
       echo "dimini-verify: retention removed $n" >&2
     fi
   done
-  find "$dir" -maxdepth 1 -name 'dimini-*.json' | grep -c . || true
-}
-
-field() { # field NAME FILE: a string or number field of a flat manifest
-  sed -n "s/.*\"$1\" *: *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$2" | head -n1
+  echo "$left"
 }
 
 fail() {
+  # Once: a failure while recording a failure (the target is unreachable) must not recurse.
+  [ -z "${failing:-}" ] || exit 1
+  failing=yes
   echo "dimini-verify: $name: $1" >&2
-  msg=$(printf '%s' "$1" | tr '\n"\\' '   ' | cut -c1-400)
-  if [ -n "$name" ] && [ -f "$dir/$name.json" ]; then
-    printf '{"backup":"%s","failedAt":"%s","error":"%s"}\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$msg" >"$dir/$name.failed"
+  msg=$(printf '%s' "$1" | tr '\n\t"\\' '    ' | cut -c1-400)
+  if [ -n "$name" ] && [ -n "${manifest:-}" ]; then
+    printf '{"backup":"%s","failedAt":"%s","error":"%s"}\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$msg" |
+      store_write "$name.failed" || true
   fi
-  count=$(retain)
+  count=$(retain) || count=0
   printf '{"step":"verify","backup":"%s","verified":false,"error":"%s","count":%s}\n' \
     "$name" "$msg" "${count:-0}" >"$report" 2>/dev/null || true
   exit 1
 }
 
+. "$scripts/store.sh"
 [ -n "$name" ] || fail "no backup to verify"
-manifest="$dir/$name.json"
-dump="$dir/$name.dump"
-[ -f "$manifest" ] || fail "manifest $name.json not found"
-[ -f "$dump" ] || fail "dump $name.dump not found"
-
-want=$(field sha256 "$manifest")
-have=$(sha256sum "$dump" | cut -d' ' -f1)
-[ "$want" = "$have" ] || fail "checksum mismatch: the dump is not what was written"
+manifest=""
+manifest=$(store_local "$name.json") || fail "manifest $name.json not found"
+open_dump "$name" "$manifest"
 
 # A private server: no TCP, socket in the work directory, nothing to persist.
 initdb -D "$pgdata" -U verify --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$work/initdb.log" 2>&1 ||
@@ -96,8 +94,8 @@ diff=$(psql -X -q -At -v ON_ERROR_STOP=1 -d restored -v want="$(cat "$manifest")
 
 verified=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 body=$(cat "$manifest")
-printf '%s, "verifiedAt": "%s"}\n' "${body%\}}" "$verified" >"$dir/$name.verified"
-count=$(retain)
+printf '%s, "verifiedAt": "%s"}\n' "${body%\}}" "$verified" | store_write "$name.verified"
+count=$(retain) || fail "retention failed: $(rclone_error)"
 printf '%s, "step": "verify", "verified": true, "verifiedAt": "%s", "count": %s}\n' \
   "${body%\}}" "$verified" "${count:-0}" >"$report" 2>/dev/null || true
 echo "dimini-verify: $name verified (revision $(field revision "$manifest"))" >&2
