@@ -9,6 +9,11 @@ from dimini_operator.specs.common import Manifest, Stack, image_hash, metadata, 
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 IMAGE_ANNOTATION = "dimini.io/backend-image"
+COMPONENT = "migration"
+CONTAINER = "migrate"
+# Of a failed pod's termination message (app.migrate writes one line; a crash leaves the log
+# tail): enough to name the cause in the status.
+REPORT_CHARS = 400
 
 
 def job_name(stack: Stack, image: str) -> str:
@@ -17,10 +22,16 @@ def job_name(stack: Stack, image: str) -> str:
 
 def render(stack: Stack, image: str) -> Manifest:
     mig = stack.spec.backend.migration
-    container: dict[str, Any] = {"name": "migrate", "command": list(MIGRATE_COMMAND)}
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "command": list(MIGRATE_COMMAND),
+        # app.migrate writes why it failed there (the stack's status carries it); a crash
+        # before that leaves the (redacted) log tail.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
     pod = backend.pod_spec(stack, image, container)
     pod["restartPolicy"] = "Never"
-    meta = metadata(stack, job_name(stack, image), "migration")
+    meta = metadata(stack, job_name(stack, image), COMPONENT)
     meta["annotations"] = {IMAGE_ANNOTATION: image}
     return {
         "apiVersion": "batch/v1",
@@ -31,7 +42,7 @@ def render(stack: Stack, image: str) -> Manifest:
             "activeDeadlineSeconds": mig.active_deadline_seconds,
             "ttlSecondsAfterFinished": mig.ttl_seconds_after_finished,
             "template": {
-                "metadata": pod_metadata(stack, "migration", stack.spec.backend),
+                "metadata": pod_metadata(stack, COMPONENT, stack.spec.backend),
                 "spec": pod,
             },
         },
@@ -50,3 +61,13 @@ def job_state(job: dict[str, Any] | None) -> tuple[str, str, str]:
         if cond.get("type") == "Failed":
             return "Failed", cond.get("reason") or "JobFailed", cond.get("message", "") or ""
     return "Running", "JobRunning", ""
+
+
+def pod_report(pod: dict[str, Any]) -> str:
+    """The termination message a migration pod's container left, else ""."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") != CONTAINER:
+            continue
+        message = ((cs.get("state") or {}).get("terminated") or {}).get("message") or ""
+        return " ".join(message.split())[-REPORT_CHARS:]
+    return ""
