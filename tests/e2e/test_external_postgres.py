@@ -131,7 +131,8 @@ def _serve_tls(server: PostgresServer, address: str, ca: Ca) -> None:
         hba.write(f"hostssl {DATABASE} {ROLE} 0.0.0.0/0 scram-sha-256\n")
     options = (
         f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1,{address} "
-        "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c fsync=off"
+        "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c fsync=off "
+        "-c max_connections=300"
     )
     log = server.root / "postgres.log"
     subprocess.run(
