@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,10 +16,14 @@ from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import load_settings_or_exit
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, redactor
 
 BACKEND_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_DIR = BACKEND_ROOT / "alembic"
+# Kubernetes' default terminationMessagePath: the operator puts what is written here into the
+# stack's status when the migration Job fails (a TLS or authentication failure, say).
+TERMINATION_LOG = Path("/dev/termination-log")
+SUMMARY_CHARS = 400
 
 
 def alembic_config() -> Config:
@@ -72,11 +77,35 @@ def upgrade_to_head() -> None:
     command.upgrade(alembic_config(), "head")
 
 
+def failure_summary(error: BaseException) -> str:
+    """One redacted line naming the error (e.g. `SSLCertVerificationError: [SSL:
+    CERTIFICATE_VERIFY_FAILED] certificate verify failed: ...`), never a credential."""
+    text = " ".join(str(error).split()) or "no detail"
+    line = redactor.redact(f"{type(error).__name__}: {text}")
+    return line[:SUMMARY_CHARS]
+
+
+def report_failure(summary: str, path: Path = TERMINATION_LOG) -> None:
+    # Only where the kubelet made the file: elsewhere /dev is no place to create one.
+    if path.exists():
+        path.write_text(f"migration failed: {summary}\n")
+
+
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.secret_values())
     logger = logging.getLogger("app.migrate")
-    current = asyncio.run(current_revision(settings.database_url_object))
+    try:
+        migrate(settings.database_url_object, logger)
+    except Exception as error:
+        summary = failure_summary(error)
+        logger.error("migration failed: %s", summary)
+        report_failure(summary)
+        sys.exit(1)
+
+
+def migrate(url: URL, logger: logging.Logger) -> None:
+    current = asyncio.run(current_revision(url))
     if is_ahead(current):
         # Rolled back onto a schema a newer release migrated: migrations are expand-only, so this
         # release runs on it (/ready agrees); Alembic itself would fail on the unknown revision.

@@ -65,6 +65,7 @@ from sandbox import nodes as sandbox_nodes  # noqa: E402
 from sandbox.nodes import client as sandbox_client  # noqa: E402
 from tests.operator.integration.conftest import add_volume  # noqa: E402
 from tests.operator.integration.support import CRD_FILE, Kubectl, Operator, sample  # noqa: E402
+from tests.support.crds import wait_established  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 Key = tuple[str, str]  # (kind, name)
@@ -600,7 +601,7 @@ def load() -> str:
 def measure(b: Bench, args: argparse.Namespace) -> None:
     k = Kubectl(b.env, "default")
     k.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), namespaced=False)
-    k.run("wait", "--for=condition=Established", "--timeout=60s", "crd/diministacks.dimini.io")
+    wait_established(b.env, "diministacks.dimini.io")
     k.run("get", "diministacks", "-A")  # warm kubectl's discovery cache for both sides
 
     print(f"operator bench on the sandbox, {load()}")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import subprocess
 import sys
+from pathlib import Path
+
+from app import migrate
+from app.core.logging import redactor
 
 from tests.backend.helpers import BACKEND_DIR, backend_env
 from tests.support.postgres import PostgresServer
@@ -116,3 +122,42 @@ def test_hume_events_keep_the_first_of_each_delivery_and_refuse_another(
                 raise AssertionError(f"a second {values} was stored")
     finally:
         postgres.drop_database(database)
+
+
+def test_a_failed_migration_says_why_in_one_line_without_the_password() -> None:
+    """The operator's Job reports this line in the stack's status (specs/migration.py)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: the connection is refused
+        password = "pw-" + secrets.token_hex(8)
+        env = backend_env(f"postgresql+asyncpg://dimini:{password}@127.0.0.1:{port}/dimini")
+        done = subprocess.run(
+            [sys.executable, "-m", "app.migrate"],
+            env=env,
+            cwd=BACKEND_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert "migration failed: " in output and "Connect" in output
+    assert "Traceback" not in output
+    assert password not in output
+
+
+def test_the_failure_is_written_only_where_the_kubelet_made_the_file(tmp_path: Path) -> None:
+    log = tmp_path / "termination-log"
+    migrate.report_failure("OSError: refused", log)
+    assert not log.exists()
+    log.touch()
+    migrate.report_failure("OSError: refused", log)
+    assert log.read_text() == "migration failed: OSError: refused\n"
+
+
+def test_the_summary_is_redacted_and_bounded() -> None:
+    redactor.register(["s3cr3t-value"])
+    summary = migrate.failure_summary(ValueError("bad s3cr3t-value\n" + "x" * 1000))
+    assert summary.startswith("ValueError: bad ")
+    assert "s3cr3t-value" not in summary and "\n" not in summary
+    assert len(summary) <= migrate.SUMMARY_CHARS

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from sandbox.cluster import Sandbox
+from tests.support.crds import wait_established
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "dimini-operator"
@@ -69,15 +70,7 @@ def crd_installed(sandbox: Sandbox) -> None:
         env=sandbox.env(),
     )
     assert result.returncode == 0, result.stderr
-    result = run(
-        "kubectl",
-        "wait",
-        "--for=condition=Established",
-        "--timeout=30s",
-        "crd/diministacks.dimini.io",
-        env=sandbox.env(),
-    )
-    assert result.returncode == 0, result.stderr
+    wait_established(sandbox.env(), "diministacks.dimini.io")
 
 
 @pytest.mark.sandbox

@@ -16,6 +16,7 @@ from dimini_operator.specs import backend, postgres
 
 from sandbox.cluster import Sandbox
 from tests.operator.unit.conftest import make_stack
+from tests.support.crds import wait_established
 from tests.support.prometheus_crds import KINDS, crd_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,15 +165,7 @@ def test_the_api_server_accepts_every_monitoring_object(
             check=False,
         )
         assert applied.returncode == 0, applied.stderr
-    established = subprocess.run(
-        ["kubectl", "wait", "--for=condition=Established", "--timeout=60s"]
-        + [f"crd/{plural}.monitoring.coreos.com" for plural in KINDS.values()],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert established.returncode == 0, established.stderr
+    wait_established(env, *(f"{plural}.monitoring.coreos.com" for plural in KINDS.values()))
     docs = monitoring(render(helm, *ALL_ON, *CRDS_SERVED))
     assert len(docs) == 5
     for doc in docs.values():

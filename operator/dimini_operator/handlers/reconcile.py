@@ -139,6 +139,34 @@ async def observe_backups(
     return reports
 
 
+async def observe_migration_failures(
+    kube: Kube, stack: Stack, children: dict[Key, dict[str, Any]]
+) -> dict[str, str]:
+    """Failed migration Jobs' pod reports, by Job name; no listing while none has failed."""
+    failed = {
+        name
+        for (kind, name), job in children.items()
+        if kind == "Job"
+        and ((job.get("metadata") or {}).get("labels") or {}).get(LABEL_COMPONENT)
+        == migration.COMPONENT
+        and migration.job_state(job)[0] == "Failed"
+    }
+    if not failed:
+        return {}
+    selector = {
+        LABEL_INSTANCE: stack.name,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_COMPONENT: migration.COMPONENT,
+    }
+    reports: dict[str, str] = {}
+    for pod in await kube.list("v1", "Pod", stack.namespace, selector):
+        labels = pod.get("metadata", {}).get("labels") or {}
+        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+        if job in failed and (report := migration.pod_report(pod)):
+            reports[job] = report
+    return reports
+
+
 async def check_referenced_secrets(
     kube: Kube, stack: Stack
 ) -> tuple[tuple[str, ...], str, dict[str, dict[str, Any]]]:
@@ -389,6 +417,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     backup_request = (meta.get("annotations") or {}).get(backup.BACKUP_NOW_ANNOTATION) or None
     backup_requested = (old_status.get("backup") or {}).get("requested")
     backup_reports = await observe_backups(kube, stack, children)
+    migration_reports = await observe_migration_failures(kube, stack, children)
     # Read above unless the credentials are BYO; with an external database there is none.
     data_pvc = await _data_claim(kube, stack) if byo and not external else pvc
     growth = await observe_growth(kube, stack, data_pvc)
@@ -405,6 +434,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         backup_request=backup_request,
         backup_requested=backup_requested,
         backup_reports=backup_reports,
+        migration_reports=migration_reports,
     )
     plan: Plan = render(stack, observed)
     writes = 0

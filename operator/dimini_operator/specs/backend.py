@@ -28,6 +28,7 @@ OPENAI_KEYS = ("OPENAI_API_KEY",)
 HUME_KEYS = ("HUME_API_KEY", "HUME_SECRET_KEY")
 HUME_OPTIONAL_KEYS = ("HUME_WEBHOOK_SIGNING_KEY",)
 EXTERNAL_CREDENTIALS = "spec.postgres.external.credentialsSecretRef"
+EXTERNAL_CA = "spec.postgres.external.caSecretRef"
 # Secrets whose password reaches pods only through `<stack>-connection`.
 DB_CREDENTIAL_FIELDS = ("spec.postgres.existingSecret", EXTERNAL_CREDENTIALS)
 
@@ -51,6 +52,9 @@ def referenced_secrets(stack: Stack) -> list[tuple[str, str, tuple[str, ...]]]:
         out.append(("spec.postgres.existingSecret", stack.db_secret_name, ("username", "password")))
     if database.external(stack):
         out.append((EXTERNAL_CREDENTIALS, stack.db_secret_name, ("username", "password")))
+    if ca := database.ca_ref(stack):
+        # Not a credential: its data is in the checksum, so a new CA rolls the pods.
+        out.append((EXTERNAL_CA, ca.name, (ca.key,)))
     return out
 
 
@@ -93,10 +97,8 @@ def env(stack: Stack) -> list[dict[str, Any]]:
     if spec.mode == "production":
         out.append({"name": "WEB_CONCURRENCY", "value": str(spec.backend.workers)})
     out.append({"name": "DB_POOL_SIZE", "value": str(pool_size(stack))})
-    mode = database.ssl_mode(stack)
-    if mode:
-        # asyncpg reads libpq's PGSSLMODE when the URL names no ssl setting.
-        out.append({"name": "PGSSLMODE", "value": mode})
+    # asyncpg reads libpq's PGSSLMODE and PGSSLROOTCERT when the URL names no ssl setting.
+    out += database.ssl_env(stack)
     if ingress.terminates_tls(stack):
         out.append({"name": "HSTS_ENABLED", "value": "true"})
     out += observability.otel_env(stack)
@@ -128,7 +130,7 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
         "securityContext": container_security_context(
             read_only_root=stack.spec.mode != "development"
         ),
-        "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
+        "volumeMounts": [{"name": "tmp", "mountPath": TMP}, *database.ca_mounts(stack)],
     }
     res = resources(stack.spec.backend.resources)
     if res:
@@ -138,7 +140,7 @@ def pod_spec(stack: Stack, image: str, container: dict[str, Any]) -> dict[str, A
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(stack.spec.backend.run_as_user),
         "containers": [{**container, **base}],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, *database.ca_volumes(stack)],
         **pod_options(stack, stack.spec.backend),
     }
 

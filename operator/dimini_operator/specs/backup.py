@@ -198,7 +198,7 @@ def _db_env(stack: Stack) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
         },
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
-        *([{"name": "PGSSLMODE", "value": mode}] if (mode := database.ssl_mode(stack)) else []),
+        *database.ssl_env(stack),
     ]
 
 
@@ -234,6 +234,8 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
         "command": ["sh", f"{SCRIPTS_MOUNT}/backup.sh"],
         "env": _env(cfg.target) + _db_env(stack),
         **common,
+        # Only the dump talks to the server; verify restores into its own throwaway Postgres.
+        "volumeMounts": mounts + database.ca_mounts(stack),
     }
     retention = [{"name": "RETENTION_COUNT", "value": str(cfg.retention.count)}]
     if cfg.retention.max_age_days:
@@ -261,7 +263,7 @@ def job_spec(stack: Stack, cfg: Backup) -> dict[str, Any]:
                 "securityContext": pod_security_context(pg.run_as_user),
                 "initContainers": [dump],
                 "containers": [verify],
-                "volumes": _volumes(stack, cfg.target),
+                "volumes": [*_volumes(stack, cfg.target), *database.ca_volumes(stack)],
                 **pod_options(stack, pg),
             },
         },

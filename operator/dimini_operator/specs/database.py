@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from dimini_operator.specs.common import POSTGRES_PORT, Stack
+from dimini_operator.specs.model import CaSecretRef
 
 
 def external(stack: Stack) -> bool:
@@ -49,3 +51,41 @@ def endpoint(stack: Stack) -> str:
     """host:port, for messages (never credentials)."""
     h = host(stack)
     return f"[{h}]:{port(stack)}" if ":" in h else f"{h}:{port(stack)}"
+
+
+# Where the external server's CA is mounted in every client pod; libpq and asyncpg both read
+# PGSSLROOTCERT, so one variable serves pg_dump, psql and the backend.
+CA_VOLUME = "postgres-ca"
+CA_DIR = "/etc/dimini/postgres-ca"
+CA_FILE = "ca.crt"
+
+
+def ca_ref(stack: Stack) -> CaSecretRef | None:
+    ext = stack.spec.postgres.external
+    return ext.ca_secret_ref if ext else None
+
+
+def ssl_env(stack: Stack) -> list[dict[str, Any]]:
+    """PGSSLMODE (external only) and PGSSLROOTCERT (with caSecretRef) of a client container."""
+    out: list[dict[str, Any]] = []
+    mode = ssl_mode(stack)
+    if mode:
+        out.append({"name": "PGSSLMODE", "value": mode})
+    if ca_ref(stack):
+        out.append({"name": "PGSSLROOTCERT", "value": f"{CA_DIR}/{CA_FILE}"})
+    return out
+
+
+def ca_volumes(stack: Stack) -> list[dict[str, Any]]:
+    """The CA Secret's one key as a volume (the Secret's other keys stay out of the pod)."""
+    ref = ca_ref(stack)
+    if ref is None:
+        return []
+    items = [{"key": ref.key, "path": CA_FILE}]
+    return [{"name": CA_VOLUME, "secret": {"secretName": ref.name, "items": items}}]
+
+
+def ca_mounts(stack: Stack) -> list[dict[str, Any]]:
+    if ca_ref(stack) is None:
+        return []
+    return [{"name": CA_VOLUME, "mountPath": CA_DIR, "readOnly": True}]

@@ -11,6 +11,10 @@ MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 IMAGE_ANNOTATION = "dimini.io/backend-image"
 # The Job's and its pod's app.kubernetes.io/component.
 COMPONENT = "migration"
+CONTAINER = "migrate"
+# Of a failed pod's termination message (app.migrate writes one line; a crash leaves the log
+# tail): enough to name the cause in the status.
+REPORT_CHARS = 400
 
 
 def job_name(stack: Stack, image: str) -> str:
@@ -19,7 +23,13 @@ def job_name(stack: Stack, image: str) -> str:
 
 def render(stack: Stack, image: str) -> Manifest:
     mig = stack.spec.backend.migration
-    container: dict[str, Any] = {"name": "migrate", "command": list(MIGRATE_COMMAND)}
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "command": list(MIGRATE_COMMAND),
+        # app.migrate writes why it failed there (the stack's status carries it); a crash
+        # before that leaves the (redacted) log tail.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
     pod = backend.pod_spec(stack, image, container)
     pod["restartPolicy"] = "Never"
     meta = metadata(stack, job_name(stack, image), COMPONENT)
@@ -52,3 +62,13 @@ def job_state(job: dict[str, Any] | None) -> tuple[str, str, str]:
         if cond.get("type") == "Failed":
             return "Failed", cond.get("reason") or "JobFailed", cond.get("message", "") or ""
     return "Running", "JobRunning", ""
+
+
+def pod_report(pod: dict[str, Any]) -> str:
+    """The termination message a migration pod's container left, else ""."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") != CONTAINER:
+            continue
+        message = ((cs.get("state") or {}).get("terminated") or {}).get("message") or ""
+        return " ".join(message.split())[-REPORT_CHARS:]
+    return ""

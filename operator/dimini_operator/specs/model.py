@@ -464,10 +464,30 @@ EXTERNAL_EXCLUSIVE = (
     "spec.postgres.external replaces the in-cluster Postgres: spec.postgres.existingSecret, "
     "bootstrap, parameters, resources and majorUpgrade must not be set with it"
 )
+CA_NEEDS_VERIFICATION = (
+    "spec.postgres.external.caSecretRef needs sslMode require, verify-ca or verify-full (with "
+    "disable, allow or prefer the server's certificate is never checked against it)"
+)
 EXTERNAL_SWITCH = (
     "spec.postgres.external cannot be added to or removed from an existing stack (the data "
     "would stay behind): back up, and create a new stack from the backup"
 )
+
+
+class CaSecretRef(Model):
+    """A Secret in the stack's namespace holding a PEM CA bundle."""
+
+    name: str = _secret_name("Name of the Secret in the stack's namespace.")
+    key: str = Field(
+        "ca.crt",
+        description="Key of the PEM bundle in the Secret.",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+    )
+
+
+SSL_UNVERIFIED = ("disable", "allow", "prefer")
 
 
 class ExternalPostgres(Model):
@@ -488,13 +508,32 @@ class ExternalPostgres(Model):
         max_length=63,
     )
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
-        "prefer", description="libpq sslmode of every connection."
+        "prefer",
+        description="libpq sslmode of every connection. verify-ca and verify-full check the "
+        "server's certificate against `caSecretRef`; without it, against the clients' default "
+        "root file (libpq's ~/.postgresql/root.crt, absent in the project's images: set "
+        "caSecretRef, also for a public CA, e.g. with the provider's bundle).",
     )
     credentials_secret_ref: SecretRef = Field(
         description="Secret in the stack's namespace with keys `username` and `password` "
         "(owned by you: the operator never writes it; a missing Secret or key makes the stack "
         "Degraded until it appears)."
     )
+    ca_secret_ref: CaSecretRef | None = Field(
+        None,
+        description="The CA (PEM) that signed the server's certificate, mounted read-only into "
+        "the backend, migration and backup pods (PGSSLROOTCERT, read by libpq and asyncpg). "
+        "Needs sslMode require, verify-ca or verify-full. Its data is in the pods' checksum: "
+        "a new CA rolls them; a missing Secret or key makes the stack Degraded.",
+    )
+
+    @model_validator(mode="after")
+    def _ca_needs_verification(self) -> ExternalPostgres:
+        # Mirrors the CEL rule on spec.postgres.external, for specs that do not pass the API
+        # server.
+        if self.ca_secret_ref and self.ssl_mode in SSL_UNVERIFIED:
+            raise ValueError(CA_NEEDS_VERIFICATION)
+        return self
 
 
 class Postgres(PodOptions):
@@ -584,6 +623,15 @@ class Postgres(PodOptions):
         description="Use a Postgres outside the cluster instead of the StatefulSet (storage and "
         "the pod settings are then unused; `image` is still the backup and verify image, its "
         "major at least the server's). Cannot be added or removed on an existing stack.",
+        json_schema_extra=_cel(
+            _rule(
+                "!has(self.caSecretRef) || (has(self.sslMode) && "
+                f"!(self.sslMode in {_quoted(list(SSL_UNVERIFIED))}))",
+                CA_NEEDS_VERIFICATION,
+                "FieldValueInvalid",
+                ".caSecretRef",
+            )
+        ),
     )
 
     @model_validator(mode="after")

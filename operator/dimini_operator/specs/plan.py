@@ -54,6 +54,8 @@ class Observed:
     backup_requested: str | None = None
     # Backup Job name -> what its pod reported (specs/backup.py, pod_report).
     backup_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Failed migration Job name -> its pod's termination message (specs/migration.py).
+    migration_reports: dict[str, str] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.children.get((kind, name))
@@ -146,6 +148,9 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
         )
     if state == "Failed":
         detail = f": {message}" if message else ""
+        # The pod's own words (e.g. a TLS verification failure), after the Job's.
+        report = observed.migration_reports.get(name)
+        detail += f"; {report}" if report else ""
         return Migration(
             desired,
             applied,

@@ -19,6 +19,7 @@ from lightkube.resources.storage_v1 import StorageClass
 
 from sandbox.cluster import Sandbox
 from tests.operator.integration.support import CRD_FILE, STACK, Kubectl, Operator
+from tests.support.crds import wait_established
 from tests.support.waiting import wait_for
 
 
@@ -33,13 +34,7 @@ class StackNs:
 def crd_applied(sandbox: Sandbox) -> None:
     k = Kubectl(sandbox.env(), "default")
     k.run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), namespaced=False)
-    k.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/diministacks.dimini.io",
-        namespaced=False,
-    )
+    wait_established(sandbox.env(), "diministacks.dimini.io")
     wait_for(
         "diministacks served", lambda: k.run("get", "diministacks", check=False).returncode == 0, 30
     )

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from dimini_operator.specs.common import CHECKSUM_ANNOTATION
 from sqlalchemy.engine import make_url
 
 from tests.operator.integration.conftest import StackNs
@@ -119,3 +120,52 @@ def test_missing_external_credentials_is_a_clear_condition(
     obj = wait_for("stack Ready once the Secret is complete", lambda: stack_ready(k), 90)
     assert PASSWORD not in json.dumps(obj["status"])
     assert k.list("statefulsets") == []
+
+
+CA_SECRET = "pg-ca"
+
+
+def _ca(k: Kubectl, key: str, pem: str) -> None:
+    meta = {"name": CA_SECRET, "labels": {"app.kubernetes.io/part-of": "dimini"}}
+    k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {key: pem}})
+
+
+def _checksum(k: Kubectl) -> str | None:
+    deploy = k.get("deployment", f"{STACK}-backend")
+    if deploy is None:
+        return None
+    annotations = deploy["spec"]["template"]["metadata"].get("annotations") or {}
+    return annotations.get(CHECKSUM_ANNOTATION)
+
+
+def test_a_private_ca_is_checked_mounted_and_rolls_the_pods(
+    stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    _credentials(k, username=USER, password=PASSWORD)
+    doc = _external_stack(stack_ns)
+    doc["spec"]["postgres"]["external"].update(
+        sslMode="verify-full", caSecretRef={"name": CA_SECRET}
+    )
+    k.apply(doc)
+    cond = wait_for("Degraded: CA Secret not found", lambda: _degraded(k, "not found"), 60)
+    assert f'"{CA_SECRET}" (spec.postgres.external.caSecretRef) not found' in cond["message"]
+    assert k.list("jobs", "app.kubernetes.io/component=migration") == []
+
+    _ca(k, "root.pem", "first CA")
+    wait_for("Degraded: no key ca.crt", lambda: _degraded(k, "has no key ca.crt"), 60)
+
+    _ca(k, "ca.crt", "first CA")
+    wait_for("stack Ready once the CA is there", lambda: stack_ready(k), 90)
+    deploy = k.get("deployment", f"{STACK}-backend")
+    assert deploy is not None
+    pod = deploy["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "postgres-ca"]
+    assert volume["secret"]["secretName"] == CA_SECRET
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    assert _env(pod)["PGSSLROOTCERT"] == "/etc/dimini/postgres-ca/ca.crt"
+
+    # A rotated CA (the server's new certificate) rolls the pods that read it at connect.
+    before = _checksum(k)
+    _ca(k, "ca.crt", "second CA")
+    wait_for("the backend rolled onto the new CA", lambda: _checksum(k) not in (None, before), 60)

@@ -241,6 +241,27 @@ def test_external_postgres_is_exclusive_and_cannot_be_switched(stack_ns: StackNs
             {"external": {"host": "db", "database": "d"}},
             "spec.postgres.external.credentialsSecretRef",
         ),
+        (
+            "a CA with the default sslMode prefer",
+            {"external": {**EXTERNAL, "caSecretRef": {"name": "pg-ca"}}},
+            "spec.postgres.external.caSecretRef needs sslMode require",
+        ),
+        (
+            "a CA with sslMode disable",
+            {"external": {**EXTERNAL, "sslMode": "disable", "caSecretRef": {"name": "pg-ca"}}},
+            "spec.postgres.external.caSecretRef needs sslMode require",
+        ),
+        (
+            "a CA Secret key that is no Secret key",
+            {
+                "external": {
+                    **EXTERNAL,
+                    "sslMode": "verify-full",
+                    "caSecretRef": {"name": "pg-ca", "key": "a/b"},
+                }
+            },
+            "spec.postgres.external.caSecretRef.key",
+        ),
     ):
         proc = k.apply(_set(base, "spec.postgres", postgres), check=False)
         assert proc.returncode != 0, f"{what}: accepted"
@@ -264,6 +285,15 @@ def test_external_postgres_is_exclusive_and_cannot_be_switched(stack_ns: StackNs
     assert switch in patch({"spec": {"postgres": {"external": None}}})
     # Another host (a fail-over, a migrated server) is an ordinary change.
     k.patch("diministack", STACK, {"spec": {"postgres": {"external": {"host": "10.0.0.7"}}}})
+    # verify-full with a private CA; without one too (a CA the clients already trust).
+    ca = {"sslMode": "verify-full", "caSecretRef": {"name": "pg-ca"}}
+    k.patch("diministack", STACK, {"spec": {"postgres": {"external": ca}}})
+    got = (k.stack() or {})["spec"]["postgres"]["external"]["caSecretRef"]
+    assert got == {"name": "pg-ca", "key": "ca.crt"}, "the key defaults to ca.crt"
+    k.patch("diministack", STACK, {"spec": {"postgres": {"external": {"caSecretRef": None}}}})
+    assert "spec.postgres.external.caSecretRef needs sslMode require" in patch(
+        {"spec": {"postgres": {"external": {"sslMode": "prefer", "caSecretRef": {"name": "c"}}}}}
+    )
 
 
 def test_backup_targets_default_to_a_claim_and_accept_s3(stack_ns: StackNs) -> None:

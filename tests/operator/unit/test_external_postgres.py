@@ -245,3 +245,164 @@ def test_ssl_mode_defaults_to_prefer_and_port_to_5432() -> None:
     ext = make_stack(spec).spec.postgres.external
     assert ext is not None
     assert (ext.port, ext.ssl_mode) == (5432, "prefer")
+
+
+# --- caSecretRef: a private CA for verify-ca / verify-full ----------------------------------
+
+
+def ca_stack(ssl_mode: str = "verify-full", **ca: str) -> Stack:
+    spec = sample_body()["spec"]
+    spec["postgres"] = _external_with_backup()
+    spec["postgres"]["external"].update(sslMode=ssl_mode, caSecretRef={"name": "pg-ca", **ca})
+    return make_stack(spec)
+
+
+def mounts_of(pod_spec: dict[str, Any], container: str) -> dict[str, dict[str, Any]]:
+    for c in pod_spec.get("initContainers", []) + pod_spec["containers"]:
+        if c["name"] == container:
+            return {m["name"]: m for m in c.get("volumeMounts", [])}
+    raise AssertionError(container)
+
+
+def volumes_of(pod_spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in pod_spec["volumes"]}
+
+
+def client_pods(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
+    image = stack.spec.backend.image
+    cron = by_key(backup.render(stack))[("CronJob", backup.cronjob_name(stack))]
+    return {
+        "backend": (backend.deployment(stack, image, "c")["spec"]["template"]["spec"], "backend"),
+        "migration": (migration.render(stack, image)["spec"]["template"]["spec"], "migrate"),
+        "backup": (cron["spec"]["jobTemplate"]["spec"]["template"]["spec"], "backup"),
+    }
+
+
+@pytest.mark.parametrize("component", ["backend", "migration", "backup"])
+def test_the_ca_is_mounted_read_only_and_named_by_pgsslrootcert(component: str) -> None:
+    pod, container = client_pods(ca_stack(key="root.pem"))[component]
+    volume = volumes_of(pod)["postgres-ca"]
+    assert volume["secret"] == {
+        "secretName": "pg-ca",
+        "items": [{"key": "root.pem", "path": "ca.crt"}],
+    }
+    mount = mounts_of(pod, container)["postgres-ca"]
+    assert mount["readOnly"] is True
+    env = env_of(pod, container)
+    assert env["PGSSLROOTCERT"] == f"{mount['mountPath']}/ca.crt"
+    assert env["PGSSLMODE"] == "verify-full"
+
+
+def test_the_verify_container_gets_no_ca() -> None:
+    # It restores into its own throwaway server: a root file would only break its local psql.
+    pod, _ = client_pods(ca_stack())["backup"]
+    assert "postgres-ca" not in mounts_of(pod, "verify")
+    assert "PGSSLROOTCERT" not in env_of(pod, "verify")
+
+
+def test_the_ca_key_defaults_to_ca_crt() -> None:
+    ext = ca_stack().spec.postgres.external
+    assert ext is not None and ext.ca_secret_ref is not None
+    assert ext.ca_secret_ref.key == "ca.crt"
+
+
+@pytest.mark.parametrize("component", ["backend", "migration", "backup"])
+def test_no_ca_no_volume_and_no_rootcert(component: str) -> None:
+    stack = make_stack({**sample_body()["spec"], "postgres": _external_with_backup()})
+    pod, container = client_pods(stack)[component]
+    assert "postgres-ca" not in volumes_of(pod)
+    assert "PGSSLROOTCERT" not in env_of(pod, container)
+
+
+def test_the_ca_secret_is_referenced_and_not_a_credential() -> None:
+    # Not a credential field: its data is in the pods' checksum, so a new CA rolls them.
+    refs = backend.referenced_secrets(ca_stack(key="root.pem"))
+    assert ("spec.postgres.external.caSecretRef", "pg-ca", ("root.pem",)) in refs
+    assert "spec.postgres.external.caSecretRef" not in backend.DB_CREDENTIAL_FIELDS
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full", "require"])
+def test_a_ca_is_accepted_with_a_verifying_mode(mode: str) -> None:
+    assert ca_stack(mode).spec.postgres.external is not None
+
+
+@pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
+def test_a_ca_with_an_unverified_mode_is_refused(mode: str) -> None:
+    with pytest.raises(ValidationError, match=r"caSecretRef needs sslMode require"):
+        ca_stack(mode)
+
+
+def test_verify_full_without_a_ca_is_allowed() -> None:
+    spec = sample_body()["spec"]
+    spec["postgres"] = _external_with_backup()
+    spec["postgres"]["external"]["sslMode"] = "verify-full"
+    stack = make_stack(spec)
+    assert (
+        env_of(backend.deployment(stack, "b:1", "c")["spec"]["template"]["spec"])["PGSSLMODE"]
+        == "verify-full"
+    )
+
+
+def test_a_missing_ca_secret_degrades_and_blocks_the_migration() -> None:
+    stack = ca_stack()
+    problem = 'Secret "pg-ca" (spec.postgres.external.caSecretRef) not found'
+    obs = observed(stack, secret_problems=(problem,))
+    plan = render(stack, obs)
+    assert plan.migration.reason == "SecretMissing"
+    st = derive(stack, obs, plan.migration, old_status={}, now=T0, paused=False)
+    conds = {c["type"]: c for c in st["conditions"]}
+    assert conds["Degraded"]["reason"] == "SecretMissing"
+    assert "pg-ca" in conds["Degraded"]["message"]
+
+
+# --- a failed migration says why (e.g. the server's certificate did not verify) -------------
+
+
+TLS_FAILURE = (
+    "migration failed: SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+    "verify failed: unable to get local issuer certificate (_ssl.c:1006)"
+)
+
+
+def failed_job(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
+            ]
+        },
+    }
+
+
+def test_a_failed_migration_carries_its_pods_report() -> None:
+    stack = ca_stack()
+    name = migration.job_name(stack, stack.spec.backend.image)
+    obs = observed(
+        stack, children={("Job", name): failed_job(name)}, migration_reports={name: TLS_FAILURE}
+    )
+    mig = plan_migration(stack, obs)
+    assert mig.state == "Failed"
+    assert "BackoffLimitExceeded" in mig.message
+    assert "certificate verify failed" in mig.message
+    st = derive(stack, obs, mig, old_status={}, now=T0, paused=False)
+    assert "certificate verify failed" in json.dumps(st["conditions"])
+
+
+def test_the_migration_container_reports_through_its_termination_message() -> None:
+    stack = ca_stack()
+    pod = migration.render(stack, stack.spec.backend.image)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    status = {
+        "containerStatuses": [
+            {"name": "migrate", "state": {"terminated": {"exitCode": 1, "message": TLS_FAILURE}}}
+        ]
+    }
+    assert migration.pod_report({"status": status}) == TLS_FAILURE
+    assert migration.pod_report({"status": {}}) == ""
