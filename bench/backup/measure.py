@@ -228,28 +228,20 @@ def main() -> None:
             lambda: shell(dump, conn), url, auth, args.rate
         )
 
-        with cpu_limit(cores) as prefix:
-            started = time.monotonic()
-            code, verified, err = run(
-                scripts, "verify.sh", target, {"RETENTION_COUNT": "7"}, prefix=prefix, timeout=3600
-            )
-            verify_took = time.monotonic() - started
-        if code != 0:
-            raise SystemExit(f"verify.sh failed: {err}")
+        def script(name: str, env: dict[str, str]) -> tuple[float, dict[str, object]]:
+            """(seconds, result) of one script under the backup container's CPU limit."""
+            with cpu_limit(cores) as prefix:
+                started = time.monotonic()
+                code, result, err = run(scripts, name, target, env, prefix=prefix, timeout=3600)
+            if code != 0:
+                raise SystemExit(f"{name} failed: {err}")
+            return time.monotonic() - started, result
+
+        verify_took, verified = script("verify.sh", {"RETENTION_COUNT": "7"})
         restored = postgres.create_database("restored")
-        with cpu_limit(cores) as prefix:
-            started = time.monotonic()
-            code, _, err = run(
-                scripts,
-                "restore.sh",
-                target,
-                {**conn, "PGDATABASE": restored, "RESTORE_NAME": str(manifest["name"])},
-                prefix=prefix,
-                timeout=3600,
-            )
-            restore_took = time.monotonic() - started
-        if code != 0:
-            raise SystemExit(f"restore.sh failed: {err}")
+        restore_took, _ = script(
+            "restore.sh", {**conn, "PGDATABASE": restored, "RESTORE_NAME": str(manifest["name"])}
+        )
         bare = postgres.create_database("bare")
         with cpu_limit(cores) as prefix:
             started = time.monotonic()
