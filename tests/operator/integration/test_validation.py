@@ -303,14 +303,10 @@ def test_backup_targets_default_to_a_claim_and_accept_s3(stack_ns: StackNs) -> N
     stack = k.stack()
     assert stack is not None
     assert stack["spec"]["postgres"]["backup"]["target"] == {"pvc": {"size": "5Gi"}}
-    k.run(
-        "patch",
+    k.patch(
         "diministack",
         STACK,
-        "--type",
-        "merge",
-        "-p",
-        json.dumps({"spec": {"postgres": {"backup": {"target": {"pvc": None, "s3": S3_TARGET}}}}}),
+        {"spec": {"postgres": {"backup": {"target": {"pvc": None, "s3": S3_TARGET}}}}},
     )
     stack = k.stack()
     assert stack is not None

@@ -16,20 +16,8 @@ from dimini_operator.specs.plan import Observed, plan_migration
 from dimini_operator.specs.status import derive
 
 from tests.operator.kstatus_tool import compute
+from tests.operator.unit.conftest import stored
 from tests.operator.unit.test_status import T0, _conds, converged
-
-
-def _body(stack: Stack, status: dict[str, Any], generation: int | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "dimini.io/v1alpha1",
-        "kind": "DiminiStack",
-        "metadata": {
-            "name": stack.name,
-            "namespace": stack.namespace,
-            "generation": generation or stack.generation,
-        },
-        "status": status,
-    }
 
 
 def _derive(stack: Stack, obs: Observed, *, paused: bool = False) -> dict[str, Any]:
@@ -75,25 +63,25 @@ def _scenarios(stack: Stack) -> dict[str, tuple[dict[str, Any], str]]:
     ready_status = _derive(stack, ready)
     return {
         "pending": (
-            _body(stack, _derive(stack, Observed(db_password="p", secret_key="s"))),
+            stored(stack, _derive(stack, Observed(db_password="p", secret_key="s"))),
             "InProgress",
         ),
-        "provisioning": (_body(stack, _derive(stack, waiting_db)), "InProgress"),
-        "migrating": (_body(stack, _derive(stack, db_only)), "InProgress"),
-        "missing-secret": (_body(stack, _derive(stack, missing)), "Failed"),
-        "credentials-lost": (_body(stack, _derive(stack, lost)), "Failed"),
-        "ready": (_body(stack, ready_status), "Current"),
-        "paused": (_body(stack, _derive(stack, ready, paused=True)), "Current"),
+        "provisioning": (stored(stack, _derive(stack, waiting_db)), "InProgress"),
+        "migrating": (stored(stack, _derive(stack, db_only)), "InProgress"),
+        "missing-secret": (stored(stack, _derive(stack, missing)), "Failed"),
+        "credentials-lost": (stored(stack, _derive(stack, lost)), "Failed"),
+        "ready": (stored(stack, ready_status), "Current"),
+        "paused": (stored(stack, _derive(stack, ready, paused=True)), "Current"),
         # A spec change the operator has not seen yet: a stale Ready must not count.
-        "stale-ready": (_body(stack, ready_status, generation=stack.generation + 1), "InProgress"),
+        "stale-ready": (stored(stack, ready_status, generation=stack.generation + 1), "InProgress"),
         # A larger spec.postgres.storage.size: the app serves (Ready) while the claim grows, and
         # a class that cannot expand stalls it.
         "storage-resizing": (
-            _body(stack, _derive(stack, _growing(ready, "Resizing"))),
+            stored(stack, _derive(stack, _growing(ready, "Resizing"))),
             "InProgress",
         ),
         "storage-refused": (
-            _body(stack, _derive(stack, _growing(ready, "StorageExpansionNotSupported"))),
+            stored(stack, _derive(stack, _growing(ready, "StorageExpansionNotSupported"))),
             "Failed",
         ),
     }

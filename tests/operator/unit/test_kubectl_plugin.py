@@ -20,28 +20,12 @@ from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.plan import plan_migration
 from dimini_operator.specs.status import derive
 
-from tests.operator.unit.conftest import ROOT, make_stack
+from tests.operator.unit.conftest import ROOT, make_stack, stored
 from tests.operator.unit.test_backup import MANIFEST, T1, T2, backup_stack, job, status_of
 from tests.operator.unit.test_external_postgres import external_stack
 from tests.operator.unit.test_status import converged
 
 T0 = "2026-12-01T10:00:00Z"
-
-
-def stored(stack: Stack, status: dict[str, Any], generation: int | None = None) -> dict[str, Any]:
-    """The DiminiStack as the API server returns it."""
-    return {
-        "apiVersion": "dimini.io/v1alpha1",
-        "kind": "DiminiStack",
-        "metadata": {
-            "name": stack.name,
-            "namespace": stack.namespace,
-            "uid": stack.uid,
-            "generation": generation or stack.generation,
-        },
-        "spec": to_dict(stack.spec),
-        "status": status,
-    }
 
 
 def running_pod(template: dict[str, Any], name: str, restarts: int) -> dict[str, Any]:
