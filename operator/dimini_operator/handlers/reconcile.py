@@ -124,19 +124,28 @@ async def observe_backups(
     claim = await kube.get("v1", "PersistentVolumeClaim", backup.pvc_name(stack), stack.namespace)
     if claim is not None:
         children[("PersistentVolumeClaim", backup.pvc_name(stack))] = claim
+    reports: dict[str, dict[str, Any]] = {}
+    for job, pod in await _job_pods(kube, stack, backup.COMPONENT):
+        report = backup.pod_report(pod)
+        if report is not None:
+            reports[job] = report
+    return reports
+
+
+async def _job_pods(kube: Kube, stack: Stack, component: str) -> list[tuple[str, dict[str, Any]]]:
+    """(Job name, pod) of the stack's Job pods of one component."""
     selector = {
         LABEL_INSTANCE: stack.name,
         LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_COMPONENT: backup.COMPONENT,
+        LABEL_COMPONENT: component,
     }
-    reports: dict[str, dict[str, Any]] = {}
+    out: list[tuple[str, dict[str, Any]]] = []
     for pod in await kube.list("v1", "Pod", stack.namespace, selector):
         labels = pod.get("metadata", {}).get("labels") or {}
         job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-        report = backup.pod_report(pod)
-        if job and report is not None:
-            reports[job] = report
-    return reports
+        if job:
+            out.append((job, pod))
+    return out
 
 
 async def observe_migration_failures(
@@ -153,15 +162,8 @@ async def observe_migration_failures(
     }
     if not failed:
         return {}
-    selector = {
-        LABEL_INSTANCE: stack.name,
-        LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_COMPONENT: migration.COMPONENT,
-    }
     reports: dict[str, str] = {}
-    for pod in await kube.list("v1", "Pod", stack.namespace, selector):
-        labels = pod.get("metadata", {}).get("labels") or {}
-        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+    for job, pod in await _job_pods(kube, stack, migration.COMPONENT):
         if job in failed and (report := migration.pod_report(pod)):
             reports[job] = report
     return reports
