@@ -51,6 +51,19 @@ def verified_by(world: World, value: str) -> dict[str, Any] | None:
     return None
 
 
+def delete_stack_and_its_data(world: World) -> None:
+    """The disaster: the stack deleted, its workloads gone, then its data claim too."""
+    k = world.kubectl
+    k.run("delete", "diministack", STACK, "--wait=true", "--timeout=180s")
+    wait_for(
+        "the stack's workloads gone",
+        lambda: not k.list("statefulset") and not k.list("deployment"),
+        180,
+        interval=1,
+    )
+    k.run("delete", "pvc", f"data-{STACK}-postgres-0", "--wait=true", "--timeout=120s")
+
+
 def test_on_demand_backup_is_restored_and_verified(world: World) -> None:
     doc = stack_manifest(world.refs)
     doc["spec"]["postgres"]["backup"] = {"retention": {"count": 1}}
@@ -100,14 +113,7 @@ def test_a_new_stack_from_the_backup_has_the_data(world: World) -> None:
     data claim too, and a new stack with bootstrap.fromBackup restores the verified backup
     before its first migration."""
     k = world.kubectl
-    k.run("delete", "diministack", STACK, "--wait=true", "--timeout=180s")
-    wait_for(
-        "the stack's workloads gone",
-        lambda: not k.list("statefulset") and not k.list("deployment"),
-        180,
-        interval=1,
-    )
-    k.run("delete", "pvc", f"data-{STACK}-postgres-0", "--wait=true", "--timeout=120s")
+    delete_stack_and_its_data(world)
     assert k.get("pvc", f"{STACK}-backups") is not None, "Retain keeps the backup claim"
 
     started = time.monotonic()

@@ -19,7 +19,13 @@ import pytest
 from sandbox import realnode
 from tests.e2e.conftest import World, stack_manifest
 from tests.e2e.flow import PASSWORD
-from tests.e2e.test_backup import BACKUP_TIMEOUT, back_up_now, backup_status, verified_by
+from tests.e2e.test_backup import (
+    BACKUP_TIMEOUT,
+    back_up_now,
+    backup_status,
+    delete_stack_and_its_data,
+    verified_by,
+)
 from tests.e2e.test_stack import client, wait_ready
 from tests.operator.integration.support import STACK
 from tests.support.s3server import S3Server, s3_server
@@ -105,14 +111,7 @@ def test_on_demand_backup_to_s3_is_encrypted_and_verified(
 
 def test_a_new_stack_restores_from_s3(world: World, s3: S3Server) -> None:
     k = world.kubectl
-    k.run("delete", "diministack", STACK, "--wait=true", "--timeout=180s")
-    wait_for(
-        "the stack's workloads gone",
-        lambda: not k.list("statefulset") and not k.list("deployment"),
-        180,
-        interval=1,
-    )
-    k.run("delete", "pvc", f"data-{STACK}-postgres-0", "--wait=true", "--timeout=120s")
+    delete_stack_and_its_data(world)
     assert k.get("pvc", f"{STACK}-backups") is None, "an S3 target has no claim"
     doc = s3_manifest(world, s3)
     doc["spec"]["postgres"]["bootstrap"] = {"fromBackup": {}}
