@@ -76,7 +76,9 @@ def _render(args: argparse.Namespace) -> int:
                 applied_image=stack.spec.backend.image,
             )
             plan = render(stack, observed)
-            docs.extend(plan.apply)
+            # The created-once objects too (the `-db` and `-app` Secrets, with the placeholders
+            # above): without them the render's pods would not start.
+            docs.extend(plan.apply + plan.create_only)
             if args.with_job:
                 docs.append(render_job(stack, stack.spec.backend.image))
     yamlout.dump_all(docs, sys.stdout)
