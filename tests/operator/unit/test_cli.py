@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 import yaml
+from app.core.config import Settings
 from dimini_operator.__main__ import main
 from dimini_operator.crd import crd_yaml
 
@@ -59,3 +61,7 @@ def test_render_prints_every_secret_its_pods_need(capsys: pytest.CaptureFixture[
             needed |= _referenced_secrets(d["spec"]["template"]["spec"])
     user_given = {"dimini-hume", "dimini-openai"}  # spec.secretRefs: the user's own
     assert needed - user_given <= secrets
+    (app,) = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "dimini-app"]
+    # The backend's own rule for SECRET_KEY, so the pods start rather than crash-loop.
+    key = base64.b64decode(app["data"]["SECRET_KEY"]).decode()
+    assert Settings.model_fields["secret_key"].metadata[0].min_length <= len(key)
