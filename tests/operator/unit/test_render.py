@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from dimini_operator.specs import backend, migration, postgres
+from dimini_operator.specs import backend, frontend, migration, postgres
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, image_hash
 from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.plan import Observed, Plan, prunable, render
@@ -501,3 +501,20 @@ def test_pull_secrets_and_per_component_pod_metadata() -> None:
     sts = objs[("StatefulSet", "demo-postgres")]["spec"]["template"]
     assert sts["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     assert "priorityClassName" not in sts["spec"] and "team" not in sts["metadata"]["labels"]
+
+
+def test_every_server_is_noticed_within_a_second_of_starting(stack: Stack) -> None:
+    """Startup probes every second (issue 18: apply -> Ready, pod kill -> /ready): a server that
+    starts is seen then, not at the next readiness period; liveness waits for the startup probe
+    instead of a fixed delay, and the allowance for a slow start stays minutes long."""
+    pods = [
+        postgres.statefulset(stack)["spec"]["template"]["spec"],
+        backend.deployment(stack, "b:1", "c")["spec"]["template"]["spec"],
+        frontend.deployment(stack)["spec"]["template"]["spec"],
+    ]
+    for pod in pods:
+        (container,) = pod["containers"]
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] == 1, container["name"]
+        assert startup["failureThreshold"] >= 120, container["name"]
+        assert "initialDelaySeconds" not in container["livenessProbe"], container["name"]
