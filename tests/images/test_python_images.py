@@ -32,6 +32,31 @@ def test_backend_imports_its_app_as_uid_10001(backend_image: str, tmp_path: Path
     assert "10001 10001 (3, 11) /app/app/main.py" in out
 
 
+# Every module of the app that a start imports, whose bytecode is not in the image.
+UNCOMPILED_PROBE = (
+    "import os, sys, app.main, app.migrate; "
+    "print('uncompiled:', sorted(m.__name__ for m in list(sys.modules.values()) "
+    "if (getattr(m, '__file__', None) or '').startswith('/app/') "
+    "and not os.path.exists(m.__cached__)))"
+)
+
+
+def test_backend_image_ships_the_apps_bytecode(backend_image: str, tmp_path: Path) -> None:
+    """Each worker and each migration Job would otherwise compile the app at start (the root
+    filesystem is read-only, and PYTHONDONTWRITEBYTECODE is set)."""
+    with runc.run(
+        backend_image,
+        tmp_path,
+        args=["python", "-c", UNCOMPILED_PROBE],
+        user=(10001, 10001),
+        env=BACKEND_ENV,
+    ) as container:
+        code = container.wait(timeout=60)
+        out = container.output()
+    assert code == 0, out
+    assert "uncompiled: []" in out
+
+
 def test_backend_image_runs_alembic_from_its_working_dir(
     backend_image: str, tmp_path: Path
 ) -> None:
