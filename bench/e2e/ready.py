@@ -84,16 +84,20 @@ class Watcher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._poll()  # what happened since the last poll (a pod's ready just before /ready)
 
     def mark(self, step: str) -> None:
         self.seen.setdefault(step, round(time.monotonic() - self.start, 2))
 
     def _run(self) -> None:
         while not self._stop.wait(POLL):
-            try:
-                self._observe()
-            except Exception:  # a poll that fails (API server busy) only loses a sample
-                self.failed_polls += 1
+            self._poll()
+
+    def _poll(self) -> None:
+        try:
+            self._observe()
+        except Exception:  # a poll that fails (API server busy) only loses a sample
+            self.failed_polls += 1
 
     def _observe(self) -> None:
         for pod in self.kube.list(Pod, namespace=self.namespace):
@@ -308,9 +312,9 @@ def report(figures: list[dict[str, Timeline]], floors: list[dict[str, Timeline]]
         print(f"| {step}: -> /ready 200 | {fig:.1f} | {flo:.1f} | {fig / flo:.2f} | {target} |")
     for step in targets:
         print(f"\nWhere the time goes, {step} (median run; seconds from the apply or the kill):")
-        fig, flo = median_run([r[step] for r in figures]), median_run([r[step] for r in floors])
-        for name in sorted(set(fig) | set(flo), key=lambda n: fig.get(n, flo.get(n, 0.0))):
-            print(f"  {name:45s} {fig.get(name, '-')!s:>7} {flo.get(name, '-')!s:>7}")
+        f_run, b_run = median_run([r[step] for r in figures]), median_run([r[step] for r in floors])
+        for name in sorted(set(f_run) | set(b_run), key=lambda n: f_run.get(n, b_run.get(n, 0.0))):
+            print(f"  {name:45s} {f_run.get(name, '-')!s:>7} {b_run.get(name, '-')!s:>7}")
 
 
 def main() -> int:

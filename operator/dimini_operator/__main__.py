@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 
 # Not a credential: what `render` puts where the operator generates one. Long enough for the
 # backend's SECRET_KEY rule (32 characters), so the rendered pods start.
-PLACEHOLDER = "rendered-placeholder-generated-by-the-operator"  # noqa: S105
+PLACEHOLDER = "rendered-placeholder-generated-by-the-operator"
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -176,7 +176,9 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
         return Migration(
             desired, applied, "Blocked", "SecretMissing", "; ".join(observed.secret_problems), name
         )
-    if not database_ready(stack, observed):
+    # A new stack's Job starts beside its Postgres and waits for it (MIGRATE_WAIT_SECONDS): its
+    # pod start and imports overlap initdb. An upgrade waits here, its old pods serving.
+    if applied is not None and not database_ready(stack, observed):
         return Migration(
             desired,
             applied,

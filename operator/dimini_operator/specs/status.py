@@ -206,7 +206,10 @@ def derive(
         phase = "Degraded"
     elif ready:
         phase = "Ready"
-    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring"):
+    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring") and (
+        mig.applied_image is not None or database_ready(stack, observed)
+    ):
+        # A new stack's Job starts beside Postgres: until Postgres is ready, it provisions.
         phase = "Migrating"
     elif not observed.children:
         phase = "Pending"

@@ -311,13 +311,10 @@ def _job(stack: Stack, image: str, cond: str | None, reason: str = "") -> dict[s
     return job
 
 
-def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
+def test_fresh_stack_migrates_beside_its_starting_postgres(stack: Stack) -> None:
+    """Issue 18 (Ready in 10 s): the Job's pod starts and imports while Postgres initialises,
+    and waits for it (as long as the Job may run); the backend still waits for the Job."""
     plan = render(stack, observed(stack))
-    assert plan.migration.state == "WaitingForDatabase"
-    assert ("Deployment", "demo-backend") not in by_key(plan.apply)
-    assert jobs(plan) == []
-    obs = observed(stack, children={("StatefulSet", "demo-postgres"): ready_sts(stack)})
-    plan = render(stack, obs)
     assert plan.migration.state == "Pending"
     (job,) = jobs(plan)
     image = stack.spec.backend.image
@@ -325,9 +322,20 @@ def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == image
     assert container["command"] == ["python", "-m", "app.migrate"]
+    wait = {e["name"]: e.get("value") for e in container["env"]}["MIGRATE_WAIT_SECONDS"]
+    assert wait == str(job["spec"]["activeDeadlineSeconds"])
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert ("Deployment", "demo-backend") not in by_key(plan.apply)
+
+
+def test_an_upgrade_waits_for_a_ready_database_before_migrating(stack: Stack) -> None:
+    spec = to_dict(stack.spec)
+    spec["backend"]["image"] = "registry.local/b:2"
+    new_stack = make_stack(spec)
+    plan = render(new_stack, observed(new_stack, applied_image="registry.local/b:1"))
+    assert plan.migration.state == "WaitingForDatabase"
+    assert jobs(plan) == []
 
 
 def test_new_image_rolls_only_after_its_job_succeeds(stack: Stack) -> None:
