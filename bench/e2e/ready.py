@@ -243,24 +243,24 @@ class Bench:
             k.run("delete", "pod", "-l", f"{LABEL_COMPONENT}={component}",
                   "--grace-period=0", "--force", "--wait=false")  # fmt: skip
 
+    def timed(self, k: Kubectl, host: str, action: Callable[[], object]) -> Timeline:
+        """`action`, then the steps seen until /ready answers 200 at `host`."""
+        operator = host == FIGURE_HOST  # the floor has no DiminiStack to read
+        with Watcher(self.kube, k, k.namespace, operator=operator) as w:
+            action()
+            until_ready(w, host)
+        return w.seen
+
     def run_figure(self, i: int) -> dict[str, Timeline]:
         k = self.namespace(f"bench-ready-{i}")
         out: dict[str, Timeline] = {}
         try:
-            with Watcher(self.kube, k, k.namespace, operator=True) as w:
-                k.apply(self.stack(FIGURE_HOST))
-                until_ready(w, FIGURE_HOST)
-            out["new stack"] = w.seen
-            with Watcher(self.kube, k, k.namespace, operator=True) as w:
-                self.kill(k)
-                until_ready(w, FIGURE_HOST)
-            out["pod kill"] = w.seen
+            out["new stack"] = self.timed(k, FIGURE_HOST, lambda: k.apply(self.stack(FIGURE_HOST)))
+            out["pod kill"] = self.timed(k, FIGURE_HOST, lambda: self.kill(k))
             k.run("delete", "diministack", STACK, "--wait=true")
             pods_gone(k)
-            with Watcher(self.kube, k, k.namespace, operator=True) as w:
-                k.apply(self.stack(FIGURE_HOST))
-                until_ready(w, FIGURE_HOST)
-            out["data in place"] = w.seen
+            reapply = lambda: k.apply(self.stack(FIGURE_HOST))  # noqa: E731
+            out["data in place"] = self.timed(k, FIGURE_HOST, reapply)
         finally:
             self.drop(k)
         return out
@@ -270,14 +270,8 @@ class Bench:
         docs = self.rendered(k.namespace)
         out: dict[str, Timeline] = {}
         try:
-            with Watcher(self.kube, k, k.namespace, operator=False) as w:
-                self.apply_in_order(k, docs)
-                until_ready(w, FLOOR_HOST)
-            out["new stack"] = w.seen
-            with Watcher(self.kube, k, k.namespace, operator=False) as w:
-                self.kill(k)
-                until_ready(w, FLOOR_HOST)
-            out["pod kill"] = w.seen
+            out["new stack"] = self.timed(k, FLOOR_HOST, lambda: self.apply_in_order(k, docs))
+            out["pod kill"] = self.timed(k, FLOOR_HOST, lambda: self.kill(k))
             # Everything but the data (the volume claim) and the Secrets, as Retain leaves it.
             kept = ("PersistentVolumeClaim", "Secret", "Namespace")
             for d in docs:
@@ -285,11 +279,9 @@ class Bench:
                     k.run("delete", d["kind"].lower(), d["metadata"]["name"], "--wait=true",
                           "--ignore-not-found")  # fmt: skip
             pods_gone(k)
-            with Watcher(self.kube, k, k.namespace, operator=False) as w:
-                # Data and schema in place: no migration, everything at once.
-                self.apply_floor(k, [d for d in docs if d["kind"] != "Job"])
-                until_ready(w, FLOOR_HOST)
-            out["data in place"] = w.seen
+            # Data and schema in place: no migration, everything at once.
+            no_job = [d for d in docs if d["kind"] != "Job"]
+            out["data in place"] = self.timed(k, FLOOR_HOST, lambda: self.apply_floor(k, no_job))
         finally:
             self.drop(k)
         return out
