@@ -294,7 +294,6 @@ def test_restore_of_a_corrupted_dump_fails_and_leaves_the_database_empty(
         postgres.drop_database(fresh)
 
 
-
 def in_place(postgres: PostgresServer, database: str, name: str) -> dict[str, str]:
     """The environment of the in-place restore Job (specs/inplace.py): the live database."""
     return {**conn(postgres, database), "RESTORE_MODE": "replace", "RESTORE_NAME": name}
@@ -395,6 +394,7 @@ def test_retention_keeps_the_backup_a_restore_in_place_is_about_to_load(
     )
     assert code == 0, err
     assert (target / f"{wanted}.dump").exists() and result["count"] == 2
+
 
 # --- the S3 target (S3Proxy, a real S3 API server), age-encrypted ------------------------------
 
