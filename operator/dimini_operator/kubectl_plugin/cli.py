@@ -98,11 +98,9 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     if args.in_place and (args.claim or args.dry_run):
-            raise PluginError(
+        raise PluginError("--in-place restores from the stack's own target: no --claim, --dry-run")
     cluster = Cluster(args.namespace)
     if args.in_place:
-                "--in-place restores from the stack's own target: no --claim, --dry-run"
-            )
         req = restore.in_place(cluster, args.stack, args.from_backup)
         print(
             f"restore in place of {req.backup} requested ({RESTORE_IN_PLACE_ANNOTATION}="
