@@ -294,7 +294,8 @@ def render(stack: Stack, observed: Observed) -> Plan:
     objects += tunnel.render(stack)
     objects += observability.render(stack)
     objects += backup.render(stack)
-    if mig.state == "Pending":
+    # A new image's migration waits for a running restore in place (its own migration reruns).
+    if mig.state == "Pending" and not restore.active:
         create_only.append(migration.render(stack, mig.desired_image))
     create_only += plan_backup(stack, observed, mig)
     create_only += restore.create

@@ -324,3 +324,22 @@ def test_each_step_posts_an_event_and_the_record_fits_the_crd() -> None:
         "RestoreMigrating",
         "Restored",
     ]
+
+
+def test_an_image_change_during_a_restore_migrates_only_after_it() -> None:
+    stack = backup_stack()
+    spec = stack.spec.model_copy(
+        update={"backend": stack.spec.backend.model_copy(update={"image": "registry.local/b:9"})}
+    )
+    upgraded = Stack(stack.name, stack.namespace, stack.uid, stack.generation, spec)
+    safety, restore, _ = names(upgraded)
+    pre = backup.premigration_job_name(upgraded, "registry.local/b:9")
+    o = observed(
+        upgraded,
+        old=record("Restoring", safetyBackup=SAFETY),
+        jobs={safety: "Complete", restore: None, pre: "Complete"},
+        backend_pods=0,
+    )
+    plan = render(upgraded, o)
+    assert plan.migration.state == "Pending"
+    assert set(created(plan)) == set(), "no migration Job while the database is replaced"
