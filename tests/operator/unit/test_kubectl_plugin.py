@@ -337,3 +337,16 @@ def test_psql_arguments_after_the_double_dash_are_psqls(monkeypatch: pytest.Monk
     with pytest.raises(SystemExit) as exit_:
         cli.main(["status", "demo", "--", "x"])
     assert exit_.value.code == USAGE
+
+
+def test_restore_takes_exactly_one_of_into_and_in_place(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["restore", "demo"], ["restore", "demo", "--in-place", "--into", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == USAGE
+    capsys.readouterr()
+    # Checked before any kubeconfig is read: the in-place restore has no claim and no YAML.
+    assert cli.main(["restore", "demo", "--in-place", "--dry-run"]) == USAGE
+    assert "no --claim, --dry-run" in capsys.readouterr().err
