@@ -21,7 +21,8 @@ def job_name(stack: Stack, image: str) -> str:
     return stack.child(f"migrate-{image_hash(image)}")
 
 
-def render(stack: Stack, image: str) -> Manifest:
+def render(stack: Stack, image: str, name: str | None = None) -> Manifest:
+    """The migration Job for `image`; `name` for a rerun (after an in-place restore)."""
     mig = stack.spec.backend.migration
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -37,7 +38,7 @@ def render(stack: Stack, image: str) -> Manifest:
         wait = {"name": "MIGRATE_WAIT_SECONDS", "value": str(mig.active_deadline_seconds)}
         pod["containers"][0]["env"] = [*pod["containers"][0]["env"], wait]
     pod["restartPolicy"] = "Never"
-    meta = metadata(stack, job_name(stack, image), COMPONENT)
+    meta = metadata(stack, name or job_name(stack, image), COMPONENT)
     meta["annotations"] = {IMAGE_ANNOTATION: image}
     return {
         "apiVersion": "batch/v1",
