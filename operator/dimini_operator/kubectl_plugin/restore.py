@@ -18,6 +18,7 @@ from dimini_operator.kubectl_plugin.errors import PluginError
 from dimini_operator.kubectl_plugin.ondemand import new_value
 from dimini_operator.kubectl_plugin.table import parse_status
 from dimini_operator.specs import backup, inplace
+from dimini_operator.specs.common import Stack
 from dimini_operator.specs.model import BACKUP_NAME_PATTERN, FromBackup
 
 IN_PLACE = (
@@ -37,12 +38,7 @@ def in_place(cluster: Cluster, name: str, from_backup: str | None) -> InPlace:
     itself; refused when the operator would refuse, or a restore runs."""
     obj = cluster.stack(name)
     stack = as_stack(obj)
-    if stack.spec.postgres.external is not None:
-        raise PluginError(
-            f"{crd.KIND} {name!r} uses an external Postgres: the operator restores the "
-            "in-cluster database only; pg_restore the dump into the server instead "
-            "(docs/backup.md, External Postgres)"
-        )
+    refuse_external(stack, name, "the operator")
     if backup.config(stack) is None:
         raise PluginError(
             f"{crd.KIND} {name!r} has no spec.postgres.backup: an in-place restore takes a "
@@ -61,6 +57,16 @@ def in_place(cluster: Cluster, name: str, from_backup: str | None) -> InPlace:
     value = f"{wanted}@{new_value()}"
     cluster.annotate(name, {backup.RESTORE_IN_PLACE_ANNOTATION: value})
     return InPlace(value, wanted)
+
+
+def refuse_external(stack: Stack, name: str, who: str) -> None:
+    """Restores go into the in-cluster database only (`who` is what would restore)."""
+    if stack.spec.postgres.external is not None:
+        raise PluginError(
+            f"{crd.KIND} {name!r} uses an external Postgres: {who} restores into the "
+            "in-cluster database only; pg_restore the dump into the server instead "
+            "(docs/backup.md, External Postgres)"
+        )
 
 
 def source_backup(obj: Obj, name: str | None) -> str:
@@ -83,12 +89,7 @@ def new_stack(obj: Obj, into: str, backup_name: str, claim: str | None = None) -
     if into == name:
         raise PluginError(IN_PLACE)
     stack = as_stack(obj)
-    if stack.spec.postgres.external is not None:
-        raise PluginError(
-            f"{crd.KIND} {name!r} uses an external Postgres: bootstrap.fromBackup restores into "
-            "the in-cluster database only; pg_restore the dump into the server instead "
-            "(docs/backup.md, External Postgres)"
-        )
+    refuse_external(stack, name, "bootstrap.fromBackup")
     try:
         source = FromBackup(claim_name=claim or backup.pvc_name(stack), name=backup_name)
     except ValidationError as exc:

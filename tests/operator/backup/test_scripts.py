@@ -309,12 +309,20 @@ def newer_data(postgres: PostgresServer, database: str) -> None:
     )
 
 
-def test_restore_in_place_of_a_flipped_dump_is_refused_before_anything_is_dropped(
+def backed_up_then_changed(
     postgres: PostgresServer, database: str, target: Path, scripts: Path
-) -> None:
+) -> str:
+    """A backup of the database, then newer data written after it: the backup's name."""
     name = "dimini-20261202T100000Z"
     take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
     newer_data(postgres, database)
+    return name
+
+
+def test_restore_in_place_of_a_flipped_dump_is_refused_before_anything_is_dropped(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    name = backed_up_then_changed(postgres, database, target, scripts)
     dump = target / f"{name}.dump"
     flip_bytes(dump, dump.stat().st_size // 2)
 
@@ -331,9 +339,7 @@ def test_restore_in_place_that_fails_midway_rolls_back_to_the_old_database(
 ) -> None:
     """The drop and the load are one transaction: a dump that fails in pg_restore (corrupted
     behind a re-hashed manifest) leaves the database as it was."""
-    name = "dimini-20261202T100000Z"
-    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
-    newer_data(postgres, database)
+    name = backed_up_then_changed(postgres, database, target, scripts)
     dump = target / f"{name}.dump"
     flip_bytes(dump, dump.stat().st_size // 2)
     manifest_path = target / f"{name}.json"
@@ -352,9 +358,7 @@ def test_restore_in_place_that_fails_midway_rolls_back_to_the_old_database(
 def test_restore_in_place_replaces_the_database_with_the_backup(
     postgres: PostgresServer, database: str, target: Path, scripts: Path
 ) -> None:
-    name = "dimini-20261202T100000Z"
-    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
-    newer_data(postgres, database)
+    name = backed_up_then_changed(postgres, database, target, scripts)
 
     code, result, err = run(scripts, "restore.sh", target, in_place(postgres, database, name))
     assert code == 0, err
