@@ -183,9 +183,10 @@ async def test_five_failures_lock_the_address_out_for_the_window(
     )
     assert locked.status_code == 401
     assert locked.json() == {"detail": "Incorrect email or password"}
-    # Once the 15-minute window has passed the right password works again.
+    # Once the failures are more than 15 minutes old (two windows back: the previous window
+    # still counts, fading) the right password works again.
     postgres.psql(
-        "UPDATE login_attempt_windows SET window_start = window_start - interval '15 minutes' "
+        "UPDATE login_attempt_windows SET window_start = window_start - interval '30 minutes' "
         "WHERE ip LIKE 'fail:%'",
         migrated_url.rsplit("/", 1)[1],
     )

@@ -70,8 +70,8 @@ async def login(
     db: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
 ) -> LoginResult:
     """Soft lockout per (account, address) (OWASP Authentication Cheat Sheet, "Account lockout";
-    ASVS 4 V2.2.1): five failures lock that address out of that account for the rest of a
-    15-minute window, so a stranger's failures never lock out the account's owner elsewhere.
+    ASVS 4 V2.2.1): five failures within 15 minutes lock that address out of that account until
+    fewer remain within the last 15, so a stranger's failures never lock out the owner elsewhere.
     """
     found = (
         await db.execute(
@@ -96,7 +96,9 @@ async def login(
         raise AuthenticationError(BAD_CREDENTIALS)
     if not password_ok:
         failures, _ = await rate_limit.count(db, bucket, LOCKOUT_SECONDS)
-        if failures == MAX_FAILED_LOGINS:
+        # `>=`, not `==`: a locked address is refused above, uncounted, so this is the lock's
+        # start even when the previous window's fading share stepped the count past five.
+        if failures >= MAX_FAILED_LOGINS:
             audit.record(
                 db, "user.locked", actor_id=found.id, entity_type="user", entity_id=found.id, ip=ip
             )
