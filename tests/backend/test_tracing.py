@@ -4,7 +4,10 @@ both workers traced, no query string (patient search terms) in any span, trace i
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -144,3 +147,18 @@ async def test_every_worker_exports_its_own_spans(traced: Served, receiver: Rece
 
 def test_tracing_is_off_without_an_endpoint(migrated_url: str) -> None:
     assert tracing.tracer_provider(make_settings(migrated_url)) is None
+
+
+def test_without_an_endpoint_a_worker_never_imports_the_sdk(migrated_url: str) -> None:
+    # The SDK, the exporter and the instrumentations are a quarter of a second of each
+    # worker's start (the backend's time to Ready, issue 18); untraced, none is loaded.
+    probe = (
+        "import sys; from app.application import create_app; from tests.backend.helpers import "
+        f"make_settings; create_app(make_settings({migrated_url!r})); "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('opentelemetry.')}))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = set(ast.literal_eval(found.strip().splitlines()[-1]))
+    assert loaded & {"sdk", "exporter", "instrumentation", "proto"} == set()

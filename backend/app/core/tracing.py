@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import __version__
 from app.core.config import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 # Probes and scrapes would be most of the spans and say nothing.
 EXCLUDED_URLS = "/health,/ready,/metrics"
@@ -46,6 +41,15 @@ def tracer_provider(settings: Settings) -> TracerProvider | None:
     if settings.otel_exporter_otlp_endpoint is None:
         return None
     if _provider is None:
+        # Imported here, not at the top: the SDK, exporter and instrumentations are a quarter
+        # of a second of each worker's start, wasted when tracing is off (the default).
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
         resource = Resource.create(
             {
                 "service.name": settings.otel_service_name,
@@ -82,6 +86,8 @@ def instrument_app(app: FastAPI, settings: Settings) -> None:
     provider = tracer_provider(settings)
     if provider is None:
         return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # see tracer_provider
+
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
@@ -96,6 +102,8 @@ def instrument_engine(engine: AsyncEngine, settings: Settings) -> None:
     provider = tracer_provider(settings)
     if provider is None:
         return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor  # see above
+
     # The instrumentation declares "sqlalchemy < 2.1" (a bound set when 2.0 was the newest), and
     # otherwise instruments nothing; its engine events are unchanged in 2.1, and
     # tests/backend/test_tracing.py checks the database spans arrive with our pinned 2.1.
