@@ -37,6 +37,15 @@ def _rv(obj: dict[str, Any]) -> int | None:
         return None
 
 
+def _slim(obj: dict[str, Any]) -> dict[str, Any]:
+    """Without managedFields: a third of an object's size, and read only from write responses
+    (drift.update_entry_removal), never from a stored child."""
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 def _newer(candidate: int | None, current: int | None) -> bool:
     # Not comparable (no number): the later report wins.
     return candidate is None or current is None or candidate > current
@@ -82,7 +91,7 @@ class ChildStore:
         if current is not None and not _newer(rv, _rv(current)):
             return
         stack.gone.pop(key, None)
-        stack.objs[key] = obj
+        stack.objs[key] = _slim(obj)
 
     def delete(self, obj: dict[str, Any]) -> None:
         where = self.owner(obj)
@@ -111,7 +120,7 @@ class ChildStore:
             current = old.objs.get(key)
             # An event newer than the listing (arrived while it ran) is kept.
             keep = current is not None and not _newer(_rv(obj), _rv(current))
-            stack.objs[key] = current if keep and current is not None else obj
+            stack.objs[key] = current if keep and current is not None else _slim(obj)
 
     def mark_complete(self, namespace: str, name: str, now: float) -> None:
         """The stack is new while the watches run: every child of it will be reported."""

@@ -98,3 +98,17 @@ def test_reads_are_copies() -> None:
     children = store.children(NS, "s1", now=1.0) or {}
     children.pop(("Service", "s1-backend"))
     assert set(store.children(NS, "s1", now=1.0) or {}) == {("Service", "s1-backend")}
+
+
+def test_stored_children_carry_no_managed_fields() -> None:
+    """Memory: managedFields are read only from write responses (drift.update_entry_removal)."""
+    store = complete()
+    written = obj("Service", "s1-backend", 5)
+    written["metadata"]["managedFields"] = [{"manager": "dimini-operator", "operation": "Apply"}]
+    store.put(written)
+    listed = obj("Deployment", "s1-backend", 7)
+    listed["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Update"}]
+    store.replace(NS, "s1", [listed], now=2.0)
+    children = store.children(NS, "s1", now=3.0) or {}
+    assert "managedFields" not in children[("Deployment", "s1-backend")]["metadata"]
+    assert written["metadata"]["managedFields"]  # the reconcile's own copy is left whole
