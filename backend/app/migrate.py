@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -24,6 +29,15 @@ ALEMBIC_DIR = BACKEND_ROOT / "alembic"
 # stack's status when the migration Job fails (a TLS or authentication failure, say).
 TERMINATION_LOG = Path("/dev/termination-log")
 SUMMARY_CHARS = 400
+RETRY_PAUSE_SECONDS = 0.5
+# What a Postgres that is still starting answers (initdb, recovery, no endpoint yet): waited for.
+STARTING_UP: tuple[type[BaseException], ...] = (
+    ConnectionRefusedError,
+    ConnectionResetError,
+    socket.gaierror,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 def alembic_config() -> Config:
@@ -73,6 +87,45 @@ async def current_revision(url: URL) -> str | None:
         await engine.dispose()
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return chain
+
+
+def still_starting(error: BaseException) -> bool:
+    """Postgres not up yet, as opposed to a wrong CA, password or database: those fail at once
+    (an SSL error is an OSError too, so it is ruled out first)."""
+    chain = _causes(error)
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return False
+    return any(isinstance(e, STARTING_UP) for e in chain)
+
+
+async def revision_once_reachable(
+    url: URL,
+    wait_seconds: float,
+    logger: logging.Logger,
+    read: Callable[[URL], Awaitable[str | None]] = current_revision,
+) -> str | None:
+    """current_revision, retried while Postgres is still starting, for up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    waiting = False
+    while True:
+        try:
+            return await read(url)
+        except Exception as error:
+            if not still_starting(error) or time.monotonic() >= deadline:
+                raise
+            if not waiting:
+                logger.info("waiting for the database to accept connections")
+                waiting = True
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+
+
 def upgrade_to_head() -> None:
     command.upgrade(alembic_config(), "head")
 
@@ -96,7 +149,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.secret_values())
     logger = logging.getLogger("app.migrate")
     try:
-        migrate(settings.database_url_object, logger)
+        migrate(settings.database_url_object, logger, settings.migrate_wait_seconds)
     except Exception as error:
         summary = failure_summary(error)
         logger.error("migration failed: %s", summary)
@@ -104,8 +157,8 @@ def main() -> None:
         sys.exit(1)
 
 
-def migrate(url: URL, logger: logging.Logger) -> None:
-    current = asyncio.run(current_revision(url))
+def migrate(url: URL, logger: logging.Logger, wait_seconds: float = 0) -> None:
+    current = asyncio.run(revision_once_reachable(url, wait_seconds, logger))
     if is_ahead(current):
         # Rolled back onto a schema a newer release migrated: migrations are expand-only, so this
         # release runs on it (/ready agrees); Alembic itself would fail on the unknown revision.

@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from app.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for  # noqa: E402
 
+from tests.backend.fakes import hume_json, tool_call, tool_call_message  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
 
@@ -203,25 +204,14 @@ def prepare_data(url: str) -> Fixture:
 
 
 def webhook_body(index: int | str, session_id: str) -> bytes:
-    """A tool_call webhook as Hume sends it (the shape of the SDK's WebhookEventToolCall)."""
-    return json.dumps(
-        {
-            "event_name": "tool_call",
-            "chat_id": CHAT_ID,
-            "chat_group_id": CHAT_GROUP_ID,
-            "config_id": None,
-            "timestamp": int(time.time() * 1000),
-            "tool_call_message": {
-                "tool_call_id": f"bench-{index}",
-                "name": "save_session_note",
-                "parameters": json.dumps({"content": f"note {index}", "category": "observation"}),
-                "custom_session_id": session_id,
-                "tool_type": "function",
-                "response_required": True,
-                "type": "tool_call",
-            },
-        }
-    ).encode()
+    """A tool_call webhook as Hume sends it: the SDK's WebhookEventToolCall, on the wire."""
+    message = tool_call_message(
+        f"bench-{index}",
+        parameters={"content": f"note {index}", "category": "observation"},
+        custom_session_id=session_id,
+    )
+    event = tool_call(CHAT_ID, CHAT_GROUP_ID, message, at_ms=int(time.time() * 1000))
+    return json.dumps(hume_json(event)).encode()
 
 
 def signed_headers(body: bytes) -> dict[str, str]:

@@ -11,6 +11,7 @@ build is not in the figures; the scenario reuses them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ LABELS = {
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     with tempfile.TemporaryDirectory(prefix="dimini-e2e-bench-") as tmp:
         figures_file = Path(tmp) / "figures.json"
         env = {**os.environ, "DIMINI_E2E_FIGURES": str(figures_file)}

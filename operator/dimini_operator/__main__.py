@@ -50,6 +50,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Not a credential: what `render` puts where the operator generates one. Long enough for the
+# backend's SECRET_KEY rule (32 characters), so the rendered pods start.
+PLACEHOLDER = "rendered-placeholder-generated-by-the-operator"
+
+
 def _render(args: argparse.Namespace) -> int:
     from dimini_operator import yamlout
     from dimini_operator.specs.common import Stack
@@ -71,12 +76,14 @@ def _render(args: argparse.Namespace) -> int:
                 spec=parse_spec(body["spec"]),
             )
             observed = Observed(
-                db_password="rendered-placeholder",  # noqa: S106 - not a real credential
-                secret_key="rendered-placeholder",  # noqa: S106
+                db_password=PLACEHOLDER,
+                secret_key=PLACEHOLDER,
                 applied_image=stack.spec.backend.image,
             )
             plan = render(stack, observed)
-            docs.extend(plan.apply)
+            # The created-once objects too (the `-db` and `-app` Secrets, with the placeholders
+            # above): without them the render's pods would not start.
+            docs.extend(plan.apply + plan.create_only)
             if args.with_job:
                 docs.append(render_job(stack, stack.spec.backend.image))
     yamlout.dump_all(docs, sys.stdout)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 from app import migrate
 from app.core.logging import redactor
+from sqlalchemy import URL, make_url
 
 from tests.backend.helpers import BACKEND_DIR, backend_env
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.waiting import wait_for
 
 COMPARE = """
 import asyncio, os
@@ -156,3 +164,53 @@ def test_the_summary_is_redacted_and_bounded() -> None:
     assert summary.startswith("ValueError: bad ")
     assert "s3cr3t-value" not in summary and "\n" not in summary
     assert len(summary) <= migrate.SUMMARY_CHARS
+
+
+def test_migrate_waits_for_a_postgres_that_is_still_starting() -> None:
+    """A new stack's Job starts beside its Postgres (the operator sets MIGRATE_WAIT_SECONDS):
+    refused connections are waited for, then the schema is migrated."""
+    server = start_postgres()
+    try:
+        database = server.create_database("wait")
+        server.stop()
+        env = {**backend_env(server.url(database)), "MIGRATE_WAIT_SECONDS": "120"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.migrate"],
+            env=env,
+            cwd=BACKEND_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+        reader.start()
+        try:
+            waiting = lambda: any("waiting for the database" in line for line in lines)  # noqa: E731
+            wait_for("app.migrate waiting for Postgres", waiting, 60, interval=0.1)
+            assert proc.poll() is None, "".join(lines)
+            server.start()
+            assert proc.wait(timeout=120) == 0, "".join(lines)
+        finally:
+            proc.kill()
+            reader.join(timeout=10)
+        revision = server.psql("SELECT version_num FROM alembic_version", database).strip()
+        assert revision == migrate.head_revision()
+    finally:
+        server.destroy()
+
+
+def test_a_wrong_certificate_or_password_is_not_waited_for() -> None:
+    calls: list[int] = []
+
+    async def read(url: URL) -> str | None:
+        calls.append(1)
+        raise OSError("connect failed") from ssl.SSLCertVerificationError("verify failed")
+
+    logger = logging.getLogger("test")
+    with pytest.raises(OSError):
+        asyncio.run(migrate.revision_once_reachable(make_url("postgresql://x/y"), 60, logger, read))
+    assert calls == [1]
+    assert migrate.still_starting(ConnectionRefusedError())
+    assert not migrate.still_starting(ssl.SSLError("handshake"))
+    assert not migrate.still_starting(asyncpg.InvalidPasswordError("password authentication"))

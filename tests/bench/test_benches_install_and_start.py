@@ -3,6 +3,7 @@ succeeds and `--help` works. Nothing is measured here (speed lives in bench/, ne
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,11 +12,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON_BENCHES = [
-    "bench/backend/run_bench.py",
-    "bench/backend/graph_bench.py",
-    "bench/backend/profile_bench.py",
-]
+# Every bench script (a file that runs as a program); `--help` must print usage and start
+# nothing (bench/e2e/measure.py once ran the whole e2e suite on --help).
+PYTHON_BENCHES = sorted(
+    str(p.relative_to(REPO))
+    for p in (REPO / "bench").glob("*/*.py")
+    if 'if __name__ == "__main__":' in p.read_text()
+)
 
 
 @pytest.mark.parametrize("bench", PYTHON_BENCHES)
@@ -43,3 +46,17 @@ def test_frontend_bench_lock_matches_its_package_json(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_webhook_bench_sends_what_hume_sends() -> None:
+    """The bench's tool call is built from the Hume SDK's own model, as Hume puts it on the wire
+    (a hand-built dict could drift from the SDK unnoticed)."""
+    from hume.empathic_voice import WebhookEventToolCall
+
+    from bench.backend.run_bench import webhook_body
+    from tests.backend.fakes import hume_json
+
+    body = json.loads(webhook_body(7, "session-1"))
+    event = WebhookEventToolCall.model_validate(body)
+    assert hume_json(event) == body
+    assert event.tool_call_message.custom_session_id == "session-1"

@@ -2,26 +2,34 @@
 the dimini.io/backup-now annotation) dumps the real database with pg_dump, the verify container
 restores it into a throwaway Postgres of the same image and checks the manifest, and the stack
 reports BackupVerified=True with the Alembic revision and row counts; a second backup with
-retention count 1 removes the first. Then a disaster drill: the stack and its data volume are
-deleted and a new stack restores the backup (bootstrap.fromBackup)."""
+retention count 1 removes the first. The same stack is then restored in place from it (the
+safety backup first, the backend stopped, the restore, the migration). Then a disaster drill: the
+stack and its data volume are deleted and a new stack restores the backup (bootstrap.fromBackup)."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import World, since, stack_manifest
-from tests.e2e.flow import PASSWORD
+from tests.e2e.flow import PASSWORD, therapist_flow
 from tests.e2e.test_stack import backend_head, client, wait_ready
-from tests.operator.integration.support import STACK
+from tests.operator.integration.support import STACK, Kubectl
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 BACKUP_TIMEOUT = 300
+# A safety backup, the backend's drain, the restore, the migration, the backend's start.
+RESTORE_TIMEOUT = 600
+# Where `kubectl dimini` (the venv's kubectl-dimini) is.
+PLUGIN_DIR = Path(sys.executable).parent
 
 
 def backup_status(world: World) -> dict[str, Any]:
@@ -105,6 +113,60 @@ def test_on_demand_backup_is_restored_and_verified(world: World) -> None:
     )
     # Retention count 1: the first backup is gone, the newest (verified) one stays.
     assert st["count"] == 1
+    world.facts["backup"] = st["lastVerified"]
+
+
+def restored(world: World, value: str) -> dict[str, Any] | None:
+    """status.restore once the request `value` has Restored; a failure fails the test."""
+    rec = dict(((world.kubectl.stack() or {}).get("status") or {}).get("restore") or {})
+    if rec.get("request") != value:
+        return None
+    assert rec.get("phase") != "Failed", f"the restore in place failed: {rec}"
+    return rec if rec.get("phase") == "Restored" else None
+
+
+def test_restore_in_place_brings_the_backup_back_and_drops_newer_data(world: World) -> None:
+    """Issue 15's in-place restore on the same stack: data A is in the verified backup, data B
+    is written after it; `kubectl dimini restore --in-place` takes a safety backup, stops the
+    backend, restores, migrates and starts it: A is there, B is gone, the app works."""
+    k = world.kubectl
+    wanted = world.facts["backup"]["name"]
+    with client(world) as c:
+        c.login(world.facts["email"], PASSWORD)
+        c.create_patient("Pat Newer", email="pat.newer@example.com")
+        assert "Pat Newer" in [p["name"] for p in c.list_patients()["items"]]
+
+    started = time.monotonic()
+    plugin = Kubectl({**k.env, "PATH": f"{PLUGIN_DIR}{os.pathsep}{k.env['PATH']}"}, k.namespace)
+    plugin.run(
+        "dimini",
+        "restore",
+        STACK,
+        "-n",
+        k.namespace,
+        "--in-place",
+        "--from-backup",
+        wanted,
+        namespaced=False,
+    )
+    value = ((k.stack() or {}).get("metadata", {}).get("annotations") or {})[
+        "dimini.io/restore-in-place"
+    ]
+    rec = wait_for("the restore in place", lambda: restored(world, value), RESTORE_TIMEOUT, 1)
+    wait_ready(world)
+    world.record("restore_in_place_seconds", since(started))
+    assert rec["backup"] == wanted
+    # The safety backup (the way back) was taken, verified, and kept with the restored one.
+    st = backup_status(world)
+    assert st["lastVerified"]["name"] == rec["safetyBackup"] != wanted
+    assert st["count"] == 2
+    with client(world) as c:
+        c.login(world.facts["email"], PASSWORD)
+        assert c.get_patient(world.facts["patient"])["name"] == "Pat Backup"
+        assert "Pat Newer" not in [p["name"] for p in c.list_patients()["items"]]
+        # Writes, the websocket and the webhook work on the restored database.
+        therapist_flow(c, world.signing_key, "Restored")
+    # The newest verified backup now: the disaster drill below restores it.
     world.facts["backup"] = st["lastVerified"]
 
 

@@ -18,18 +18,35 @@ BACKEND_PROBE = (
 )
 
 
-def test_backend_imports_its_app_as_uid_10001(backend_image: str, tmp_path: Path) -> None:
+def _backend_python(image: str, bundle: Path, code: str) -> str:
+    """`python -c code` in the backend image as uid 10001; its output (it must exit 0)."""
     with runc.run(
-        backend_image,
-        tmp_path,
-        args=["python", "-c", BACKEND_PROBE],
-        user=(10001, 10001),
-        env=BACKEND_ENV,
+        image, bundle, args=["python", "-c", code], user=(10001, 10001), env=BACKEND_ENV
     ) as container:
-        code = container.wait(timeout=60)
+        status = container.wait(timeout=60)
         out = container.output()
-    assert code == 0, out
+    assert status == 0, out
+    return out
+
+
+def test_backend_imports_its_app_as_uid_10001(backend_image: str, tmp_path: Path) -> None:
+    out = _backend_python(backend_image, tmp_path, BACKEND_PROBE)
     assert "10001 10001 (3, 11) /app/app/main.py" in out
+
+
+# Every module of the app that a start imports, whose bytecode is not in the image.
+UNCOMPILED_PROBE = (
+    "import os, sys, app.main, app.migrate; "
+    "print('uncompiled:', sorted(m.__name__ for m in list(sys.modules.values()) "
+    "if (getattr(m, '__file__', None) or '').startswith('/app/') "
+    "and not os.path.exists(m.__cached__)))"
+)
+
+
+def test_backend_image_ships_the_apps_bytecode(backend_image: str, tmp_path: Path) -> None:
+    """Each worker and each migration Job would otherwise compile the app at start (the root
+    filesystem is read-only, and PYTHONDONTWRITEBYTECODE is set)."""
+    assert "uncompiled: []" in _backend_python(backend_image, tmp_path, UNCOMPILED_PROBE)
 
 
 def test_backend_image_runs_alembic_from_its_working_dir(

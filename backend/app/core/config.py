@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # sent on a connection uvicorn had just closed (its default is 5 s) is a 502 the proxy does
     # not retry for a POST.
     keep_alive_seconds: int = Field(default=120, ge=1, le=3600)
+    # `python -m app.migrate` waits this long for Postgres to accept connections (a new stack's
+    # Job starts beside its Postgres; the operator sets it). 0: fail at once.
+    migrate_wait_seconds: float = Field(default=0, ge=0, le=86400)
 
     # Per-IP login attempts allowed per window (shared by all processes through Postgres).
     login_rate_limit: int = Field(default=20, ge=1, le=10_000)

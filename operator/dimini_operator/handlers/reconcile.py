@@ -26,7 +26,16 @@ from dimini_operator.metrics import (
     record_backup,
     record_stack,
 )
-from dimini_operator.specs import backend, backup, database, migration, rotation, status, storage
+from dimini_operator.specs import (
+    backend,
+    backup,
+    database,
+    inplace,
+    migration,
+    rotation,
+    status,
+    storage,
+)
 from dimini_operator.specs.common import (
     LABEL_COMPONENT,
     LABEL_INSTANCE,
@@ -35,6 +44,7 @@ from dimini_operator.specs.common import (
     Stack,
     digest,
     retained_patch,
+    selector_labels,
 )
 from dimini_operator.specs.defaults import parse_spec
 from dimini_operator.specs.drift import (
@@ -160,6 +170,13 @@ async def _job_pods(kube: Kube, stack: Stack, component: str) -> list[tuple[str,
         if job:
             out.append((job, pod))
     return out
+
+
+async def count_backend_pods(kube: Kube, stack: Stack) -> int:
+    """The stack's backend pods, terminating ones included (an in-place restore waits until
+    none is left: a terminating pod may still write)."""
+    selector = selector_labels(stack, "backend")
+    return len(await kube.list("v1", "Pod", stack.namespace, selector))
 
 
 async def observe_migration_failures(
@@ -442,6 +459,15 @@ async def _reconcile(
     backup_request = (meta.get("annotations") or {}).get(backup.BACKUP_NOW_ANNOTATION) or None
     backup_requested = (old_status.get("backup") or {}).get("requested")
     backup_reports = await observe_backups(kube, stack, children)
+    restore_request = (meta.get("annotations") or {}).get(
+        backup.RESTORE_IN_PLACE_ANNOTATION
+    ) or None
+    restore_status = old_status.get("restore") or None
+    backend_pods = (
+        await count_backend_pods(kube, stack)
+        if inplace.wants_pods(restore_request, restore_status)
+        else None
+    )
     migration_reports = await observe_migration_failures(kube, stack, children)
     # Read above unless the credentials are BYO; with an external database there is none.
     data_pvc = await _data_claim(kube, stack) if byo and not external else pvc
@@ -460,6 +486,9 @@ async def _reconcile(
         backup_requested=backup_requested,
         backup_reports=backup_reports,
         migration_reports=migration_reports,
+        restore_request=restore_request,
+        restore_status=restore_status,
+        backend_pods=backend_pods,
     )
     plan: Plan = render(stack, observed)
     writes = 0
@@ -543,6 +572,10 @@ async def _reconcile(
         backup_request=backup_request,
         backup_requested=backup_requested,
         backup_reports=backup_reports,
+        migration_reports=migration_reports,
+        restore_request=restore_request,
+        restore_status=restore_status,
+        backend_pods=backend_pods,
         storage_growth=growth,
     )
     new_status = status.derive(
@@ -587,5 +620,7 @@ async def _reconcile(
     # `<stack>-db` too: a Secret recreated by hand (CredentialsLost recovery) carries no labels.
     refs = (*(n for _, n, _ in backend.referenced_secrets(stack)), stack.child("db"))
     # A running resize is not watched (the claim is not a listed child): look again soon.
-    recheck = bool(problems) or lost or growth.in_progress or stale
+    # Pods are not watched: the end of the backend's last pod (a restore waits for it) neither.
+    restoring = (new_status.get("restore") or {}).get("phase") in inplace.ACTIVE
+    recheck = bool(problems) or lost or growth.in_progress or restoring or stale
     return Result(referenced_secrets=refs, writes=writes, recheck=recheck)

@@ -17,7 +17,7 @@ from dimini_operator.kubectl_plugin.cluster import (
     selector,
 )
 from dimini_operator.kubectl_plugin.errors import PluginError
-from dimini_operator.specs.backup import BACKUP_NOW_ANNOTATION
+from dimini_operator.specs.backup import BACKUP_NOW_ANNOTATION, RESTORE_IN_PLACE_ANNOTATION
 
 DESCRIPTION = f"""Inspect and operate {crd.KIND}s ({crd.CRD_NAME}): health, backups, restore,
 psql and logs. Talks to the cluster of the current kubeconfig context."""
@@ -41,12 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     bk.add_argument("--wait", action="store_true", help="wait until it is verified or failed")
     bk.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
 
-    rs = command("restore", "create a new stack from a stack's backup")
+    rs = command(
+        "restore", "create a new stack from a stack's backup, or restore the stack in place"
+    )
     rs.add_argument("stack", help="the stack whose backups to restore")
     rs.add_argument(
         "--from-backup", metavar="NAME", help="backup name (default: the last verified one)"
     )
-    rs.add_argument("--into", metavar="NEWSTACK", required=True, help="the new stack's name")
+    where = rs.add_mutually_exclusive_group(required=True)
+    where.add_argument("--into", metavar="NEWSTACK", help="the new stack's name")
+    where.add_argument(
+        "--in-place",
+        action="store_true",
+        help="restore into the stack's own database: safety backup, backend stopped, restore, "
+        "migration, backend started (docs/backup.md, Restoring in place)",
+    )
     rs.add_argument("--claim", help="claim holding the backups (default: <stack>-backups)")
     rs.add_argument("--dry-run", action="store_true", help="print the new stack's YAML only")
 
@@ -88,7 +97,18 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    if args.in_place and (args.claim or args.dry_run):
+        raise PluginError("--in-place restores from the stack's own target: no --claim, --dry-run")
     cluster = Cluster(args.namespace)
+    if args.in_place:
+        req = restore.in_place(cluster, args.stack, args.from_backup)
+        print(
+            f"restore in place of {req.backup} requested ({RESTORE_IN_PLACE_ANNOTATION}="
+            f"{req.value}): a safety backup first, then the backend stops until the restore and "
+            f"migration are done; follow it with: kubectl dimini status {args.stack} "
+            f"-n {cluster.namespace}"
+        )
+        return 0
     if args.into == args.stack:
         raise PluginError(restore.IN_PLACE)
     obj = cluster.stack(args.stack)

@@ -106,6 +106,29 @@ def backup_lines(status: StackStatus) -> list[tuple[str, str]]:
     return lines
 
 
+def restore_lines(status: StackStatus) -> list[tuple[str, str]]:
+    """The last in-place restore (status.restore)."""
+    rs = status.restore
+    if rs is None:
+        return []
+    lines = [
+        ("backup", rs.backup or NONE),
+        ("phase", f"{rs.phase or NONE}" + (f" ({rs.reason})" if rs.reason else "")),
+        ("safety backup", rs.safety_backup or NONE),
+        ("message", rs.message or NONE),
+    ]
+    if rs.phase == "Failed" and rs.database_intact is not None:
+        lines.append(
+            (
+                "database",
+                "unchanged"
+                if rs.database_intact
+                else "may be half restored: the backend stays at 0",
+            )
+        )
+    return lines
+
+
 def migration_lines(status: StackStatus) -> list[tuple[str, str]]:
     mig = status.migration
     applied = condition(status, "MigrationsApplied")
@@ -148,6 +171,8 @@ def stack_report(obj: Obj, pods: Sequence[Obj]) -> str:
     verified = condition(st, "BackupVerified")
     nothing = f"  (none: {verified.message})" if verified and verified.message else "  (none)"
     parts += ["", "Backups:", _fields(backup) if backup else nothing]
+    if st.restore is not None:
+        parts += ["", "Restore in place:", _fields(restore_lines(st))]
     return "\n".join(parts) + "\n"
 
 

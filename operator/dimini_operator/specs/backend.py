@@ -170,9 +170,16 @@ def deployment(stack: Stack, image: str, checksum: str) -> Manifest:
         "name": "backend",
         "command": command(stack),
         "ports": [{"name": "http", "containerPort": BACKEND_PORT, "protocol": "TCP"}],
+        # Polled every second until the server answers (imports take seconds, more under
+        # load; up to 5 minutes), then liveness and readiness take over: readiness at once.
+        "startupProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 1,
+            "timeoutSeconds": 2,
+            "failureThreshold": 300,
+        },
         "livenessProbe": {
             "httpGet": {"path": "/health", "port": "http"},
-            "initialDelaySeconds": 10,
             "periodSeconds": 15,
             "timeoutSeconds": 5,
         },

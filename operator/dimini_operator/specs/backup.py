@@ -40,6 +40,11 @@ POSTGRES_CLIENT_LABEL = "dimini.io/postgres-client"
 BACKUP_NOW_ANNOTATION = "dimini.io/backup-now"
 # On a pre-migration backup Job: the backend image whose migration waits for it.
 PREMIGRATION_ANNOTATION = "dimini.io/before-migrating-to"
+# `kubectl annotate diministack <name> dimini.io/restore-in-place=<backup>[@<anything new>]`
+# restores that backup into the stack's own database (specs/inplace.py); a value is acted on once.
+RESTORE_IN_PLACE_ANNOTATION = "dimini.io/restore-in-place"
+# On the safety backup Job taken before an in-place restore: the restore request it serves.
+BEFORE_RESTORE_ANNOTATION = "dimini.io/before-restoring"
 SCRIPT_FILES = (
     "backup.sh",
     "verify.sh",
@@ -308,6 +313,18 @@ def premigration_job(stack: Stack, cfg: Backup, image: str) -> Manifest:
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
 
 
+def safety_job(stack: Stack, cfg: Backup, name: str, request: str, keep: str) -> Manifest:
+    """The backup taken and verified before an in-place restore (the way back); its retention
+    never removes `keep`, the backup the restore is about to load."""
+    meta = metadata(stack, name, COMPONENT)
+    meta["annotations"] = {BEFORE_RESTORE_ANNOTATION: request}
+    spec = job_spec(stack, cfg)
+    (verify,) = spec["template"]["spec"]["containers"]
+    verify["env"] = [*verify["env"], {"name": "RETENTION_KEEP", "value": keep}]
+    spec["ttlSecondsAfterFinished"] = ON_DEMAND_TTL_SECONDS
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
+
+
 def from_backup(stack: Stack) -> FromBackup | None:
     boot = stack.spec.postgres.bootstrap
     return boot.from_backup if boot else None
@@ -323,17 +340,44 @@ def restore_job(stack: Stack, source: FromBackup) -> Manifest:
     cfg = config(stack) or Backup()
     if source.claim_name or cfg.target.s3 is None:
         cfg = cfg.model_copy(update={"target": BackupTarget(pvc=BackupVolume())})
+    env = [{"name": "RESTORE_NAME", "value": source.name}] if source.name else []
+    return _restore_job(stack, cfg, restore_job_name(stack), env, source.claim_name)
+
+
+def restore_in_place_job(
+    stack: Stack, cfg: Backup, name: str, request: str, wanted: str
+) -> Manifest:
+    """Replaces the live database's contents with backup `wanted` (restore.sh, RESTORE_MODE
+    replace: checksum first, then one transaction), from the stack's own target."""
+    env = [
+        {"name": "RESTORE_NAME", "value": wanted},
+        {"name": "RESTORE_MODE", "value": "replace"},
+    ]
+    job = _restore_job(stack, cfg, name, env, None)
+    job["metadata"]["annotations"] = {RESTORE_IN_PLACE_ANNOTATION: request}
+    return job
+
+
+def is_restore(stack: Stack, job: dict[str, Any]) -> bool:
+    """A restore Job (bootstrap or in place): it restores, it is not a backup."""
+    meta = job.get("metadata") or {}
+    return meta.get("name") == restore_job_name(stack) or RESTORE_IN_PLACE_ANNOTATION in (
+        meta.get("annotations") or {}
+    )
+
+
+def _restore_job(
+    stack: Stack, cfg: Backup, name: str, extra_env: list[dict[str, Any]], claim_name: str | None
+) -> Manifest:
     spec = job_spec(stack, cfg)
     pod = spec["template"]["spec"]
     (dump,) = pod.pop("initContainers")
-    env = list(dump["env"])
-    if source.name:
-        env.append({"name": "RESTORE_NAME", "value": source.name})
+    env = [*dump["env"], *extra_env]
     pod["containers"] = [
         {**dump, "name": "restore", "command": ["sh", f"{SCRIPTS_MOUNT}/restore.sh"], "env": env}
     ]
     if cfg.target.pvc is not None:
-        claim = source.claim_name or pvc_name(stack)
+        claim = claim_name or pvc_name(stack)
         for volume in pod["volumes"]:
             if volume["name"] == "backups":
                 volume["persistentVolumeClaim"] = {"claimName": claim, "readOnly": True}
@@ -345,7 +389,7 @@ def restore_job(stack: Stack, source: FromBackup) -> Manifest:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": metadata(stack, restore_job_name(stack), COMPONENT),
+        "metadata": metadata(stack, name, COMPONENT),
         "spec": spec,
     }
 

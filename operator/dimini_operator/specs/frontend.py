@@ -35,12 +35,14 @@ def deployment(stack: Stack) -> Manifest:
             {"name": "NEXT_TELEMETRY_DISABLED", "value": "1"},
         ],
         "securityContext": container_security_context(read_only_root=False),
-        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
-        "livenessProbe": {
+        # As the backend's: seen within a second of listening, liveness only after that.
+        "startupProbe": {
             "tcpSocket": {"port": "http"},
-            "initialDelaySeconds": 15,
-            "periodSeconds": 15,
+            "periodSeconds": 1,
+            "failureThreshold": 300,
         },
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 15},
         "lifecycle": drain_lifecycle(),
     }
     if dev:

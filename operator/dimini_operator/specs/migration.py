@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dimini_operator.specs import backend
+from dimini_operator.specs import backend, database
 from dimini_operator.specs.common import Manifest, Stack, image_hash, metadata, pod_metadata
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
@@ -21,7 +21,8 @@ def job_name(stack: Stack, image: str) -> str:
     return stack.child(f"migrate-{image_hash(image)}")
 
 
-def render(stack: Stack, image: str) -> Manifest:
+def render(stack: Stack, image: str, name: str | None = None) -> Manifest:
+    """The migration Job for `image`; `name` for a rerun (after an in-place restore)."""
     mig = stack.spec.backend.migration
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -31,8 +32,13 @@ def render(stack: Stack, image: str) -> Manifest:
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     pod = backend.pod_spec(stack, image, container)
+    if not database.external(stack):
+        # The in-cluster Postgres may still be starting (a new stack's Job starts beside it):
+        # app.migrate waits for it as long as the Job may run. An external one is not waited for.
+        wait = {"name": "MIGRATE_WAIT_SECONDS", "value": str(mig.active_deadline_seconds)}
+        pod["containers"][0]["env"] = [*pod["containers"][0]["env"], wait]
     pod["restartPolicy"] = "Never"
-    meta = metadata(stack, job_name(stack, image), COMPONENT)
+    meta = metadata(stack, name or job_name(stack, image), COMPONENT)
     meta["annotations"] = {IMAGE_ANNOTATION: image}
     return {
         "apiVersion": "batch/v1",

@@ -429,6 +429,10 @@ class Backup(Model):
     )
 
 
+# A backup's name (`dimini-<UTC timestamp>`, files <name>.dump and <name>.json).
+BACKUP_NAME_PATTERN = r"^dimini-[A-Za-z0-9-]+$"
+
+
 class FromBackup(Model):
     """A backup (written by spec.postgres.backup) to load into the new stack's database."""
 
@@ -441,7 +445,7 @@ class FromBackup(Model):
         None,
         description="Backup name (`dimini-<timestamp>`); default the newest verified one.",
         max_length=128,
-        pattern=r"^dimini-[A-Za-z0-9-]+$",
+        pattern=BACKUP_NAME_PATTERN,
     )
 
 
@@ -1279,7 +1283,33 @@ class BackupStatus(Model):
     )
 
 
-Phase = Literal["Pending", "Provisioning", "Migrating", "Ready", "Degraded", "Paused"]
+class RestoreStatus(Model):
+    """The last in-place restore (the dimini.io/restore-in-place annotation, docs/backup.md)."""
+
+    request: str | None = Field(
+        None, description="Value of the dimini.io/restore-in-place annotation acted on."
+    )
+    backup: str | None = Field(None, description="The backup being restored.")
+    phase: (
+        Literal["BackingUp", "ScalingDown", "Restoring", "Migrating", "Restored", "Failed"] | None
+    ) = Field(
+        None,
+        description="BackingUp (the safety backup), ScalingDown (backend to 0), Restoring, "
+        "Migrating, then Restored or Failed.",
+    )
+    reason: str | None = Field(None, description="Why it failed (CamelCase).")
+    message: str | None = Field(None, description="What happens or happened.")
+    safety_backup: str | None = Field(
+        None, description="The backup of the database taken before the restore: the way back."
+    )
+    database_intact: bool | None = Field(
+        None,
+        description="After a failure: true when the database is unchanged (the backend serves "
+        "again), false when it may be half restored (the backend stays at 0).",
+    )
+
+
+Phase = Literal["Pending", "Provisioning", "Migrating", "Restoring", "Ready", "Degraded", "Paused"]
 
 
 class StackStatus(Model):
@@ -1291,7 +1321,9 @@ class StackStatus(Model):
         json_schema_extra=INT64,
     )
     phase: Phase | None = Field(
-        None, description="Summary: Pending, Provisioning, Migrating, Ready, Degraded or Paused."
+        None,
+        description="Summary: Pending, Provisioning, Migrating, Restoring, Ready, Degraded or "
+        "Paused.",
     )
     url: str | None = Field(None, description="Where the stack is served.")
     webhook_url: str | None = Field(
@@ -1310,3 +1342,4 @@ class StackStatus(Model):
     frontend: ComponentStatus | None = None
     migration: MigrationStatus | None = None
     backup: BackupStatus | None = None
+    restore: RestoreStatus | None = None

@@ -14,6 +14,7 @@ from dimini_operator.specs import (
     frontend,
     gateway,
     ingress,
+    inplace,
     migration,
     networkpolicies,
     observability,
@@ -56,6 +57,11 @@ class Observed:
     backup_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Failed migration Job name -> its pod's termination message (specs/migration.py).
     migration_reports: dict[str, str] = field(default_factory=dict)
+    # The stack's dimini.io/restore-in-place annotation and status.restore (specs/inplace.py).
+    restore_request: str | None = None
+    restore_status: dict[str, Any] | None = None
+    # Backend pods that exist (terminating ones too), counted while a restore needs it.
+    backend_pods: int | None = None
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.children.get((kind, name))
@@ -78,6 +84,7 @@ class Plan:
     create_only: list[Manifest]
     keep: set[Key]
     migration: Migration
+    restore: inplace.Progress = field(default_factory=inplace.Progress)
 
 
 def database_ready(stack: Stack, observed: Observed) -> bool:
@@ -176,7 +183,9 @@ def plan_migration(stack: Stack, observed: Observed) -> Migration:
         return Migration(
             desired, applied, "Blocked", "SecretMissing", "; ".join(observed.secret_problems), name
         )
-    if not database_ready(stack, observed):
+    # A new stack's Job starts beside its Postgres and waits for it (MIGRATE_WAIT_SECONDS): its
+    # pod start and imports overlap initdb. An upgrade waits here, its old pods serving.
+    if applied is not None and not database_ready(stack, observed):
         return Migration(
             desired,
             applied,
@@ -224,9 +233,24 @@ def credentials_lost_message(stack: Stack) -> str:
     )
 
 
+def restore_progress(stack: Stack, observed: Observed, mig: Migration) -> inplace.Progress:
+    return inplace.progress(
+        stack,
+        request=observed.restore_request,
+        old=observed.restore_status,
+        job=lambda name: observed.get("Job", name),
+        reports=observed.backup_reports,
+        migration_reports=observed.migration_reports,
+        backend_pods=observed.backend_pods,
+        applied_image=observed.applied_image,
+        migrating=mig.state != "Applied",
+    )
+
+
 def render(stack: Stack, observed: Observed) -> Plan:
     """Desired children of `stack`. Pure: same input, same output."""
     mig = plan_migration(stack, observed)
+    restore = restore_progress(stack, observed, mig)
     objects: list[Manifest] = []
     # Generated credentials are created once, never applied over (see specs/secrets.py).
     create_only: list[Manifest] = []
@@ -253,22 +277,33 @@ def render(stack: Stack, observed: Observed) -> Plan:
         if observed.get("Deployment", backend_name):
             keep.add(("Deployment", backend_name))
     elif mig.applied_image:
-        objects.append(backend.deployment(stack, mig.applied_image, observed.config_checksum))
+        deployment = backend.deployment(stack, mig.applied_image, observed.config_checksum)
+        if restore.hold_backend:
+            # No writes while the database is replaced (or may be half restored).
+            deployment["spec"]["replicas"] = 0
+        objects.append(deployment)
     objects.append(backend.service(stack))
     objects += frontend.render(stack)
     # spec.gateway takes precedence: an HTTPRoute instead of the Ingress, never both.
     objects += gateway.render(stack) if stack.spec.gateway else ingress.render(stack)
     objects += availability.pdbs(stack)
-    objects += availability.hpas(stack)
+    # An HPA would scale a held backend up again: it goes while the backend is held.
+    objects += [
+        h
+        for h in availability.hpas(stack)
+        if not (restore.hold_backend and h["metadata"]["name"] == backend_name)
+    ]
     objects += tunnel.render(stack)
     objects += observability.render(stack)
     objects += backup.render(stack)
-    if mig.state == "Pending":
+    # A new image's migration waits for a running restore in place (its own migration reruns).
+    if mig.state == "Pending" and not restore.active:
         create_only.append(migration.render(stack, mig.desired_image))
     create_only += plan_backup(stack, observed, mig)
+    create_only += restore.create
     apply = [with_hash(obj) for obj in objects]
     keep |= {(o["kind"], o["metadata"]["name"]) for o in apply + create_only}
-    return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig)
+    return Plan(apply=apply, create_only=create_only, keep=keep, migration=mig, restore=restore)
 
 
 def plan_backup(stack: Stack, observed: Observed, mig: Migration) -> list[Manifest]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dimini_operator.specs import backup, database, gateway, ingress, storage, tunnel
+from dimini_operator.specs import backup, database, gateway, ingress, inplace, storage, tunnel
 from dimini_operator.specs.common import LABEL_COMPONENT, Stack, image_hash, image_tag
 from dimini_operator.specs.drift import same_image
 from dimini_operator.specs.plan import (
@@ -14,6 +14,7 @@ from dimini_operator.specs.plan import (
     credentials_lost_message,
     database_ready,
     deployment_image,
+    restore_progress,
 )
 
 CONDITION_TYPES = (
@@ -167,8 +168,8 @@ def derive(
             if kind == "Job"
             and (obj.get("metadata", {}).get("labels") or {}).get(LABEL_COMPONENT)
             == backup.COMPONENT
-            # The bootstrap restore is not a backup.
-            and name != backup.restore_job_name(stack)
+            # A restore (bootstrap or in place) is not a backup.
+            and not backup.is_restore(stack, obj)
         ]
         request = observed.backup_request
         handled = (
@@ -181,6 +182,7 @@ def derive(
         backup_status = outcome.status
         bk_ok, bk_reason, bk_msg = outcome.condition
 
+    restore = restore_progress(stack, observed, mig)
     problems: list[tuple[str, str]] = []
     if observed.credentials_lost:
         problems.append(("CredentialsLost", credentials_lost_message(stack)))
@@ -190,6 +192,8 @@ def derive(
         problems.append(("CredentialsRotationFailed", observed.rotation_problem))
     if observed.secret_problems:
         problems.append(("SecretMissing", "; ".join(observed.secret_problems)))
+    if restore.problem:
+        problems.append(restore.problem)
     if apply_errors:
         problems.append(("ApplyFailed", "; ".join(apply_errors)))
     degraded = bool(problems)
@@ -204,18 +208,25 @@ def derive(
         phase = "Paused"
     elif degraded:
         phase = "Degraded"
+    elif restore.active:
+        phase = "Restoring"
     elif ready:
         phase = "Ready"
-    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring"):
+    elif mig.state in ("Pending", "Running", "BackingUp", "Restoring") and (
+        mig.applied_image is not None or database_ready(stack, observed)
+    ):
+        # A new stack's Job starts beside Postgres: until Postgres is ready, it provisions.
         phase = "Migrating"
     elif not observed.children:
         phase = "Pending"
     else:
         phase = "Provisioning"
     # Paused is neither progressing nor stalled: nothing is being changed on purpose.
-    reconciling = (not ready or growth.in_progress) and not stalls and not paused
+    reconciling = (not ready or growth.in_progress or restore.active) and not stalls and not paused
     rec_reason, rec_msg = (
-        (growth.reason, growth.message)
+        ("Restoring", str((restore.record or {}).get("message")))
+        if reconciling and restore.active
+        else (growth.reason, growth.message)
         if reconciling and ready
         else (phase, _progress_message(phase, mig, db_msg, be_msg, fe_msg))
         if reconciling
@@ -302,6 +313,8 @@ def derive(
         backup_status = {**(backup_status or {}), "restoredFrom": restored}
     if backup_status:
         status["backup"] = backup_status
+    if restore.record:
+        status["restore"] = restore.record
     webhook_url = tunnel.webhook_url(stack)
     if webhook_url:
         status["webhookUrl"] = webhook_url
@@ -359,6 +372,7 @@ def events(old_status: dict[str, Any], new_status: dict[str, Any], mig: Migratio
             out.append(Event("Normal", "MigrationStarted", mig.message))
     out += backup_events(old_status.get("backup") or {}, new_status.get("backup") or {})
     out += storage_events(old_status, new_status)
+    out += restore_events(old_status.get("restore") or {}, new_status.get("restore") or {})
     old_phase = old_status.get("phase")
     new_phase = new_status["phase"]
     if old_phase != new_phase:
@@ -384,6 +398,15 @@ def backup_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
         name = verified.get("name") or verified.get("job")
         out.append(Event("Normal", "BackupVerified", f"backup {name} restored and verified"))
     return out
+
+
+def restore_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    """One Event per step an in-place restore reaches: a Warning when it failed."""
+    phase = new.get("phase")
+    if not phase or (old.get("request"), old.get("phase")) == (new.get("request"), phase):
+        return []
+    kind = "Warning" if phase == "Failed" else "Normal"
+    return [Event(kind, inplace.EVENT_REASONS[str(phase)], str(new.get("message")))]
 
 
 def storage_events(old_status: dict[str, Any], new_status: dict[str, Any]) -> list[Event]:

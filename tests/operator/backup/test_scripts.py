@@ -294,6 +294,112 @@ def test_restore_of_a_corrupted_dump_fails_and_leaves_the_database_empty(
         postgres.drop_database(fresh)
 
 
+def in_place(postgres: PostgresServer, database: str, name: str) -> dict[str, str]:
+    """The environment of the in-place restore Job (specs/inplace.py): the live database."""
+    return {**conn(postgres, database), "RESTORE_MODE": "replace", "RESTORE_NAME": name}
+
+
+def newer_data(postgres: PostgresServer, database: str) -> None:
+    """What happened after the backup: rows, and a newer migration's table and revision."""
+    postgres.psql(
+        "INSERT INTO patients (name) VALUES ('newer');"
+        "CREATE TABLE reminders (id serial PRIMARY KEY);"
+        "UPDATE alembic_version SET version_num = '0006_reminders';",
+        database,
+    )
+
+
+def backed_up_then_changed(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> str:
+    """A backup of the database, then newer data written after it: the backup's name."""
+    name = "dimini-20261202T100000Z"
+    take_backup(scripts, target, {**conn(postgres, database), "BACKUP_NAME": name})
+    newer_data(postgres, database)
+    return name
+
+
+def test_restore_in_place_of_a_flipped_dump_is_refused_before_anything_is_dropped(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    name = backed_up_then_changed(postgres, database, target, scripts)
+    dump = target / f"{name}.dump"
+    flip_bytes(dump, dump.stat().st_size // 2)
+
+    code, result, _ = run(scripts, "restore.sh", target, in_place(postgres, database, name))
+    assert code == 1
+    assert "checksum mismatch" in str(result["error"])
+    assert result["intact"] is True
+    assert postgres.psql("SELECT count(*) FROM patients", database) == "251"
+    assert postgres.psql("SELECT to_regclass('public.reminders') IS NOT NULL", database) == "t"
+
+
+def test_restore_in_place_that_fails_midway_rolls_back_to_the_old_database(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    """The drop and the load are one transaction: a dump that fails in pg_restore (corrupted
+    behind a re-hashed manifest) leaves the database as it was."""
+    name = backed_up_then_changed(postgres, database, target, scripts)
+    dump = target / f"{name}.dump"
+    flip_bytes(dump, dump.stat().st_size // 2)
+    manifest_path = target / f"{name}.json"
+    text = manifest_path.read_text()
+    old = json.loads(text)["sha256"]
+    manifest_path.write_text(text.replace(old, hashlib.sha256(dump.read_bytes()).hexdigest()))
+
+    code, result, _ = run(scripts, "restore.sh", target, in_place(postgres, database, name))
+    assert code == 1
+    assert "pg_restore failed" in str(result["error"])
+    assert result["intact"] is True
+    assert postgres.psql("SELECT count(*) FROM patients", database) == "251"
+    assert postgres.psql("SELECT version_num FROM alembic_version", database) == "0006_reminders"
+
+
+def test_restore_in_place_replaces_the_database_with_the_backup(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    name = backed_up_then_changed(postgres, database, target, scripts)
+
+    code, result, err = run(scripts, "restore.sh", target, in_place(postgres, database, name))
+    assert code == 0, err
+    assert (result["step"], result["name"], result["mode"]) == ("restore", name, "replace")
+    assert postgres.psql("SELECT count(*) FROM patients WHERE name = 'newer'", database) == "0"
+    assert postgres.psql("SELECT count(*) FROM patients", database) == "250"
+    assert postgres.psql("SELECT count(*) FROM sessions", database) == "1000"
+    assert postgres.psql("SELECT to_regclass('public.reminders') IS NULL", database) == "t"
+    assert (
+        postgres.psql("SELECT version_num FROM alembic_version", database) == "0005_graph_mentions"
+    )
+
+
+def test_restore_in_place_of_a_missing_backup_changes_nothing(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    code, result, _ = run(
+        scripts, "restore.sh", target, in_place(postgres, database, "dimini-20261202T100000Z")
+    )
+    assert code == 1
+    assert "not found" in str(result["error"]) and result["intact"] is True
+    assert postgres.psql("SELECT count(*) FROM patients", database) == "250"
+
+
+def test_retention_keeps_the_backup_a_restore_in_place_is_about_to_load(
+    postgres: PostgresServer, database: str, target: Path, scripts: Path
+) -> None:
+    """The safety backup before an in-place restore runs retention: never of the backup that
+    restore needs (RETENTION_KEEP), even beyond the count."""
+    env = conn(postgres, database)
+    wanted = "dimini-20261202T100000Z"
+    take_backup(scripts, target, {**env, "BACKUP_NAME": wanted})
+    assert run(scripts, "verify.sh", target, {})[0] == 0
+    take_backup(scripts, target, {**env, "BACKUP_NAME": "dimini-20261202T110000Z"})
+    code, result, err = run(
+        scripts, "verify.sh", target, {"RETENTION_COUNT": "1", "RETENTION_KEEP": wanted}
+    )
+    assert code == 0, err
+    assert (target / f"{wanted}.dump").exists() and result["count"] == 2
+
+
 # --- the S3 target (S3Proxy, a real S3 API server), age-encrypted ------------------------------
 
 PREFIX = "stacks/test"

@@ -300,3 +300,83 @@ def test_idle_stack_with_backups_makes_no_writes(
     before = operator.reconciles()
     holds_for("no writes while idle", lambda: operator.writes() == writes, 12)
     assert operator.reconciles() >= before + 2, "the safety timer reconciled meanwhile"
+
+
+def restore_status(k: Kubectl) -> dict[str, Any]:
+    return dict(((k.stack() or {}).get("status") or {}).get("restore") or {})
+
+
+def request_restore(k: Kubectl, value: str) -> None:
+    k.run("annotate", "diministack", STACK, "--overwrite", f"dimini.io/restore-in-place={value}")
+
+
+def backed_up_stack(k: Kubectl, stack_ns: StackNs, kube: Client) -> None:
+    add_backup_volume(kube, stack_ns)
+    doc = sample(stack_ns.storage_class)
+    doc["spec"]["backend"]["replicas"] = 2
+    doc["spec"]["postgres"]["backup"] = {
+        "target": {"pvc": {"size": "1Gi", "storageClassName": stack_ns.storage_class}}
+    }
+    k.apply(doc)
+    wait_for("stack Ready", lambda: stack_ready(k), 90)
+
+
+def test_restore_in_place_runs_each_step_once_in_order(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    """The annotation -> the safety backup Job, the backend at 0 until its pods are gone, the
+    restore Job, the migration rerun, the backend back (the Jobs complete on KWOK)."""
+    k = stack_ns.k
+    backed_up_stack(k, stack_ns, kube)
+    value = "dimini-20261202T030000Z@first"
+    request_restore(k, value)
+    done = wait_for(
+        "the restore in place Restored",
+        lambda: (r := restore_status(k)).get("phase") == "Restored" and r,
+        120,
+    )
+    assert (done["request"], done["backup"]) == (value, "dimini-20261202T030000Z")
+    suffix = digest(value, 10)
+    safety = k.get("job", f"{STACK}-backup-prerestore-{suffix}")
+    restore = k.get("job", f"{STACK}-restore-inplace-{suffix}")
+    migrate = k.get("job", f"{STACK}-migrate-restored-{suffix}")
+    assert safety is not None and restore is not None and migrate is not None
+    safe_done, restore_done = complete(safety), complete(restore)
+    assert safe_done is not None and safe_done <= restore["metadata"]["creationTimestamp"]
+    assert restore_done is not None and restore_done <= migrate["metadata"]["creationTimestamp"]
+    env = {
+        e["name"]: e.get("value")
+        for e in restore["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RESTORE_MODE"] == "replace"
+    ready = wait_for("stack Ready again", lambda: stack_ready(k), 90)
+    assert ready["status"]["backend"]["replicas"] == 2
+    reasons = [e["reason"] for e in k.list("events") if e["involvedObject"]["name"] == STACK]
+    for reason in ("RestoreBackingUp", "RestoreScalingDown", "RestoreRestoring", "Restored"):
+        assert reason in reasons, (reason, reasons)
+    # The request is acted on once: nothing new for the same value.
+    jobs = {j["metadata"]["name"] for j in k.list("job")}
+    k.patch("diministack", STACK, {"metadata": {"labels": {"touched": "yes"}}})
+    holds_for(
+        "no second restore", lambda: {j["metadata"]["name"] for j in k.list("job")} == jobs, 5
+    )
+
+
+def test_failed_safety_backup_stops_the_restore_in_place_before_the_backend(
+    kube: Client, stack_ns: StackNs, operator: Operator
+) -> None:
+    k = stack_ns.k
+    backed_up_stack(k, stack_ns, kube)
+    k.patch("diministack", STACK, {"spec": {"postgres": {"image": "postgres:15-kwok-fail"}}})
+    value = "dimini-20261202T030000Z@failing"
+    request_restore(k, value)
+    wait_for(
+        "Stalled: SafetyBackupFailed",
+        lambda: (k.condition("Stalled") or {}).get("reason") == "SafetyBackupFailed",
+        90,
+    )
+    rec = restore_status(k)
+    assert (rec["phase"], rec["databaseIntact"]) == ("Failed", True)
+    assert k.get("job", f"{STACK}-restore-inplace-{digest(value, 10)}") is None
+    dep = k.get("deployment", f"{STACK}-backend")
+    assert dep is not None and dep["spec"]["replicas"] == 2

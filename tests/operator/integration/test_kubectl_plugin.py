@@ -111,7 +111,7 @@ def test_status_backup_and_restore_of_a_live_stack(
     }
     assert "spec.ingress.host" in dry.stderr  # the copied host is shared: said
     in_place = dimini(stack_ns, "restore", STACK, "-n", ns, "--into", STACK)
-    assert in_place.returncode == 2 and "in place is not supported" in in_place.stderr
+    assert in_place.returncode == 2 and "use --in-place" in in_place.stderr
     # Applied: the operator restores the new stack from the old one's claim before migrating
     # (once its Postgres pod runs: pods are allowed again).
     k.run("delete", "resourcequota", "hold")

@@ -118,9 +118,8 @@ def test_backup_claim_is_owned_under_delete_and_created_once() -> None:
     claim = by_key(render(stack, obs()).create_only)[("PersistentVolumeClaim", "demo-backups")]
     assert claim["metadata"]["ownerReferences"][0]["name"] == "demo"
     existing = {("PersistentVolumeClaim", "demo-backups"): claim}
-    assert not [
-        o for o in render(stack, obs(children=existing)).create_only if o["kind"] != "Secret"
-    ]
+    migrated = obs(children=existing, applied_image=stack.spec.backend.image)
+    assert not [o for o in render(stack, migrated).create_only if o["kind"] != "Secret"]
 
 
 def test_defaults() -> None:
@@ -136,7 +135,8 @@ def test_defaults() -> None:
 
 def test_backup_now_annotation_creates_one_job_per_request() -> None:
     stack = backup_stack()
-    plan = render(stack, obs(backup_request="2026-12-02-a"))
+    migrated = stack.spec.backend.image
+    plan = render(stack, obs(backup_request="2026-12-02-a", applied_image=migrated))
     jobs = [o for o in plan.create_only if o["kind"] == "Job"]
     assert [j["metadata"]["name"] for j in jobs] == [
         backup.on_demand_job_name(stack, "2026-12-02-a")
@@ -145,7 +145,10 @@ def test_backup_now_annotation_creates_one_job_per_request() -> None:
     cron = by_key(plan.apply)[("CronJob", "demo-backup")]
     assert jobs[0]["spec"]["template"] == cron["spec"]["jobTemplate"]["spec"]["template"]
     assert jobs[0]["spec"]["ttlSecondsAfterFinished"] > 0
-    done = render(stack, obs(backup_request="2026-12-02-a", backup_requested="2026-12-02-a"))
+    done = render(
+        stack,
+        obs(backup_request="2026-12-02-a", backup_requested="2026-12-02-a", applied_image=migrated),
+    )
     assert not [o for o in done.create_only if o["kind"] == "Job"]
 
 

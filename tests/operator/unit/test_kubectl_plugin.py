@@ -14,7 +14,7 @@ from dimini_operator import yamlout
 from dimini_operator.kubectl_plugin import cli, ondemand, restore, shell, table
 from dimini_operator.kubectl_plugin.cluster import as_stack
 from dimini_operator.kubectl_plugin.errors import FAILED, USAGE, PluginError
-from dimini_operator.specs import backend, backup, frontend, postgres
+from dimini_operator.specs import backend, backup, frontend, inplace, postgres
 from dimini_operator.specs.common import Stack
 from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.plan import plan_migration
@@ -151,9 +151,14 @@ class FakeCluster:
     def __init__(self, obj: dict[str, Any]) -> None:
         self.obj = obj
         self.reads = 0
+        self.annotations: dict[str, str] = {}
 
     def stack(self, name: str) -> dict[str, Any]:
         self.reads += 1
+        return self.obj
+
+    def annotate(self, name: str, annotations: dict[str, str]) -> dict[str, Any]:
+        self.annotations.update(annotations)
         return self.obj
 
 
@@ -197,7 +202,7 @@ def test_restore_writes_a_new_stack_bootstrapped_from_the_old_ones_claim() -> No
 
 def test_restore_refuses_in_place_external_and_bad_names() -> None:
     old = stored(backup_stack(), {})
-    with pytest.raises(PluginError, match="in place is not supported"):
+    with pytest.raises(PluginError, match="use --in-place"):
         restore.new_stack(old, "demo", "dimini-20261202T030000Z")
     with pytest.raises(PluginError, match="has no verified backup"):
         restore.source_backup(old, None)
@@ -205,6 +210,56 @@ def test_restore_refuses_in_place_external_and_bad_names() -> None:
         restore.new_stack(old, "demo2", "latest")
     with pytest.raises(PluginError, match="external Postgres"):
         restore.new_stack(stored(external_stack(), {}), "demo2", "dimini-20261202T030000Z")
+
+
+def test_restore_in_place_annotates_the_stack_with_the_restore_point_or_the_named_backup() -> None:
+    stack = backup_stack()
+    fake = FakeCluster(stored(stack, verified_and_failed(stack)))
+    req = restore.in_place(fake, "demo", None)  # type: ignore[arg-type]
+    value = fake.annotations[backup.RESTORE_IN_PLACE_ANNOTATION]
+    assert req.backup == MANIFEST["name"] and value == req.value
+    assert inplace.requested_backup(value) == MANIFEST["name"] and "@" in value
+    again = restore.in_place(fake, "demo", None)  # type: ignore[arg-type]
+    assert again.value != value, "a new request each time: the same backup can be restored again"
+    named = restore.in_place(fake, "demo", "dimini-20261201T030000Z")  # type: ignore[arg-type]
+    assert inplace.requested_backup(named.value) == "dimini-20261201T030000Z"
+
+
+def test_restore_in_place_refuses_clearly() -> None:
+    def refused(obj: dict[str, Any], name: str | None, match: str) -> None:
+        fake = FakeCluster(obj)
+        with pytest.raises(PluginError, match=match):
+            restore.in_place(fake, "demo", name)  # type: ignore[arg-type]
+        assert not fake.annotations
+
+    good = "dimini-20261202T030000Z"
+    refused(stored(external_stack(), {}), good, "external Postgres")
+    refused(stored(make_stack(), {}), good, "no spec.postgres.backup")
+    refused(stored(backup_stack(), {}), None, "has no verified backup")
+    refused(stored(backup_stack(), {}), "latest", "--from-backup 'latest'")
+    running = {"restore": {"request": f"{good}@x", "backup": good, "phase": "Restoring"}}
+    refused(stored(backup_stack(), running), good, "a restore in place is running")
+    # A finished one does not block the next.
+    done = {"restore": {**running["restore"], "phase": "Failed", "databaseIntact": True}}
+    fake = FakeCluster(stored(backup_stack(), done))
+    restore.in_place(fake, "demo", good)  # type: ignore[arg-type]
+    assert fake.annotations
+
+
+def test_status_page_shows_the_in_place_restore() -> None:
+    rec = {
+        "request": "dimini-20261202T030000Z@x",
+        "backup": "dimini-20261202T030000Z",
+        "phase": "Failed",
+        "reason": "RestoreFailed",
+        "message": "restoring dimini-20261202T030000Z failed: checksum mismatch",
+        "safetyBackup": "dimini-20261207T180000Z",
+        "databaseIntact": True,
+    }
+    page = table.stack_report(stored(backup_stack(), {"restore": rec}), [])
+    restore_part = page.split("Restore in place:")[1]
+    for text in ("Failed", "dimini-20261207T180000Z", "checksum mismatch", "unchanged"):
+        assert text in restore_part, text
 
 
 def test_psql_execs_into_the_postgres_container_with_the_servers_own_user() -> None:
@@ -282,3 +337,16 @@ def test_psql_arguments_after_the_double_dash_are_psqls(monkeypatch: pytest.Monk
     with pytest.raises(SystemExit) as exit_:
         cli.main(["status", "demo", "--", "x"])
     assert exit_.value.code == USAGE
+
+
+def test_restore_takes_exactly_one_of_into_and_in_place(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["restore", "demo"], ["restore", "demo", "--in-place", "--into", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == USAGE
+    capsys.readouterr()
+    # Checked before any kubeconfig is read: the in-place restore has no claim and no YAML.
+    assert cli.main(["restore", "demo", "--in-place", "--dry-run"]) == USAGE
+    assert "no --claim, --dry-run" in capsys.readouterr().err

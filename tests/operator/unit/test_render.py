@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from dimini_operator.specs import backend, migration, postgres
+from dimini_operator.specs import backend, frontend, migration, postgres
 from dimini_operator.specs.common import HASH_ANNOTATION, Stack, image_hash
 from dimini_operator.specs.defaults import to_dict
 from dimini_operator.specs.plan import Observed, Plan, prunable, render
@@ -311,13 +311,10 @@ def _job(stack: Stack, image: str, cond: str | None, reason: str = "") -> dict[s
     return job
 
 
-def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
+def test_fresh_stack_migrates_beside_its_starting_postgres(stack: Stack) -> None:
+    """Issue 18 (Ready in 10 s): the Job's pod starts and imports while Postgres initialises,
+    and waits for it (as long as the Job may run); the backend still waits for the Job."""
     plan = render(stack, observed(stack))
-    assert plan.migration.state == "WaitingForDatabase"
-    assert ("Deployment", "demo-backend") not in by_key(plan.apply)
-    assert jobs(plan) == []
-    obs = observed(stack, children={("StatefulSet", "demo-postgres"): ready_sts(stack)})
-    plan = render(stack, obs)
     assert plan.migration.state == "Pending"
     (job,) = jobs(plan)
     image = stack.spec.backend.image
@@ -325,9 +322,20 @@ def test_fresh_stack_waits_for_database_then_migrates(stack: Stack) -> None:
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == image
     assert container["command"] == ["python", "-m", "app.migrate"]
+    wait = {e["name"]: e.get("value") for e in container["env"]}["MIGRATE_WAIT_SECONDS"]
+    assert wait == str(job["spec"]["activeDeadlineSeconds"])
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert ("Deployment", "demo-backend") not in by_key(plan.apply)
+
+
+def test_an_upgrade_waits_for_a_ready_database_before_migrating(stack: Stack) -> None:
+    spec = to_dict(stack.spec)
+    spec["backend"]["image"] = "registry.local/b:2"
+    new_stack = make_stack(spec)
+    plan = render(new_stack, observed(new_stack, applied_image="registry.local/b:1"))
+    assert plan.migration.state == "WaitingForDatabase"
+    assert jobs(plan) == []
 
 
 def test_new_image_rolls_only_after_its_job_succeeds(stack: Stack) -> None:
@@ -501,3 +509,20 @@ def test_pull_secrets_and_per_component_pod_metadata() -> None:
     sts = objs[("StatefulSet", "demo-postgres")]["spec"]["template"]
     assert sts["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     assert "priorityClassName" not in sts["spec"] and "team" not in sts["metadata"]["labels"]
+
+
+def test_every_server_is_noticed_within_a_second_of_starting(stack: Stack) -> None:
+    """Startup probes every second (issue 18: apply -> Ready, pod kill -> /ready): a server that
+    starts is seen then, not at the next readiness period; liveness waits for the startup probe
+    instead of a fixed delay, and the allowance for a slow start stays minutes long."""
+    pods = [
+        postgres.statefulset(stack)["spec"]["template"]["spec"],
+        backend.deployment(stack, "b:1", "c")["spec"]["template"]["spec"],
+        frontend.deployment(stack)["spec"]["template"]["spec"],
+    ]
+    for pod in pods:
+        (container,) = pod["containers"]
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] == 1, container["name"]
+        assert startup["failureThreshold"] >= 120, container["name"]
+        assert "initialDelaySeconds" not in container["livenessProbe"], container["name"]

@@ -5,7 +5,8 @@
 # store.sh), Alembic revision, row count of every table. Only a backup that passes gets
 # <name>.verified; one that fails gets <name>.failed. Then retention runs: the oldest beyond
 # $RETENTION_COUNT and those older than $RETENTION_MAX_AGE_DAYS go, never the newest verified
-# one. The result, as JSON, is the container's termination message.
+# one (nor $RETENTION_KEEP, the backup an in-place restore loads). The result, as JSON, is the
+# container's termination message.
 set -eu
 
 dir=${BACKUP_DIR:-/backups}
@@ -41,6 +42,8 @@ retain() {
   for n in $names; do
     i=$((i + 1))
     [ "$n" = "$newest_verified" ] && continue
+    # The backup an in-place restore is about to load (its safety backup runs this).
+    [ "$n" = "${RETENTION_KEEP:-}" ] && continue
     ts=$(printf '%s' "$n" | sed 's/^dimini-\([0-9]\{8\}T[0-9]\{6\}Z\).*/\1/')
     if [ $((total - i)) -ge "$keep" ] || { [ -n "$cutoff" ] && expr "x$ts" \< "x$cutoff" >/dev/null; }; then
       store_remove "$n" || return 1
