@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.leader import Leader
 from dimini_operator.handlers.reconcile import Result, reconcile
+from dimini_operator.handlers.store import ChildStore
 from dimini_operator.handlers.workers import Workers
 from dimini_operator.metrics import CRD_OUTDATED, ERRORS
 from dimini_operator.specs.common import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY
@@ -44,6 +46,11 @@ def _resource_is(kind: kinds.Kind) -> Callable[[Any], bool]:
         return bool(resource.group == kind.group and resource.plural == kind.plural)
 
     return match
+
+
+def store() -> ChildStore | None:
+    s: ChildStore | None = STATE.get("store")
+    return s
 
 
 def workers() -> Workers:
@@ -76,10 +83,14 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     await check_crd(kube)
     STATE["crd_check"] = asyncio.create_task(_check_crd_every(kube, CONFIG["resync"]))
 
+    # Children read by the reconciles instead of listed; listed again per stack at the resync.
+    store = ChildStore(refresh=CONFIG["resync"])
+    STATE["store"] = store
+
     async def run(namespace: str, name: str) -> Any:
         if not leader.leading:
             return Result()  # another replica leads; it reconciles
-        return await reconcile(kube, namespace, name)
+        return await reconcile(kube, namespace, name, store)
 
     STATE["workers"] = Workers(
         run, resync=CONFIG["resync"], debounce=CONFIG["debounce"], concurrency=CONFIG["concurrency"]
@@ -141,18 +152,35 @@ def probe_stacks(**_: Any) -> int:
 
 
 @kopf.on.event(kinds.STACK.group, kinds.STACK.version, kinds.STACK.plural)
-async def stack_event(type: str, name: str, namespace: str | None, **_: Any) -> None:
+async def stack_event(type: str | None, name: str, namespace: str | None, **_: Any) -> None:
     if namespace is None:
         return
     if type == "DELETED":
+        if (s := store()) is not None:
+            s.forget(namespace, name)
         await workers().forget(namespace, name)
         return
+    if type == "ADDED" and (s := store()) is not None:
+        # Created while the watches run (not kopf's initial listing, type None): every child it
+        # will have is reported to the store, so its reconciles list nothing.
+        s.mark_complete(namespace, name, time.monotonic())
     workers().trigger(namespace, name, create=True)
 
 
-def _child_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+def _to_store(event: Mapping[str, Any]) -> None:
+    """A child's watch event into the store, before its reconcile is triggered (which then sees
+    at least this state)."""
+    s, obj = store(), event.get("object")
+    if s is not None and isinstance(obj, dict):
+        s.event(event.get("type"), obj)
+
+
+def _child_event(
+    namespace: str | None, labels: Mapping[str, str], event: Mapping[str, Any], **_: Any
+) -> None:
     instance = labels.get(LABEL_INSTANCE)
     if instance and namespace:
+        _to_store(event)
         workers().trigger(namespace, instance)
 
 
@@ -170,11 +198,18 @@ for _kind in kinds.CHILDREN:
 
 
 @kopf.on.event("", "v1", "secrets")
-def secret_event(name: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+def secret_event(
+    name: str,
+    namespace: str | None,
+    labels: Mapping[str, str],
+    event: Mapping[str, Any],
+    **_: Any,
+) -> None:
     if namespace is None:
         return
     try:
         if labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_INSTANCE):
+            _to_store(event)
             workers().trigger(namespace, labels[LABEL_INSTANCE])
         workers().trigger_by_secret(namespace, name)
     except Exception:

@@ -18,6 +18,7 @@ from lightkube import ApiError
 from dimini_operator import crd, kinds
 from dimini_operator.handlers.kube import Kube
 from dimini_operator.handlers.retry import TransientError
+from dimini_operator.handlers.store import ChildStore
 from dimini_operator.metrics import (
     RECONCILE_SECONDS,
     RECONCILES,
@@ -61,6 +62,7 @@ log = logging.getLogger("dimini_operator.reconcile")
 
 FIRST_WAVE = frozenset({"Secret", "ServiceAccount", "Service", "NetworkPolicy"})
 STACK_API = f"{crd.GROUP}/{crd.VERSION}"
+CHILD_KINDS = frozenset(k.kind for k in kinds.CHILDREN)
 
 
 @dataclass
@@ -110,17 +112,29 @@ async def _list_children(kube: Kube, kind: kinds.Kind, stack: Stack) -> list[dic
         raise
 
 
-async def observe_children(kube: Kube, stack: Stack) -> dict[Key, dict[str, Any]]:
-    lists = await asyncio.gather(*(_list_children(kube, k, stack) for k in kinds.CHILDREN))
+async def observe_children(
+    kube: Kube, stack: Stack, store: ChildStore | None = None
+) -> dict[Key, dict[str, Any]]:
+    """The stack's children: from the watch-fed store when it holds them all (handlers/store.py
+    says why a lagging one only delays decisions), else listed (and the store refilled)."""
+    now = time.monotonic()  # before the listing: it is complete as of its start
+    cached = store.children(stack.namespace, stack.name, now) if store is not None else None
+    if cached is not None:
+        listed = list(cached.values())
+    else:
+        lists = await asyncio.gather(*(_list_children(kube, k, stack) for k in kinds.CHILDREN))
+        listed = [obj for objs in lists for obj in objs]
+        if store is not None:
+            store.replace(stack.namespace, stack.name, listed, now)
     children: dict[Key, dict[str, Any]] = {}
-    for kind, objs in zip((k.kind for k in kinds.CHILDREN), lists, strict=True):
-        for obj in objs:
-            owners = obj.get("metadata", {}).get("ownerReferences") or []
-            # Leftovers of a deleted stack with the same name are adopted, but a child owned by
-            # another live object is not ours to judge.
-            if owners and not any(o.get("kind") == crd.KIND for o in owners) and kind != "Job":
-                continue
-            children[(kind, obj["metadata"]["name"])] = obj
+    for obj in listed:
+        kind = obj["kind"]
+        owners = obj.get("metadata", {}).get("ownerReferences") or []
+        # Leftovers of a deleted stack with the same name are adopted, but a child owned by
+        # another live object is not ours to judge.
+        if owners and not any(o.get("kind") == crd.KIND for o in owners) and kind != "Job":
+            continue
+        children[(kind, obj["metadata"]["name"])] = obj
     return children
 
 
@@ -344,17 +358,22 @@ async def drop_update_entries(kube: Kube, obj: dict[str, Any]) -> tuple[dict[str
     return patched, 1
 
 
-async def reconcile(kube: Kube, namespace: str, name: str) -> Result:
+async def reconcile(
+    kube: Kube, namespace: str, name: str, store: ChildStore | None = None
+) -> Result:
     started = time.monotonic()
     try:
         try:
-            result = await _reconcile(kube, namespace, name)
+            result = await _reconcile(kube, namespace, name, store)
         except CredentialsRaced as exc:
-            # Lost a create race for a generated Secret: use the winner's values.
+            # Lost a create race for a generated Secret (or the store had not seen it yet): use
+            # the winner's values, listed.
             log.info(
                 "stack %s/%s: Secret %s created concurrently; re-reading", namespace, name, exc
             )
-            result = await _reconcile(kube, namespace, name)
+            if store is not None:
+                store.invalidate(namespace, name)
+            result = await _reconcile(kube, namespace, name, store)
     except Exception:
         RECONCILES.labels("error").inc()
         raise
@@ -364,7 +383,9 @@ async def reconcile(kube: Kube, namespace: str, name: str) -> Result:
     return result
 
 
-async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
+async def _reconcile(
+    kube: Kube, namespace: str, name: str, store: ChildStore | None = None
+) -> Result:
     body = await kube.get(STACK_API, crd.KIND, name, namespace)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return Result(gone=True)
@@ -378,7 +399,9 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     )
     old_status: dict[str, Any] = body.get("status") or {}
     paused = stack.spec.paused
-    children = await observe_children(kube, stack)
+    children = await observe_children(kube, stack, store)
+    # A create refused with 409 for an object not in the store: list and look again soon.
+    stale = False
 
     # Generated credentials: read what exists, generate only what never existed, and never a
     # new database password for a data volume that already has one.
@@ -481,6 +504,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             except ApiError as exc:
                 if exc.status.code != 409:  # 409: created by an earlier reconcile
                     apply_errors.append(f"Job {rot.job['metadata']['name']}: {exc.status.message}")
+                stale = True
         if stack.spec.deletion_policy == "Retain":
             writes += await ensure_retained(kube, stack, [None if byo else db_obj, pvc])
         # Two waves: what pods refer to (Secrets, ServiceAccounts, Services) first, so no pod is
@@ -521,6 +545,7 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
             except ApiError as exc:
                 if exc.status.code != 409:
                     apply_errors.append(f"{key[0]} {key[1]}: {exc.status.message}")
+                stale = True
         for kind, child in prunable(stack, plan, observed):
             await kube.delete(kinds.BY_KIND[kind].api_version, kind, child, namespace)
             children.pop((kind, child), None)
@@ -528,6 +553,13 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
         if growth.patch is not None and data_pvc is not None:
             growth, n = await grow_claim(kube, stack, data_pvc, growth)
             writes += n
+        if store is not None:
+            # The write responses are fresher than any watch event may be yet.
+            for (kind, _), obj in children.items():
+                if kind in CHILD_KINDS:
+                    store.put(obj)
+            if stale:
+                store.invalidate(namespace, name)
     observed = Observed(
         db_password=password,
         secret_key=secret_key,
@@ -590,5 +622,5 @@ async def _reconcile(kube: Kube, namespace: str, name: str) -> Result:
     # A running resize is not watched (the claim is not a listed child): look again soon.
     # Pods are not watched: the end of the backend's last pod (a restore waits for it) neither.
     restoring = (new_status.get("restore") or {}).get("phase") in inplace.ACTIVE
-    recheck = bool(problems) or lost or growth.in_progress or restoring
+    recheck = bool(problems) or lost or growth.in_progress or restoring or stale
     return Result(referenced_secrets=refs, writes=writes, recheck=recheck)

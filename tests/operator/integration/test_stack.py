@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dimini_operator import kinds
 
 from tests.operator.integration.conftest import StackNs
 from tests.operator.integration.support import (
@@ -196,6 +197,19 @@ def test_generated_credentials_never_change(stack_ns: StackNs, operator: Operato
     text = json.dumps(k.stack()) + json.dumps(k.list("events"))
     for value in before:
         assert value is not None and value not in text
+
+
+def test_reconciles_read_children_from_the_watches(stack_ns: StackNs, operator: Operator) -> None:
+    """Issue 18: a stack's reconciles read its children from the watch-fed store
+    (handlers/store.py), not from LISTs: at most one round of them (the first reconcile, should
+    the stack have reached the operator in kopf's initial listing rather than as a live event)."""
+    up(stack_ns)
+    listed = sum(
+        operator.counter("dimini_operator_api_calls", verb="list", kind=kind.kind)
+        for kind in kinds.CHILDREN
+    )
+    assert operator.reconciles() >= 2
+    assert listed <= len(kinds.CHILDREN)
 
 
 def test_drift_is_put_back(stack_ns: StackNs, operator: Operator) -> None:
