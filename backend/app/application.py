@@ -99,7 +99,11 @@ def create_app(settings: Settings) -> tuple[FastAPI, socketio.AsyncServer]:
         docs_url="/docs" if settings.api_docs_enabled else None,
         redoc_url="/redoc" if settings.api_docs_enabled else None,
         openapi_url="/openapi.json" if settings.api_docs_enabled else None,
-        responses={400: {"description": "Malformed request body (not JSON, or not UTF-8)"}},
+        # Every route sits behind these: the body parsing and the body limit (BodyLimitMiddleware).
+        responses={
+            400: {"description": "Malformed request body (not JSON, or not UTF-8)"},
+            413: {"description": "Request body over MAX_REQUEST_BODY_BYTES"},
+        },
     )
     app.state.settings = settings
     app.state.sio = sio

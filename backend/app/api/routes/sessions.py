@@ -153,7 +153,10 @@ async def cancel_session(
     responses={
         **NOT_FOUND,
         409: {"description": "The session is not active"},
-        413: {"description": "The session's transcript reached MAX_TRANSCRIPT_CHARS"},
+        413: {
+            "description": "The session's transcript reached MAX_TRANSCRIPT_CHARS, or the request "
+            "body is over MAX_REQUEST_BODY_BYTES"
+        },
     },
 )
 async def post_transcript(

@@ -1638,6 +1638,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1700,6 +1707,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Database unavailable */
             503: {
                 headers: {
@@ -1743,6 +1757,13 @@ export interface operations {
             };
             /** @description Cookie authentication without a valid X-CSRF-Token header */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1796,6 +1817,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Database unavailable */
             503: {
                 headers: {
@@ -1829,6 +1857,13 @@ export interface operations {
             };
             /** @description Malformed request body (not JSON, or not UTF-8) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1902,6 +1937,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1966,6 +2008,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Too many tokens for this account this hour */
             429: {
                 headers: {
@@ -2016,6 +2065,13 @@ export interface operations {
             };
             /** @description Cookie authentication without a valid X-CSRF-Token header */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2075,6 +2131,13 @@ export interface operations {
             };
             /** @description Cookie authentication without a valid X-CSRF-Token header */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2148,6 +2211,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2209,6 +2279,13 @@ export interface operations {
             };
             /** @description Patient not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2291,6 +2368,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2357,6 +2441,13 @@ export interface operations {
             };
             /** @description The patient has an active session */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2439,6 +2530,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2500,6 +2598,13 @@ export interface operations {
             };
             /** @description Patient not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2574,6 +2679,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2629,6 +2741,13 @@ export interface operations {
             };
             /** @description Cookie authentication without a valid X-CSRF-Token header */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2696,6 +2815,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2757,6 +2883,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2835,6 +2968,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2896,6 +3036,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2987,6 +3134,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3048,6 +3202,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3121,6 +3282,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3182,6 +3350,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3264,6 +3439,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3328,6 +3510,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3406,6 +3595,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3472,6 +3668,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3533,6 +3736,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3605,6 +3815,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3666,6 +3883,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3740,6 +3964,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3809,6 +4040,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3870,6 +4108,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3945,6 +4190,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4006,6 +4258,13 @@ export interface operations {
             };
             /** @description Session not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4088,7 +4347,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The session's transcript reached MAX_TRANSCRIPT_CHARS */
+            /** @description The session's transcript reached MAX_TRANSCRIPT_CHARS, or the request body is over MAX_REQUEST_BODY_BYTES */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4163,6 +4422,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4218,6 +4484,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4261,6 +4534,13 @@ export interface operations {
             };
             /** @description Missing, invalid or stale signature; nothing was written */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4314,6 +4594,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4362,6 +4649,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4398,6 +4692,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     metrics_metrics_get: {
@@ -4425,6 +4726,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     ready_ready_get: {
@@ -4447,6 +4755,13 @@ export interface operations {
             };
             /** @description Malformed request body (not JSON, or not UTF-8) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request body over MAX_REQUEST_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
